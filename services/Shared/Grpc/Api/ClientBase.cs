@@ -1,0 +1,85 @@
+namespace Grpc.Core;
+
+/// <summary>Base of generated typed clients.</summary>
+public abstract class ClientBase
+{
+    protected ClientBase()
+        : this(new UnimplementedCallInvoker())
+    {
+    }
+
+    protected ClientBase(ChannelBase channel)
+        : this((channel ?? throw new ArgumentNullException(nameof(channel))).CreateCallInvoker())
+    {
+    }
+
+    protected ClientBase(CallInvoker callInvoker)
+        : this(new ClientBaseConfiguration(callInvoker, null))
+    {
+    }
+
+    protected ClientBase(ClientBaseConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        Configuration = configuration;
+        CallInvoker = configuration.CallInvoker;
+    }
+
+    protected CallInvoker CallInvoker { get; }
+
+    internal ClientBaseConfiguration Configuration { get; }
+
+    protected internal class ClientBaseConfiguration
+    {
+        internal ClientBaseConfiguration(CallInvoker callInvoker, string? host)
+        {
+            CallInvoker = callInvoker ?? throw new ArgumentNullException(nameof(callInvoker));
+            Host = host;
+        }
+
+        internal CallInvoker CallInvoker { get; }
+
+        internal string? Host { get; }
+    }
+
+    private sealed class UnimplementedCallInvoker : CallInvoker
+    {
+        public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) => throw new NotImplementedException();
+
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) => throw new NotImplementedException();
+
+        public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) => throw new NotImplementedException();
+
+        public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) => throw new NotImplementedException();
+
+        public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options) => throw new NotImplementedException();
+    }
+}
+
+/// <summary>Base of generated typed clients, able to create a copy with another configuration.</summary>
+public abstract class ClientBase<T> : ClientBase
+    where T : ClientBase<T>
+{
+    protected ClientBase()
+    {
+    }
+
+    protected ClientBase(ChannelBase channel)
+        : base(channel)
+    {
+    }
+
+    protected ClientBase(CallInvoker callInvoker)
+        : base(callInvoker)
+    {
+    }
+
+    protected ClientBase(ClientBaseConfiguration configuration)
+        : base(configuration)
+    {
+    }
+
+    public T WithHost(string host) => NewInstance(new ClientBaseConfiguration(Configuration.CallInvoker, host));
+
+    protected abstract T NewInstance(ClientBaseConfiguration configuration);
+}

@@ -1,0 +1,567 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Http.Headers;
+using Grpc.Core;
+using WebhookConnect.Grpc.Protocol;
+
+namespace WebhookConnect.Grpc.Client;
+
+/// <summary>
+/// One client call on one HTTP/2 stream. The call ends exactly once, with the first of: the server's status,
+/// a local failure, the deadline, the caller's cancellation or disposal. Ending for a local reason cancels the
+/// HTTP request, which resets the stream (RST_STREAM) so the server's handler sees the cancellation.
+/// </summary>
+internal sealed class GrpcCall<TRequest, TResponse> : ICallState
+    where TRequest : class
+    where TResponse : class
+{
+    private static readonly MediaTypeHeaderValue GrpcContentType = new(GrpcProtocol.ContentType);
+
+    private readonly GrpcChannel _channel;
+    private readonly Method<TRequest, TResponse> _method;
+    private readonly CallOptions _options;
+    private readonly string? _host;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly TaskCompletionSource<Metadata> _headers = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _lock = new();
+    private CancellationTokenRegistration _userCancellation;
+    private Timer? _deadlineTimer;
+    private HttpResponseMessage? _response;
+    private MessageReader? _reader;
+    private StreamingRequestContent? _requestContent;
+    private Status? _status;
+    private Metadata? _trailers;
+    private int _reading;
+
+    public GrpcCall(GrpcChannel channel, Method<TRequest, TResponse> method, CallOptions options, string? host)
+    {
+        _channel = channel;
+        _method = method;
+        _options = options;
+        _host = host;
+        _headers.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
+
+    public Task<Metadata> ResponseHeadersAsync => _headers.Task;
+
+    public Status GetStatus() => _status ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");
+
+    public Metadata GetTrailers() => _trailers ?? throw new InvalidOperationException("Unable to get the trailers because the call is not complete.");
+
+    public void StartWithRequest(TRequest request)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        try
+        {
+            new MessageWriter(_channel.Options.MaxSendMessageSize).Write(buffer, request, _method.RequestMarshaller.ContextualSerializer);
+        }
+        catch (RpcException ex)
+        {
+            Finish(ex.Status, Metadata.Empty);
+            return;
+        }
+
+        var content = new ReadOnlyMemoryContent(buffer.WrittenMemory);
+        content.Headers.ContentType = GrpcContentType;
+        Start(content);
+    }
+
+    public ClientStreamWriter<TRequest, TResponse> StartStreaming()
+    {
+        _requestContent = new StreamingRequestContent();
+        _requestContent.Headers.ContentType = GrpcContentType;
+        Start(_requestContent);
+        return new ClientStreamWriter<TRequest, TResponse>(this, _requestContent, _method.RequestMarshaller, _channel.Options.MaxSendMessageSize);
+    }
+
+    /// <summary>Reads the one response of a unary or client-streaming call, then the status.</summary>
+    public async Task<TResponse> ReadSingleResponseAsync()
+    {
+        var (hasMessage, response) = await ReadMessageAsync(CancellationToken.None).ConfigureAwait(false);
+        if (!hasMessage)
+        {
+            throw Fail(new Status(StatusCode.Internal, "The server ended the call with OK but sent no response message."));
+        }
+
+        var (extra, _) = await ReadMessageAsync(CancellationToken.None).ConfigureAwait(false);
+        if (extra)
+        {
+            throw Fail(new Status(StatusCode.Internal, "The server sent more than one response message to a call that expects one."));
+        }
+
+        return response;
+    }
+
+    /// <summary>Reads the next response; false once the server ended the call with OK. Non-OK ends throw <see cref="RpcException"/>.</summary>
+    public async Task<(bool HasMessage, TResponse Message)> ReadMessageAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _reading, 1) == 1)
+        {
+            throw new InvalidOperationException("Can't read the next message because the previous read is still in progress (one reader per stream).");
+        }
+
+        using var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.Register(static state => ((GrpcCall<TRequest, TResponse>)state!).Cancel(new Status(StatusCode.Cancelled, "Call canceled by the client.")), this)
+            : default;
+        try
+        {
+            await _ready.Task.ConfigureAwait(false);
+            if (_reader is null)
+            {
+                return EndOfCall();
+            }
+
+            try
+            {
+                var result = await _reader.ReadAsync(_method.ResponseMarshaller.ContextualDeserializer, _cts.Token).ConfigureAwait(false);
+                if (result.HasMessage)
+                {
+                    return result;
+                }
+            }
+            catch (Exception ex) when (_status is not null)
+            {
+                _ = ex;
+                return EndOfCall();
+            }
+            catch (RpcException ex)
+            {
+                throw Fail(ex.Status);
+            }
+            catch (Exception ex)
+            {
+                throw Fail(StatusFromException(ex, "Error reading the next message."));
+            }
+
+            ReadTrailers();
+            return EndOfCall();
+        }
+        finally
+        {
+            Volatile.Write(ref _reading, 0);
+        }
+    }
+
+    /// <summary>Waits until the request stream may be written; throws when the call already ended.</summary>
+    public async Task<Stream> GetRequestStreamAsync(StreamingRequestContent content)
+    {
+        ThrowIfEnded();
+        try
+        {
+            return await content.RequestStream.WaitAsync(_cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            ThrowIfEnded();
+            throw;
+        }
+    }
+
+    /// <summary>Maps a failure while writing the request stream to the call's status.</summary>
+    public Exception WriteFailed(Exception ex)
+    {
+        if (_status is { } status)
+        {
+            return status.StatusCode == StatusCode.OK
+                ? new InvalidOperationException("Can't write the message because the call is complete.", ex)
+                : new RpcException(status, _trailers ?? Metadata.Empty);
+        }
+
+        return Fail(StatusFromException(ex, "Error writing a request message."));
+    }
+
+    public void ThrowIfEnded()
+    {
+        if (_status is { } status)
+        {
+            if (status.StatusCode == StatusCode.OK)
+            {
+                throw new InvalidOperationException("Can't write the message because the call is complete.");
+            }
+
+            throw new RpcException(status, _trailers ?? Metadata.Empty);
+        }
+    }
+
+    public void Dispose()
+    {
+        Cancel(new Status(StatusCode.Cancelled, "gRPC call disposed."));
+        _deadlineTimer?.Dispose();
+        _userCancellation.Dispose();
+    }
+
+    private void Start(HttpContent content)
+    {
+        if (_options.CancellationToken.IsCancellationRequested)
+        {
+            Finish(new Status(StatusCode.Cancelled, "Call canceled by the client."), Metadata.Empty);
+            return;
+        }
+
+        TimeSpan? timeout = null;
+        if (_options.Deadline is { } deadline && deadline != DateTime.MaxValue)
+        {
+            timeout = deadline.ToUniversalTime() - DateTime.UtcNow;
+            if (timeout <= TimeSpan.Zero)
+            {
+                Finish(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded"), Metadata.Empty);
+                return;
+            }
+
+            if (timeout < TimeSpan.FromDays(40))
+            {
+                _deadlineTimer = new Timer(static state => ((GrpcCall<TRequest, TResponse>)state!).Cancel(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded")), this, timeout.Value, Timeout.InfiniteTimeSpan);
+            }
+        }
+
+        if (_options.CancellationToken.CanBeCanceled)
+        {
+            _userCancellation = _options.CancellationToken.Register(static state => ((GrpcCall<TRequest, TResponse>)state!).Cancel(new Status(StatusCode.Cancelled, "Call canceled by the client.")), this);
+        }
+
+        _ = SendAsync(CreateRequest(content, timeout));
+    }
+
+    private HttpRequestMessage CreateRequest(HttpContent content, TimeSpan? timeout)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_channel.Address, _method.FullName))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = content,
+        };
+        var headers = request.Headers;
+        headers.TryAddWithoutValidation("te", "trailers");
+        headers.TryAddWithoutValidation("user-agent", GrpcProtocol.UserAgent);
+        headers.TryAddWithoutValidation(GrpcProtocol.AcceptEncodingHeader, GrpcProtocol.AcceptEncodingValue);
+        if (timeout is { } t)
+        {
+            headers.TryAddWithoutValidation(GrpcProtocol.TimeoutHeader, GrpcProtocol.FormatTimeout(t));
+        }
+
+        if (_host is not null)
+        {
+            headers.Host = _host;
+        }
+
+        if (_options.Headers is { } metadata)
+        {
+            foreach (var entry in metadata)
+            {
+                if (GrpcProtocol.IsReservedHeader(entry.Key))
+                {
+                    continue;
+                }
+
+                headers.TryAddWithoutValidation(entry.Key, entry.IsBinary ? GrpcProtocol.EncodeBinaryHeader(entry.ValueBytes) : entry.Value);
+            }
+        }
+
+        return request;
+    }
+
+    private async Task SendAsync(HttpRequestMessage request)
+    {
+        try
+        {
+            HttpResponseMessage response;
+            try
+            {
+                response = await _channel.Invoker.SendAsync(request, _cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Finish(_status ?? StatusFromException(ex, "Error starting gRPC call."), Metadata.Empty);
+                return;
+            }
+
+            lock (_lock)
+            {
+                if (_status is not null)
+                {
+                    response.Dispose();
+                    return;
+                }
+
+                _response = response;
+            }
+
+            var headerMetadata = ReadMetadata(response.Headers);
+            var statusValue = GetHeader(response.Headers, GrpcProtocol.StatusHeader);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                var status = statusValue is not null
+                    ? new Status(GrpcProtocol.ParseStatusCode(statusValue), GrpcProtocol.DecodeStatusMessage(GetHeader(response.Headers, GrpcProtocol.MessageHeader)))
+                    : new Status(GrpcProtocol.StatusFromHttpStatus((int)response.StatusCode), $"Bad gRPC response. HTTP status code: {(int)response.StatusCode}.");
+                Finish(status, headerMetadata);
+                return;
+            }
+
+            if (statusValue is not null)
+            {
+                // Trailers-Only: the status came in the headers and there is no body.
+                _headers.TrySetResult(headerMetadata);
+                Finish(new Status(GrpcProtocol.ParseStatusCode(statusValue), GrpcProtocol.DecodeStatusMessage(GetHeader(response.Headers, GrpcProtocol.MessageHeader))), headerMetadata);
+                return;
+            }
+
+            var contentType = response.Content.Headers.ContentType?.MediaType;
+            if (!GrpcProtocol.IsGrpcContentType(contentType))
+            {
+                Finish(new Status(StatusCode.Internal, $"Bad gRPC response. Invalid content-type value: '{contentType}'."), headerMetadata);
+                return;
+            }
+
+            var stream = await response.Content.ReadAsStreamAsync(_cts.Token).ConfigureAwait(false);
+            var encoding = GetHeader(response.Headers, GrpcProtocol.EncodingHeader);
+            _reader = new MessageReader(PipeReader.Create(stream), _channel.Options.MaxReceiveMessageSize, encoding is null or "identity" ? null : encoding);
+            _headers.TrySetResult(headerMetadata);
+        }
+        catch (Exception ex)
+        {
+            Finish(_status ?? StatusFromException(ex, "Error starting gRPC call."), Metadata.Empty);
+        }
+        finally
+        {
+            _ready.TrySetResult();
+        }
+    }
+
+    private void ReadTrailers()
+    {
+        var trailers = _response!.TrailingHeaders;
+        var metadata = ReadMetadata(trailers);
+        var statusValue = GetHeader(trailers, GrpcProtocol.StatusHeader);
+        var status = statusValue is null
+            ? new Status(StatusCode.Internal, "The server ended the response without a grpc-status trailer.")
+            : new Status(GrpcProtocol.ParseStatusCode(statusValue), GrpcProtocol.DecodeStatusMessage(GetHeader(trailers, GrpcProtocol.MessageHeader)));
+        Finish(status, metadata);
+    }
+
+    private (bool, TResponse) EndOfCall()
+    {
+        var status = _status!.Value;
+        if (status.StatusCode != StatusCode.OK)
+        {
+            throw new RpcException(status, _trailers ?? Metadata.Empty);
+        }
+
+        return (false, default!);
+    }
+
+    /// <summary>Ends the call locally with a non-OK status and returns the exception to throw.</summary>
+    private RpcException Fail(Status status)
+    {
+        Cancel(status);
+        var final = _status!.Value;
+        return new RpcException(final, _trailers ?? Metadata.Empty);
+    }
+
+    /// <summary>Ends the call for a local reason and resets the HTTP/2 stream.</summary>
+    private void Cancel(Status status)
+    {
+        if (!Finish(status, Metadata.Empty))
+        {
+            return;
+        }
+
+        _cts.Cancel();
+        HttpResponseMessage? response;
+        lock (_lock)
+        {
+            response = _response;
+        }
+
+        // Disposing an unfinished response stream sends RST_STREAM(CANCEL) to the server.
+        response?.Dispose();
+    }
+
+    private bool Finish(Status status, Metadata trailers)
+    {
+        lock (_lock)
+        {
+            if (_status is not null)
+            {
+                return false;
+            }
+
+            _trailers = trailers;
+            _status = status;
+        }
+
+        _requestContent?.Complete();
+        _headers.TrySetException(new RpcException(status, trailers));
+        _ready.TrySetResult();
+        _deadlineTimer?.Dispose();
+        if (status.StatusCode == StatusCode.OK)
+        {
+            // A call that ended locally disposes the response after cancelling the request (see Cancel).
+            _response?.Dispose();
+        }
+
+        return true;
+    }
+
+    private Status StatusFromException(Exception ex, string context) => ex switch
+    {
+        _ when _status is { } status => status,
+        HttpProtocolException protocol => protocol.ErrorCode switch
+        {
+            0x8 => new Status(StatusCode.Cancelled, $"{context} The server reset the stream (CANCEL).", ex),
+            0x7 => new Status(StatusCode.Unavailable, $"{context} The server refused the stream (REFUSED_STREAM).", ex),
+            _ => new Status(StatusCode.Internal, $"{context} HTTP/2 protocol error {protocol.ErrorCode}: {protocol.Message}", ex),
+        },
+        HttpRequestException http => new Status(StatusCode.Unavailable, $"{context} {http.GetType().Name}: {http.Message}{(http.InnerException is { } inner ? " " + inner.Message : "")}", ex),
+        OperationCanceledException => new Status(StatusCode.Cancelled, "Call canceled by the client.", ex),
+        IOException io => new Status(StatusCode.Unavailable, $"{context} {io.GetType().Name}: {io.Message}", ex),
+        _ => new Status(StatusCode.Internal, $"{context} {ex.GetType().Name}: {ex.Message}", ex),
+    };
+
+    private static string? GetHeader(HttpHeaders headers, string name) =>
+        headers.NonValidated.TryGetValues(name, out var values) ? values.ToString() : null;
+
+    private static Metadata ReadMetadata(HttpHeaders headers)
+    {
+        var metadata = new Metadata();
+        foreach (var (name, values) in headers.NonValidated)
+        {
+            var key = name.ToLowerInvariant();
+            if (GrpcProtocol.IsReservedHeader(key))
+            {
+                continue;
+            }
+
+            foreach (var value in values)
+            {
+                if (key.EndsWith(Metadata.BinaryHeaderSuffix, StringComparison.Ordinal))
+                {
+                    foreach (var part in value.Split(','))
+                    {
+                        metadata.Add(key, GrpcProtocol.DecodeBinaryHeader(part));
+                    }
+                }
+                else
+                {
+                    metadata.Add(key, value);
+                }
+            }
+        }
+
+        return metadata.Freeze();
+    }
+}
+
+/// <summary>
+/// The request body of a streaming call: HttpClient hands us the HTTP/2 request stream and waits until we
+/// complete it, while the caller writes messages into that stream.
+/// </summary>
+internal sealed class StreamingRequestContent : HttpContent
+{
+    private readonly TaskCompletionSource<Stream> _stream = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task<Stream> RequestStream => _stream.Task;
+
+    public void Complete()
+    {
+        _stream.TrySetCanceled();
+        _complete.TrySetResult();
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        _stream.TrySetResult(stream);
+        try
+        {
+            await _complete.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The response ended or the call was cancelled; the HTTP layer is done with the request body.
+        }
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = -1;
+        return false;
+    }
+}
+
+internal sealed class ClientStreamWriter<TRequest, TResponse>(
+    GrpcCall<TRequest, TResponse> call,
+    StreamingRequestContent content,
+    Marshaller<TRequest> marshaller,
+    int maxMessageSize) : IClientStreamWriter<TRequest>
+    where TRequest : class
+    where TResponse : class
+{
+    private readonly MessageWriter _writer = new(maxMessageSize);
+    private readonly ArrayBufferWriter<byte> _buffer = new();
+    private int _writing;
+    private bool _completed;
+
+    public WriteOptions? WriteOptions { get; set; }
+
+    public Task WriteAsync(TRequest message) => WriteAsync(message, CancellationToken.None);
+
+    public async Task WriteAsync(TRequest message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (Interlocked.Exchange(ref _writing, 1) == 1)
+        {
+            throw new InvalidOperationException("Can't write the message because the previous write is in progress (one writer per stream).");
+        }
+
+        try
+        {
+            if (_completed)
+            {
+                throw new InvalidOperationException("Can't write the message because the request stream has been completed.");
+            }
+
+            var stream = await call.GetRequestStreamAsync(content).ConfigureAwait(false);
+            _buffer.ResetWrittenCount();
+            _writer.Write(_buffer, message, marshaller.ContextualSerializer);
+            try
+            {
+                await stream.WriteAsync(_buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not RpcException)
+            {
+                throw call.WriteFailed(ex);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _writing, 0);
+        }
+    }
+
+    public Task CompleteAsync()
+    {
+        _completed = true;
+        content.Complete();
+        return Task.CompletedTask;
+    }
+}
+
+internal sealed class ClientStreamReader<TRequest, TResponse>(GrpcCall<TRequest, TResponse> call) : IAsyncStreamReader<TResponse>
+    where TRequest : class
+    where TResponse : class
+{
+    public TResponse Current { get; private set; } = default!;
+
+    public async Task<bool> MoveNext(CancellationToken cancellationToken)
+    {
+        var (hasMessage, message) = await call.ReadMessageAsync(cancellationToken).ConfigureAwait(false);
+        Current = message;
+        return hasMessage;
+    }
+}
