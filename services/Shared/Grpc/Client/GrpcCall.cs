@@ -404,7 +404,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         return true;
     }
 
-    private Status StatusFromException(Exception ex, string context) => ex switch
+    private Status StatusFromException(Exception ex, string context) => (FindProtocolException(ex) ?? ex) switch
     {
         _ when _status is { } status => status,
         HttpProtocolException protocol => protocol.ErrorCode switch
@@ -418,6 +418,20 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         IOException io => new Status(StatusCode.Unavailable, $"{context} {io.GetType().Name}: {io.Message}", ex),
         _ => new Status(StatusCode.Internal, $"{context} {ex.GetType().Name}: {ex.Message}", ex),
     };
+
+    /// <summary>A stream reset by the server may surface wrapped in HttpRequestException or IOException.</summary>
+    private static HttpProtocolException? FindProtocolException(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is HttpProtocolException protocol)
+            {
+                return protocol;
+            }
+        }
+
+        return null;
+    }
 
     private static string? GetHeader(HttpHeaders headers, string name) =>
         headers.NonValidated.TryGetValues(name, out var values) ? values.ToString() : null;

@@ -1,0 +1,166 @@
+// Transport micro-benchmark (not a test). Starts our gRPC server in-process on 127.0.0.1 and measures:
+//   - bidi stream messages/s (200-byte payloads, echoed) and unary calls/s, with our client;
+//   - the same server driven by independent clients from the same run: @grpc/grpc-js (tests/interop/bench.mjs)
+//     and h2load (nghttp2-client) for unary, so the ratio is meaningful on a noisy machine.
+// Usage: dotnet run -c Release --project tests/Benchmarks/Transport [-- --seconds 5]
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
+using WebhookConnect.Grpc.Client;
+using WebhookConnect.Grpc.Server;
+using WebhookConnect.Testing.V1;
+using WebhookConnect.TestKit;
+
+var seconds = args.Length >= 2 && args[0] == "--seconds" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+var duration = TimeSpan.FromSeconds(seconds);
+var port = FreePort.Next();
+var builder = WebApplication.CreateSlimBuilder();
+builder.Logging.ClearProviders();
+builder.WebHost.ConfigureKestrel(k => k.ListenGrpc(IPAddress.Loopback, port));
+builder.Services.AddGrpcServer();
+var app = builder.Build();
+app.MapGrpcService<BenchEcho>();
+await app.StartAsync();
+var address = $"http://127.0.0.1:{port}";
+Console.WriteLine($"server {address}, {duration.TotalSeconds:0} s per measurement, {Environment.ProcessorCount} cores");
+
+var payload = ByteString.CopyFrom(new byte[200]);
+using var channel = GrpcChannel.ForAddress(address);
+var client = new EchoService.EchoServiceClient(channel);
+await client.EchoAsync(new EchoRequest { Payload = payload });
+
+var rows = new List<(string What, string Rate)>();
+
+// Bidi: one writer pipelines requests while one reader counts echoed responses; at most `window` outstanding.
+foreach (var streams in new[] { 1, 4 })
+{
+    var rate = await MeasureBidiAsync(client, payload, streams, duration);
+    rows.Add(($"ours → ours   bidi, {streams} stream(s), 200 B msgs", $"{rate,12:N0} msg/s"));
+}
+
+foreach (var concurrency in new[] { 1, 64 })
+{
+    var rate = await MeasureUnaryAsync(client, payload, concurrency, duration);
+    rows.Add(($"ours → ours   unary, {concurrency} concurrent", $"{rate,12:N0} calls/s"));
+}
+
+var interop = Path.Combine(RepoPaths.Interop, "bench.mjs");
+if (File.Exists(interop) && Directory.Exists(Path.Combine(RepoPaths.Interop, "node_modules")))
+{
+    foreach (var mode in new[] { "bidi", "unary" })
+    {
+        var output = await RunAsync("node", $"{interop} --target 127.0.0.1:{port} --mode {mode} --seconds {seconds}");
+        rows.Add(($"grpc-js → ours {mode}", output.Trim()));
+    }
+}
+else
+{
+    rows.Add(("grpc-js → ours", "skipped: run npm ci --prefix tests/interop"));
+}
+
+if (FindOnPath("h2load") is { } h2load)
+{
+    var message = new EchoRequest { Payload = payload };
+    var frame = new byte[WebhookConnect.Grpc.Protocol.GrpcProtocol.FrameHeaderSize + message.CalculateSize()];
+    WebhookConnect.Grpc.Protocol.GrpcProtocol.WriteFrameHeader(frame, compressed: false, message.CalculateSize());
+    message.WriteTo(frame.AsSpan(WebhookConnect.Grpc.Protocol.GrpcProtocol.FrameHeaderSize));
+    var file = Path.GetTempFileName();
+    await File.WriteAllBytesAsync(file, frame);
+    var output = await RunAsync(h2load, $"-D {seconds} -c 1 -m 64 -d {file} -H content-type:application/grpc -H te:trailers {address}/webhookconnect.testing.v1.EchoService/Echo");
+    var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("finished in", StringComparison.Ordinal)) ?? output;
+    rows.Add(("h2load → ours unary, 1 conn, 64 streams", line.Trim()));
+    File.Delete(file);
+}
+else
+{
+    rows.Add(("h2load → ours", "skipped: apt-get install nghttp2-client"));
+}
+
+Console.WriteLine();
+foreach (var (what, rate) in rows)
+{
+    Console.WriteLine($"{what,-44} {rate}");
+}
+
+await app.StopAsync();
+
+static async Task<double> MeasureBidiAsync(EchoService.EchoServiceClient client, ByteString payload, int streams, TimeSpan duration)
+{
+    const int window = 256;
+    var stop = DateTime.UtcNow + duration;
+    long total = 0;
+    var stopwatch = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, streams).Select(async _ =>
+    {
+        using var call = client.Chat();
+        using var credits = new SemaphoreSlim(window);
+        var request = new EchoRequest { Payload = payload };
+        var writer = Task.Run(async () =>
+        {
+            while (DateTime.UtcNow < stop)
+            {
+                await credits.WaitAsync();
+                await call.RequestStream.WriteAsync(request);
+            }
+
+            await call.RequestStream.CompleteAsync();
+        });
+        while (await call.ResponseStream.MoveNext(CancellationToken.None))
+        {
+            credits.Release();
+            Interlocked.Increment(ref total);
+        }
+
+        await writer;
+    }));
+    return total / stopwatch.Elapsed.TotalSeconds;
+}
+
+static async Task<double> MeasureUnaryAsync(EchoService.EchoServiceClient client, ByteString payload, int concurrency, TimeSpan duration)
+{
+    var stop = DateTime.UtcNow + duration;
+    long total = 0;
+    var stopwatch = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+    {
+        var request = new EchoRequest { Payload = payload };
+        while (DateTime.UtcNow < stop)
+        {
+            await client.EchoAsync(request);
+            Interlocked.Increment(ref total);
+        }
+    }));
+    return total / stopwatch.Elapsed.TotalSeconds;
+}
+
+static async Task<string> RunAsync(string file, string arguments)
+{
+    using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+    var stdout = process.StandardOutput.ReadToEndAsync();
+    var stderr = process.StandardError.ReadToEndAsync();
+    await process.WaitForExitAsync();
+    return process.ExitCode == 0 ? await stdout : $"failed ({process.ExitCode}): {await stderr}";
+}
+
+static string? FindOnPath(string name) =>
+    (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
+
+/// <summary>The benchmark's echo: unary and bidi only, no observation overhead.</summary>
+internal sealed class BenchEcho : EchoService.EchoServiceBase
+{
+    public override Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context) =>
+        Task.FromResult(new EchoResponse { Payload = request.Payload });
+
+    public override async Task Chat(IAsyncStreamReader<EchoRequest> requestStream, IServerStreamWriter<EchoResponse> responseStream, ServerCallContext context)
+    {
+        while (await requestStream.MoveNext(context.CancellationToken))
+        {
+            await responseStream.WriteAsync(new EchoResponse { Payload = requestStream.Current.Payload });
+        }
+    }
+}
