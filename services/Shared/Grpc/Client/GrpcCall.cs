@@ -407,11 +407,19 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
     private Status StatusFromException(Exception ex, string context) => (FindProtocolException(ex) ?? ex) switch
     {
         _ when _status is { } status => status,
+        // SocketsHttpHandler reports an unanswered keepalive PING as a locally raised PROTOCOL_ERROR; the peer is
+        // gone, which gRPC calls UNAVAILABLE (the message is the only thing that tells it from a real one).
+        HttpProtocolException protocol when protocol.Message.Contains("ping", StringComparison.OrdinalIgnoreCase) =>
+            new Status(StatusCode.Unavailable, $"{context} The connection was lost: {protocol.Message}", ex),
+
+        // RST_STREAM error codes → status (PROTOCOL-HTTP2 "Errors").
         HttpProtocolException protocol => protocol.ErrorCode switch
         {
-            0x8 => new Status(StatusCode.Cancelled, $"{context} The server reset the stream (CANCEL).", ex),
             0x7 => new Status(StatusCode.Unavailable, $"{context} The server refused the stream (REFUSED_STREAM).", ex),
-            _ => new Status(StatusCode.Internal, $"{context} HTTP/2 protocol error {protocol.ErrorCode}: {protocol.Message}", ex),
+            0x8 => new Status(StatusCode.Cancelled, $"{context} The server reset the stream (CANCEL).", ex),
+            0xB => new Status(StatusCode.ResourceExhausted, $"{context} The server asked to slow down (ENHANCE_YOUR_CALM).", ex),
+            0xC => new Status(StatusCode.PermissionDenied, $"{context} The connection's security is inadequate (INADEQUATE_SECURITY).", ex),
+            _ => new Status(StatusCode.Internal, $"{context} HTTP/2 error {protocol.ErrorCode}: {protocol.Message}", ex),
         },
         HttpRequestException http => new Status(StatusCode.Unavailable, $"{context} {http.GetType().Name}: {http.Message}{(http.InnerException is { } inner ? " " + inner.Message : "")}", ex),
         OperationCanceledException => new Status(StatusCode.Cancelled, "Call canceled by the client.", ex),
