@@ -43,10 +43,25 @@ foreach (var streams in new[] { 1, 4 })
     rows.Add(($"ours → ours   bidi, {streams} stream(s), 200 B msgs", $"{rate,12:N0} msg/s"));
 }
 
+rows.Add(("ours → ours   server streaming, 200 B msgs", $"{await MeasureServerStreamingAsync(client, duration),12:N0} msg/s"));
+rows.Add(("ours → ours   client streaming, 200 B msgs", $"{await MeasureClientStreamingAsync(client, payload, duration),12:N0} msg/s"));
+
 foreach (var concurrency in new[] { 1, 64 })
 {
     var rate = await MeasureUnaryAsync(client, payload, concurrency, duration);
     rows.Add(($"ours → ours   unary, {concurrency} concurrent", $"{rate,12:N0} calls/s"));
+}
+
+// Our client against the grpc-js server, to tell our client's share from our server's.
+var nodeServerScript = Path.Combine(RepoPaths.Interop, "server.mjs");
+if (File.Exists(nodeServerScript) && Directory.Exists(Path.Combine(RepoPaths.Interop, "node_modules")))
+{
+    await using var nodeServer = ChildProcess.Start("grpc-js server", "node", [nodeServerScript, "--port", "0"], workingDirectory: RepoPaths.Interop);
+    var line = await nodeServer.WaitForLineAsync(l => l.StartsWith("LISTENING ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+    using var nodeChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{line["LISTENING ".Length..].Trim()}");
+    var nodeClient = new EchoService.EchoServiceClient(nodeChannel);
+    rows.Add(("ours → grpc-js bidi, 1 stream, 200 B msgs", $"{await MeasureBidiAsync(nodeClient, payload, 1, duration),12:N0} msg/s"));
+    rows.Add(("ours → grpc-js unary, 64 concurrent", $"{await MeasureUnaryAsync(nodeClient, payload, 64, duration),12:N0} calls/s"));
 }
 
 var interop = Path.Combine(RepoPaths.Interop, "bench.mjs");
@@ -91,7 +106,7 @@ await app.StopAsync();
 
 static async Task<double> MeasureBidiAsync(EchoService.EchoServiceClient client, ByteString payload, int streams, TimeSpan duration)
 {
-    const int window = 256;
+    var window = int.Parse(Environment.GetEnvironmentVariable("BENCH_WINDOW") ?? "256", CultureInfo.InvariantCulture);
     var stop = DateTime.UtcNow + duration;
     long total = 0;
     var stopwatch = Stopwatch.StartNew();
@@ -119,6 +134,42 @@ static async Task<double> MeasureBidiAsync(EchoService.EchoServiceClient client,
         await writer;
     }));
     return total / stopwatch.Elapsed.TotalSeconds;
+}
+
+static async Task<double> MeasureServerStreamingAsync(EchoService.EchoServiceClient client, TimeSpan duration)
+{
+    using var cts = new CancellationTokenSource(duration);
+    long total = 0;
+    var stopwatch = Stopwatch.StartNew();
+    using var call = client.Repeat(new RepeatRequest { Count = int.MaxValue, PayloadBytes = 200 }, cancellationToken: cts.Token);
+    try
+    {
+        while (await call.ResponseStream.MoveNext(CancellationToken.None))
+        {
+            total++;
+        }
+    }
+    catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled)
+    {
+    }
+
+    return total / stopwatch.Elapsed.TotalSeconds;
+}
+
+static async Task<double> MeasureClientStreamingAsync(EchoService.EchoServiceClient client, ByteString payload, TimeSpan duration)
+{
+    var stop = DateTime.UtcNow + duration;
+    var stopwatch = Stopwatch.StartNew();
+    using var call = client.Collect();
+    var request = new EchoRequest { Payload = payload };
+    while (DateTime.UtcNow < stop)
+    {
+        await call.RequestStream.WriteAsync(request);
+    }
+
+    await call.RequestStream.CompleteAsync();
+    var response = await call;
+    return response.Count / stopwatch.Elapsed.TotalSeconds;
 }
 
 static async Task<double> MeasureUnaryAsync(EchoService.EchoServiceClient client, ByteString payload, int concurrency, TimeSpan duration)
@@ -150,9 +201,29 @@ static async Task<string> RunAsync(string file, string arguments)
 static string? FindOnPath(string name) =>
     (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
 
-/// <summary>The benchmark's echo: unary and bidi only, no observation overhead.</summary>
+/// <summary>The benchmark's echo: no observation overhead.</summary>
 internal sealed class BenchEcho : EchoService.EchoServiceBase
 {
+    public override async Task Repeat(RepeatRequest request, IServerStreamWriter<EchoResponse> responseStream, ServerCallContext context)
+    {
+        var response = new EchoResponse { Payload = ByteString.CopyFrom(new byte[request.PayloadBytes]) };
+        for (var i = 0; i < request.Count && !context.CancellationToken.IsCancellationRequested; i++)
+        {
+            await responseStream.WriteAsync(response);
+        }
+    }
+
+    public override async Task<CollectResponse> Collect(IAsyncStreamReader<EchoRequest> requestStream, ServerCallContext context)
+    {
+        var count = 0;
+        while (await requestStream.MoveNext(context.CancellationToken))
+        {
+            count++;
+        }
+
+        return new CollectResponse { Count = count };
+    }
+
     public override Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context) =>
         Task.FromResult(new EchoResponse { Payload = request.Payload });
 

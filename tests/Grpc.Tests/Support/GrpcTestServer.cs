@@ -31,7 +31,7 @@ public sealed class GrpcTestServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<GrpcTestServer> StartAsync(Action<GrpcServerOptions>? configure = null)
+    public static async Task<GrpcTestServer> StartAsync(Action<GrpcServerOptions>? configure = null, Action<WebApplication>? map = null)
     {
         var port = FreePort.Next();
         var builder = WebApplication.CreateSlimBuilder();
@@ -47,6 +47,7 @@ public sealed class GrpcTestServer : IAsyncDisposable
         app.MapGrpcService<EchoServiceImpl>();
         app.MapGrpcHealthService();
         app.MapGrpcReflectionService();
+        map?.Invoke(app);
         await app.StartAsync();
         return new GrpcTestServer(app, port, app.Services.GetRequiredService<EchoServiceImpl>());
     }

@@ -30,6 +30,8 @@ public sealed class AsyncUnaryCall<TResponse> : IDisposable
 
     public Task<Metadata> ResponseHeadersAsync => _state.ResponseHeadersAsync;
 
+    internal ICallState State => _state;
+
     public TaskAwaiter<TResponse> GetAwaiter() => ResponseAsync.GetAwaiter();
 
     public ConfiguredTaskAwaitable<TResponse> ConfigureAwait(bool continueOnCapturedContext) => ResponseAsync.ConfigureAwait(continueOnCapturedContext);

@@ -142,8 +142,9 @@ public sealed class Metadata : IList<Metadata.Entry>
             ArgumentNullException.ThrowIfNull(value);
             foreach (var c in value)
             {
-                // Text values travel as HTTP/2 header values: printable ASCII only (PROTOCOL-HTTP2 "ASCII-Value").
-                if (c is < ' ' or > '~')
+                // Text values travel as HTTP/2 header values: printable ASCII (PROTOCOL-HTTP2 "ASCII-Value");
+                // a tab is tolerated because HTTP intermediaries may put one into values they pass on.
+                if (c is (< ' ' and not '\t') or > '~')
                 {
                     throw new ArgumentException($"Metadata value for '{Key}' contains a character outside printable ASCII; use a '-bin' key for binary data.", nameof(value));
                 }

@@ -18,22 +18,27 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
 {
     private static readonly MediaTypeHeaderValue GrpcContentType = new(GrpcProtocol.ContentType);
 
+    /// <summary>How long a failed request write waits for the server's status before giving up on it.</summary>
+    private static readonly TimeSpan StatusGraceAfterWriteFailure = TimeSpan.FromSeconds(1);
+
     private readonly GrpcChannel _channel;
     private readonly Method<TRequest, TResponse> _method;
     private readonly CallOptions _options;
     private readonly string? _host;
+    private readonly bool _expectsOneResponse;
     private readonly CancellationTokenSource _cts = new();
     private readonly TaskCompletionSource<Metadata> _headers = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Outcome> _outcomeSource = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private CancellationTokenRegistration _userCancellation;
     private Timer? _deadlineTimer;
     private HttpResponseMessage? _response;
     private MessageReader? _reader;
     private StreamingRequestContent? _requestContent;
-    private Status? _status;
-    private Metadata? _trailers;
+    private volatile Outcome? _outcome;
     private int _reading;
+    private int _responsesRead;
 
     public GrpcCall(GrpcChannel channel, Method<TRequest, TResponse> method, CallOptions options, string? host)
     {
@@ -41,14 +46,15 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         _method = method;
         _options = options;
         _host = host;
+        _expectsOneResponse = method.Type is MethodType.Unary or MethodType.ClientStreaming;
         _headers.Task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
 
     public Task<Metadata> ResponseHeadersAsync => _headers.Task;
 
-    public Status GetStatus() => _status ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");
+    public Status GetStatus() => _outcome?.Status ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");
 
-    public Metadata GetTrailers() => _trailers ?? throw new InvalidOperationException("Unable to get the trailers because the call is not complete.");
+    public Metadata GetTrailers() => _outcome?.Trailers ?? throw new InvalidOperationException("Unable to get the trailers because the call is not complete.");
 
     public void StartWithRequest(TRequest request)
     {
@@ -82,7 +88,8 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         var (hasMessage, response) = await ReadMessageAsync(CancellationToken.None).ConfigureAwait(false);
         if (!hasMessage)
         {
-            throw Fail(new Status(StatusCode.Internal, "The server ended the call with OK but sent no response message."));
+            // Unreachable: an OK end without a message is turned into INTERNAL when the status arrives.
+            throw new RpcException(GetStatus(), GetTrailers());
         }
 
         var (extra, _) = await ReadMessageAsync(CancellationToken.None).ConfigureAwait(false);
@@ -118,12 +125,12 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
                 var result = await _reader.ReadAsync(_method.ResponseMarshaller.ContextualDeserializer, _cts.Token).ConfigureAwait(false);
                 if (result.HasMessage)
                 {
+                    _responsesRead++;
                     return result;
                 }
             }
-            catch (Exception ex) when (_status is not null)
+            catch (Exception) when (_outcome is not null)
             {
-                _ = ex;
                 return EndOfCall();
             }
             catch (RpcException ex)
@@ -159,29 +166,41 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         }
     }
 
-    /// <summary>Maps a failure while writing the request stream to the call's status.</summary>
-    public Exception WriteFailed(Exception ex)
+    /// <summary>
+    /// Turns a failed request write into the exception the writer sees. When the server has ended the call, HTTP
+    /// refuses further request data before the reader has processed the server's status; that status, not the
+    /// write error, is the call's outcome, so the call is left for the reader to finish.
+    /// </summary>
+    public async Task<Exception> WriteFailedAsync(Exception ex, CancellationToken writeToken)
     {
-        if (_status is { } status)
+        if (_outcome is null && writeToken.IsCancellationRequested)
         {
-            return status.StatusCode == StatusCode.OK
-                ? new InvalidOperationException("Can't write the message because the call is complete.", ex)
-                : new RpcException(status, _trailers ?? Metadata.Empty);
+            Cancel(new Status(StatusCode.Cancelled, "Call canceled by the client."));
         }
 
-        return Fail(StatusFromException(ex, "Error writing a request message."));
+        try
+        {
+            var outcome = await _outcomeSource.Task.WaitAsync(StatusGraceAfterWriteFailure).ConfigureAwait(false);
+            return outcome.Status.StatusCode == StatusCode.OK
+                ? new InvalidOperationException("Can't write the message because the call is complete.", ex)
+                : new RpcException(outcome.Status, outcome.Trailers);
+        }
+        catch (TimeoutException)
+        {
+            return new InvalidOperationException("Can't write the message because the server closed the request stream; read the response stream for the call's status.", ex);
+        }
     }
 
     public void ThrowIfEnded()
     {
-        if (_status is { } status)
+        if (_outcome is { } outcome)
         {
-            if (status.StatusCode == StatusCode.OK)
+            if (outcome.Status.StatusCode == StatusCode.OK)
             {
                 throw new InvalidOperationException("Can't write the message because the call is complete.");
             }
 
-            throw new RpcException(status, _trailers ?? Metadata.Empty);
+            throw new RpcException(outcome.Status, outcome.Trailers);
         }
     }
 
@@ -273,13 +292,13 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
             }
             catch (Exception ex)
             {
-                Finish(_status ?? StatusFromException(ex, "Error starting gRPC call."), Metadata.Empty);
+                Finish(StatusFromException(ex, "Error starting gRPC call."), Metadata.Empty);
                 return;
             }
 
             lock (_lock)
             {
-                if (_status is not null)
+                if (_outcome is not null)
                 {
                     response.Dispose();
                     return;
@@ -303,7 +322,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
             {
                 // Trailers-Only: the status came in the headers and there is no body.
                 _headers.TrySetResult(headerMetadata);
-                Finish(new Status(GrpcProtocol.ParseStatusCode(statusValue), GrpcProtocol.DecodeStatusMessage(GetHeader(response.Headers, GrpcProtocol.MessageHeader))), headerMetadata);
+                FinishFromServer(statusValue, GetHeader(response.Headers, GrpcProtocol.MessageHeader), headerMetadata);
                 return;
             }
 
@@ -321,7 +340,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         }
         catch (Exception ex)
         {
-            Finish(_status ?? StatusFromException(ex, "Error starting gRPC call."), Metadata.Empty);
+            Finish(StatusFromException(ex, "Error starting gRPC call."), Metadata.Empty);
         }
         finally
         {
@@ -332,20 +351,34 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
     private void ReadTrailers()
     {
         var trailers = _response!.TrailingHeaders;
-        var metadata = ReadMetadata(trailers);
         var statusValue = GetHeader(trailers, GrpcProtocol.StatusHeader);
-        var status = statusValue is null
-            ? new Status(StatusCode.Internal, "The server ended the response without a grpc-status trailer.")
-            : new Status(GrpcProtocol.ParseStatusCode(statusValue), GrpcProtocol.DecodeStatusMessage(GetHeader(trailers, GrpcProtocol.MessageHeader)));
-        Finish(status, metadata);
+        if (statusValue is null)
+        {
+            Finish(new Status(StatusCode.Internal, "The server ended the response without a grpc-status trailer."), ReadMetadata(trailers));
+            return;
+        }
+
+        FinishFromServer(statusValue, GetHeader(trailers, GrpcProtocol.MessageHeader), ReadMetadata(trailers));
+    }
+
+    private void FinishFromServer(string statusValue, string? message, Metadata trailers)
+    {
+        var status = new Status(GrpcProtocol.ParseStatusCode(statusValue), GrpcProtocol.DecodeStatusMessage(message));
+        if (status.StatusCode == StatusCode.OK && _expectsOneResponse && _responsesRead == 0)
+        {
+            // PROTOCOL-HTTP2: a unary response without a message is a server error, whatever status it claims.
+            status = new Status(StatusCode.Internal, "The server ended the call with OK but sent no response message.");
+        }
+
+        Finish(status, trailers);
     }
 
     private (bool, TResponse) EndOfCall()
     {
-        var status = _status!.Value;
-        if (status.StatusCode != StatusCode.OK)
+        var outcome = _outcome!;
+        if (outcome.Status.StatusCode != StatusCode.OK)
         {
-            throw new RpcException(status, _trailers ?? Metadata.Empty);
+            throw new RpcException(outcome.Status, outcome.Trailers);
         }
 
         return (false, default!);
@@ -355,8 +388,8 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
     private RpcException Fail(Status status)
     {
         Cancel(status);
-        var final = _status!.Value;
-        return new RpcException(final, _trailers ?? Metadata.Empty);
+        var outcome = _outcome!;
+        return new RpcException(outcome.Status, outcome.Trailers);
     }
 
     /// <summary>Ends the call for a local reason and resets the HTTP/2 stream.</summary>
@@ -380,21 +413,26 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
 
     private bool Finish(Status status, Metadata trailers)
     {
+        Outcome outcome;
         lock (_lock)
         {
-            if (_status is not null)
+            if (_outcome is not null)
             {
                 return false;
             }
 
-            _trailers = trailers;
-            _status = status;
+            outcome = new Outcome(status, trailers);
+            _outcome = outcome;
         }
 
+        // Release everything that could keep this call reachable: a long-lived caller token must not
+        // accumulate registrations of finished calls that nobody disposed.
+        _userCancellation.Unregister();
+        _deadlineTimer?.Dispose();
         _requestContent?.Complete();
         _headers.TrySetException(new RpcException(status, trailers));
         _ready.TrySetResult();
-        _deadlineTimer?.Dispose();
+        _outcomeSource.TrySetResult(outcome);
         if (status.StatusCode == StatusCode.OK)
         {
             // A call that ended locally disposes the response after cancelling the request (see Cancel).
@@ -406,7 +444,8 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
 
     private Status StatusFromException(Exception ex, string context) => (FindProtocolException(ex) ?? ex) switch
     {
-        _ when _status is { } status => status,
+        _ when _outcome is { } outcome => outcome.Status,
+
         // SocketsHttpHandler reports an unanswered keepalive PING as a locally raised PROTOCOL_ERROR; the peer is
         // gone, which gRPC calls UNAVAILABLE (the message is the only thing that tells it from a real one).
         HttpProtocolException protocol when protocol.Message.Contains("ping", StringComparison.OrdinalIgnoreCase) =>
@@ -444,6 +483,10 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
     private static string? GetHeader(HttpHeaders headers, string name) =>
         headers.NonValidated.TryGetValues(name, out var values) ? values.ToString() : null;
 
+    /// <summary>
+    /// Response headers or trailers as metadata. A malformed entry (bad base64, a character a metadata value
+    /// cannot hold) is left out rather than failing a call whose status and messages are fine.
+    /// </summary>
     private static Metadata ReadMetadata(HttpHeaders headers)
     {
         var metadata = new Metadata();
@@ -457,22 +500,31 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
 
             foreach (var value in values)
             {
-                if (key.EndsWith(Metadata.BinaryHeaderSuffix, StringComparison.Ordinal))
+                try
                 {
-                    foreach (var part in value.Split(','))
+                    if (key.EndsWith(Metadata.BinaryHeaderSuffix, StringComparison.Ordinal))
                     {
-                        metadata.Add(key, GrpcProtocol.DecodeBinaryHeader(part));
+                        foreach (var part in value.Split(','))
+                        {
+                            metadata.Add(key, GrpcProtocol.DecodeBinaryHeader(part));
+                        }
+                    }
+                    else
+                    {
+                        metadata.Add(key, value);
                     }
                 }
-                else
+                catch (Exception ex) when (ex is FormatException or ArgumentException)
                 {
-                    metadata.Add(key, value);
+                    // Skipped: see the summary.
                 }
             }
         }
 
         return metadata.Freeze();
     }
+
+    private sealed record Outcome(Status Status, Metadata Trailers);
 }
 
 /// <summary>
@@ -557,7 +609,7 @@ internal sealed class ClientStreamWriter<TRequest, TResponse>(
             }
             catch (Exception ex) when (ex is not RpcException)
             {
-                throw call.WriteFailed(ex);
+                throw await call.WriteFailedAsync(ex, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -568,6 +620,12 @@ internal sealed class ClientStreamWriter<TRequest, TResponse>(
 
     public Task CompleteAsync()
     {
+        if (Volatile.Read(ref _writing) == 1)
+        {
+            // END_STREAM must not overtake the DATA frame of a write still in progress.
+            throw new InvalidOperationException("Can't complete the request stream while a write is in progress.");
+        }
+
         _completed = true;
         content.Complete();
         return Task.CompletedTask;

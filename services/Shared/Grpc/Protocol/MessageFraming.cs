@@ -153,11 +153,15 @@ internal sealed class MessageReader(PipeReader reader, int maxMessageSize, strin
 
 /// <summary>
 /// Writes one message as a Length-Prefixed-Message into a buffer writer. When the serializer announces the
-/// payload length first (protobuf messages do), the header and payload go straight into the output without a copy.
+/// payload length first (protobuf messages do), the header and payload go straight into the output without a copy,
+/// and the bytes written are counted so a serializer that writes more or less than it announced is caught.
 /// </summary>
 internal sealed class MessageWriter(int maxMessageSize)
 {
     private readonly FrameContext _context = new();
+
+    /// <summary>True when the last <see cref="Write{T}"/> failed after bytes had reached the output.</summary>
+    public bool PartiallyWritten => _context.Committed && !_context.Completed;
 
     public void Write<T>(IBufferWriter<byte> output, T message, Action<T, SerializationContext> serializer)
     {
@@ -169,23 +173,28 @@ internal sealed class MessageWriter(int maxMessageSize)
         }
     }
 
-    private sealed class FrameContext : SerializationContext
+    private sealed class FrameContext : SerializationContext, IBufferWriter<byte>
     {
         private IBufferWriter<byte> _output = null!;
         private int _maxSize;
         private int _declaredLength = -1;
+        private int _written;
         private ArrayBufferWriter<byte>? _buffer;
         private bool _buffering;
 
         public bool Completed { get; private set; }
+
+        public bool Committed { get; private set; }
 
         public void Reset(IBufferWriter<byte> output, int maxSize)
         {
             _output = output;
             _maxSize = maxSize;
             _declaredLength = -1;
+            _written = 0;
             _buffering = false;
             Completed = false;
+            Committed = false;
         }
 
         public override void SetPayloadLength(int payloadLength)
@@ -199,7 +208,7 @@ internal sealed class MessageWriter(int maxMessageSize)
             if (_declaredLength >= 0)
             {
                 WriteHeader(_declaredLength);
-                return _output;
+                return this;
             }
 
             _buffering = true;
@@ -221,6 +230,10 @@ internal sealed class MessageWriter(int maxMessageSize)
                     _buffer = null;
                 }
             }
+            else if (_declaredLength >= 0 && _written != _declaredLength)
+            {
+                throw new InvalidOperationException($"The serializer wrote {_written} bytes after announcing {_declaredLength}.");
+            }
 
             Completed = true;
         }
@@ -233,11 +246,22 @@ internal sealed class MessageWriter(int maxMessageSize)
             Completed = true;
         }
 
+        void IBufferWriter<byte>.Advance(int count)
+        {
+            _written += count;
+            _output.Advance(count);
+        }
+
+        Memory<byte> IBufferWriter<byte>.GetMemory(int sizeHint) => _output.GetMemory(sizeHint);
+
+        Span<byte> IBufferWriter<byte>.GetSpan(int sizeHint) => _output.GetSpan(sizeHint);
+
         private void WriteHeader(int length)
         {
             var span = _output.GetSpan(GrpcProtocol.FrameHeaderSize);
             GrpcProtocol.WriteFrameHeader(span, compressed: false, length);
             _output.Advance(GrpcProtocol.FrameHeaderSize);
+            Committed = true;
         }
 
         private void CheckSize(int length)

@@ -70,7 +70,7 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
     public void Initialize()
     {
         var encoding = _http.Request.Headers[GrpcProtocol.EncodingHeader].ToString();
-        if (encoding.Length > 0 && encoding != "identity" && encoding != "gzip")
+        if (encoding.Length > 0 && !encoding.Equals("identity", StringComparison.OrdinalIgnoreCase) && !encoding.Equals("gzip", StringComparison.OrdinalIgnoreCase))
         {
             throw new RpcException(new Status(StatusCode.Unimplemented, $"Message encoding '{encoding}' is not supported; supported: {GrpcProtocol.AcceptEncodingValue}."));
         }
@@ -103,7 +103,7 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
 
             PrepareResponse();
             AppendMetadata(_http.Response.Headers, responseHeaders);
-            await _http.Response.BodyWriter.FlushAsync(CancellationToken).ConfigureAwait(false);
+            await FlushAsync(CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {
@@ -129,22 +129,20 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
                     PrepareResponse();
                 }
 
-                var body = _http.Response.BodyWriter;
-                _writer.Write(body, message, serializer);
-                FlushResult flush;
                 try
                 {
-                    flush = await body.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    _writer.Write(_http.Response.BodyWriter, message, serializer);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException && ClientAborted)
+                catch (Exception) when (_writer.PartiallyWritten)
                 {
-                    throw new OperationCanceledException("The client cancelled the call while a message was being written.", ex, _http.RequestAborted);
+                    // Part of a frame is already in the response; no status can follow it intelligibly, so the
+                    // stream is reset (the client sees the call fail) instead of sending corrupt framing.
+                    _ended = true;
+                    _http.Abort();
+                    throw;
                 }
 
-                if (flush.IsCanceled || flush.IsCompleted && ClientAborted)
-                {
-                    throw new OperationCanceledException("The client cancelled the call while a message was being written.");
-                }
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -154,6 +152,43 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
         finally
         {
             Volatile.Write(ref _writePending, 0);
+        }
+    }
+
+    /// <summary>
+    /// Flushes the response. Kestrel resets the stream when a flush is cancelled through a token, which would
+    /// lose the status the call is about to send; so cancellation (the call's and the caller's) only cancels the
+    /// pending flush, and the caller turns that into the right exception.
+    /// </summary>
+    private async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var body = _http.Response.BodyWriter;
+        FlushResult flush;
+        using (var callRegistration = _cts.Token.UnsafeRegister(static state => ((PipeWriter)state!).CancelPendingFlush(), body))
+        using (var writeRegistration = cancellationToken.CanBeCanceled && cancellationToken != _cts.Token
+            ? cancellationToken.UnsafeRegister(static state => ((PipeWriter)state!).CancelPendingFlush(), body)
+            : default)
+        {
+            try
+            {
+                flush = await body.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ClientAborted)
+            {
+                throw new OperationCanceledException("The client cancelled the call while a message was being written.", ex, _http.RequestAborted);
+            }
+        }
+
+        if (flush.IsCanceled)
+        {
+            if (_deadlineExceeded)
+            {
+                throw new RpcException(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded"));
+            }
+
+            throw new OperationCanceledException(ClientAborted
+                ? "The client cancelled the call while a message was being written."
+                : "The write was cancelled.");
         }
     }
 

@@ -153,7 +153,12 @@ internal sealed partial class ServerMethodHandler<TRequest, TResponse>
         }
 
         Status status;
-        if (ex is RpcException rpc)
+        if (call.DeadlineExceeded && ex is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled or StatusCode.DeadlineExceeded })
+        {
+            // The handler's token fired because of the deadline; whatever it made of that, the deadline is the cause.
+            status = new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded");
+        }
+        else if (ex is RpcException rpc)
         {
             status = rpc.Status;
             foreach (var entry in rpc.Trailers)
@@ -165,10 +170,6 @@ internal sealed partial class ServerMethodHandler<TRequest, TResponse>
             {
                 LogCallFailed(_logger, _method.FullName, status.StatusCode, status.Detail, null);
             }
-        }
-        else if (call.DeadlineExceeded)
-        {
-            status = new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded");
         }
         else
         {
@@ -212,7 +213,8 @@ internal sealed class ServerStreamReader<T>(HttpServerCallContext call, Marshall
             return false;
         }
 
-        using var linked = cancellationToken.CanBeCanceled
+        // The usual token is the call's own; linking it to itself would cost an allocation per message.
+        using var linked = cancellationToken.CanBeCanceled && cancellationToken != call.CancellationToken
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, call.CancellationToken)
             : null;
         var (hasMessage, message) = await ReadAsync(call, marshaller.ContextualDeserializer, linked?.Token ?? call.CancellationToken).ConfigureAwait(false);
@@ -258,6 +260,7 @@ internal sealed class ServerStreamWriter<T>(HttpServerCallContext call, Marshall
     public Task WriteAsync(T message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        return call.WriteMessageAsync(message, marshaller.ContextualSerializer, cancellationToken.CanBeCanceled ? cancellationToken : call.CancellationToken);
+        // The call's own token always applies; a caller's token can only add to it.
+        return call.WriteMessageAsync(message, marshaller.ContextualSerializer, cancellationToken);
     }
 }
