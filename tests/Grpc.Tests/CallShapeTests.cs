@@ -120,6 +120,17 @@ public sealed class CallShapeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithHostSetsTheAuthorityOfEveryCall()
+    {
+        using var channel = _server.CreateChannel();
+        var client = new EchoService.EchoServiceClient(channel).WithHost("relay.example.test");
+
+        var response = await client.EchoAsync(new EchoRequest { Text = "host" });
+
+        Assert.Equal("relay.example.test", response.Text);
+    }
+
+    [Fact]
     public async Task ConcurrentWritesOnOneRequestStreamAreRefused()
     {
         using var channel = _server.CreateChannel();

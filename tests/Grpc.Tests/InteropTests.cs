@@ -19,7 +19,7 @@ public sealed class InteropTests
     private static readonly string[] AllChecks =
     [
         "unary", "client_streaming", "server_streaming", "bidi", "deadline", "deadline_propagation", "cancellation",
-        "error_status", "large_message", "oversize", "unimplemented", "reflection_v1", "reflection_v1alpha",
+        "error_status", "large_message", "compression", "oversize", "unimplemented", "reflection_v1", "reflection_v1alpha",
         "reflection_library", "health",
     ];
 

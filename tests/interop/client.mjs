@@ -326,6 +326,17 @@ const checks = {
     return '10 MiB echoed and 10 MiB generated, byte-identical';
   },
 
+  async compression(ctx) {
+    // grpc-js gzip-compresses every request message; the server must see grpc-encoding: gzip and decompress.
+    const client = ctx.echo({ 'grpc.default_compression_algorithm': 2 });
+    const seen = await unaryOk(client, 'Echo', { text: 'encoding' });
+    expectEqual(seen.text, 'gzip', 'grpc-encoding the server saw');
+    const payload = Buffer.alloc(MiB, 'a');
+    const response = await unaryOk(client, 'Echo', { text: 'gzip', payload });
+    expectBytes(response.payload, payload, '1 MiB payload through gzip');
+    return 'gzip-compressed requests decompressed, 1 MiB echoed exactly';
+  },
+
   async oversize(ctx) {
     const client = ctx.echo();
     const { error } = await unary(client, 'Echo', { text: 'too big', payload: patternBytes(17 * MiB) });
@@ -547,8 +558,8 @@ async function runCheck(name, target, timeoutSeconds) {
       clients.push(client);
       return client;
     },
-    echo() {
-      return this.track(new echoPackage.EchoService(target, grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
+    echo(extraOptions = {}) {
+      return this.track(new echoPackage.EchoService(target, grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...extraOptions }));
     },
   };
   const started = Date.now();

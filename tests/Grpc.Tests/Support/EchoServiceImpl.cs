@@ -35,6 +35,17 @@ public sealed class EchoServiceImpl : EchoService.EchoServiceBase
             throw new OperationCanceledException("stream reset by the test handler");
         }
 
+        if (request.Text == "encoding")
+        {
+            // grpc-encoding is protocol-owned, so it is read from the HTTP request rather than the metadata.
+            return new EchoResponse { Text = context.GetHttpContext().Request.Headers["grpc-encoding"].ToString() };
+        }
+
+        if (request.Text == "host")
+        {
+            return new EchoResponse { Text = context.Host };
+        }
+
         if (request.Text == "throw")
         {
             throw new InvalidOperationException("boom from the handler");

@@ -22,7 +22,7 @@ public abstract class ClientBase
     {
         ArgumentNullException.ThrowIfNull(configuration);
         Configuration = configuration;
-        CallInvoker = configuration.CallInvoker;
+        CallInvoker = configuration.Host is null ? configuration.CallInvoker : new HostCallInvoker(configuration.CallInvoker, configuration.Host);
     }
 
     protected CallInvoker CallInvoker { get; }
@@ -40,6 +40,25 @@ public abstract class ClientBase
         internal CallInvoker CallInvoker { get; }
 
         internal string? Host { get; }
+    }
+
+    /// <summary>Applies <see cref="ClientBase{T}.WithHost"/>: generated stubs pass no host, so the configured one fills in.</summary>
+    private sealed class HostCallInvoker(CallInvoker inner, string host) : CallInvoker
+    {
+        public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? callHost, CallOptions options, TRequest request) =>
+            inner.BlockingUnaryCall(method, callHost ?? host, options, request);
+
+        public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? callHost, CallOptions options, TRequest request) =>
+            inner.AsyncUnaryCall(method, callHost ?? host, options, request);
+
+        public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? callHost, CallOptions options, TRequest request) =>
+            inner.AsyncServerStreamingCall(method, callHost ?? host, options, request);
+
+        public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? callHost, CallOptions options) =>
+            inner.AsyncClientStreamingCall(method, callHost ?? host, options);
+
+        public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? callHost, CallOptions options) =>
+            inner.AsyncDuplexStreamingCall(method, callHost ?? host, options);
     }
 
     private sealed class UnimplementedCallInvoker : CallInvoker

@@ -61,7 +61,8 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         var buffer = new ArrayBufferWriter<byte>();
         try
         {
-            new MessageWriter(_channel.Options.MaxSendMessageSize).Write(buffer, request, _method.RequestMarshaller.ContextualSerializer);
+            new MessageWriter(_channel.Options.MaxSendMessageSize, _channel.CompressRequests)
+                .Write(buffer, request, _method.RequestMarshaller.ContextualSerializer, AllowsCompression(_options.WriteOptions));
         }
         catch (RpcException ex)
         {
@@ -79,8 +80,13 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         _requestContent = new StreamingRequestContent();
         _requestContent.Headers.ContentType = GrpcContentType;
         Start(_requestContent);
-        return new ClientStreamWriter<TRequest, TResponse>(this, _requestContent, _method.RequestMarshaller, _channel.Options.MaxSendMessageSize);
+        return new ClientStreamWriter<TRequest, TResponse>(this, _requestContent, _method.RequestMarshaller, new MessageWriter(_channel.Options.MaxSendMessageSize, _channel.CompressRequests))
+        {
+            WriteOptions = _options.WriteOptions,
+        };
     }
+
+    public static bool AllowsCompression(WriteOptions? options) => (options?.Flags & WriteFlags.NoCompress) != WriteFlags.NoCompress;
 
     /// <summary>Reads the one response of a unary or client-streaming call, then the status.</summary>
     public async Task<TResponse> ReadSingleResponseAsync()
@@ -255,6 +261,11 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         headers.TryAddWithoutValidation("te", "trailers");
         headers.TryAddWithoutValidation("user-agent", GrpcProtocol.UserAgent);
         headers.TryAddWithoutValidation(GrpcProtocol.AcceptEncodingHeader, GrpcProtocol.AcceptEncodingValue);
+        if (_channel.CompressRequests)
+        {
+            headers.TryAddWithoutValidation(GrpcProtocol.EncodingHeader, "gzip");
+        }
+
         if (timeout is { } t)
         {
             headers.TryAddWithoutValidation(GrpcProtocol.TimeoutHeader, GrpcProtocol.FormatTimeout(t));
@@ -571,11 +582,10 @@ internal sealed class ClientStreamWriter<TRequest, TResponse>(
     GrpcCall<TRequest, TResponse> call,
     StreamingRequestContent content,
     Marshaller<TRequest> marshaller,
-    int maxMessageSize) : IClientStreamWriter<TRequest>
+    MessageWriter writer) : IClientStreamWriter<TRequest>
     where TRequest : class
     where TResponse : class
 {
-    private readonly MessageWriter _writer = new(maxMessageSize);
     private readonly ArrayBufferWriter<byte> _buffer = new();
     private int _writing;
     private bool _completed;
@@ -601,7 +611,7 @@ internal sealed class ClientStreamWriter<TRequest, TResponse>(
 
             var stream = await call.GetRequestStreamAsync(content).ConfigureAwait(false);
             _buffer.ResetWrittenCount();
-            _writer.Write(_buffer, message, marshaller.ContextualSerializer);
+            writer.Write(_buffer, message, marshaller.ContextualSerializer, GrpcCall<TRequest, TResponse>.AllowsCompression(WriteOptions));
             try
             {
                 await stream.WriteAsync(_buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);

@@ -18,8 +18,14 @@ public sealed class GrpcChannel : ChannelBase, IDisposable
             throw new ArgumentException($"Address '{address}' must start with http:// (cleartext HTTP/2) or https://.", nameof(address));
         }
 
+        if (options.SendCompression is not null && !options.SendCompression.Equals("gzip", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"SendCompression '{options.SendCompression}' is not supported; use 'gzip' or null.", nameof(options));
+        }
+
         Address = address;
         Options = options;
+        CompressRequests = options.SendCompression is not null;
         var handler = options.HttpHandler;
         _disposeHandler = handler is null || options.DisposeHttpHandler;
         handler ??= new SocketsHttpHandler
@@ -39,6 +45,8 @@ public sealed class GrpcChannel : ChannelBase, IDisposable
     public Uri Address { get; }
 
     internal GrpcChannelOptions Options { get; }
+
+    internal bool CompressRequests { get; }
 
     internal HttpMessageInvoker Invoker { get; }
 

@@ -16,6 +16,9 @@ public sealed class GrpcChannelOptions
 
     public int MaxSendMessageSize { get; set; } = GrpcProtocol.DefaultMaxMessageSize;
 
+    /// <summary><c>gzip</c> to compress request messages; null (the default) sends them uncompressed.</summary>
+    public string? SendCompression { get; set; }
+
     public int MaxReceiveMessageSize { get; set; } = GrpcProtocol.DefaultMaxMessageSize;
 
     /// <summary>HTTP/2 PING after this much idle time, so idle proxies keep the connection and dead peers are found.</summary>

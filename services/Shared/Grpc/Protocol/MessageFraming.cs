@@ -156,14 +156,30 @@ internal sealed class MessageReader(PipeReader reader, int maxMessageSize, strin
 /// payload length first (protobuf messages do), the header and payload go straight into the output without a copy,
 /// and the bytes written are counted so a serializer that writes more or less than it announced is caught.
 /// </summary>
-internal sealed class MessageWriter(int maxMessageSize)
+internal sealed class MessageWriter(int maxMessageSize, bool gzip = false)
 {
     private readonly FrameContext _context = new();
+    private ArrayBufferWriter<byte>? _uncompressed;
+    private MemoryStream? _compressed;
 
     /// <summary>True when the last <see cref="Write{T}"/> failed after bytes had reached the output.</summary>
     public bool PartiallyWritten => _context.Committed && !_context.Completed;
 
-    public void Write<T>(IBufferWriter<byte> output, T message, Action<T, SerializationContext> serializer)
+    /// <summary>Whether messages are gzip-compressed (Compressed-Flag 1); the peer was told with grpc-encoding.</summary>
+    public bool Compresses => gzip;
+
+    public void Write<T>(IBufferWriter<byte> output, T message, Action<T, SerializationContext> serializer, bool compress = true)
+    {
+        if (gzip && compress)
+        {
+            WriteCompressed(output, message, serializer);
+            return;
+        }
+
+        Serialize(output, message, serializer);
+    }
+
+    private void Serialize<T>(IBufferWriter<byte> output, T message, Action<T, SerializationContext> serializer)
     {
         _context.Reset(output, maxMessageSize);
         serializer(message, _context);
@@ -171,6 +187,29 @@ internal sealed class MessageWriter(int maxMessageSize)
         {
             throw new InvalidOperationException("The message serializer did not complete the serialization context.");
         }
+    }
+
+    private void WriteCompressed<T>(IBufferWriter<byte> output, T message, Action<T, SerializationContext> serializer)
+    {
+        // The size limit applies to the serialized message, before compression, as the receiver checks it after.
+        _uncompressed ??= new ArrayBufferWriter<byte>();
+        _uncompressed.ResetWrittenCount();
+        Serialize(_uncompressed, message, serializer);
+        _context.Reset(output, maxMessageSize);
+
+        _compressed ??= new MemoryStream();
+        _compressed.SetLength(0);
+        using (var gzipStream = new GZipStream(_compressed, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzipStream.Write(_uncompressed.WrittenSpan[GrpcProtocol.FrameHeaderSize..]);
+        }
+
+        var length = (int)_compressed.Length;
+        var header = output.GetSpan(GrpcProtocol.FrameHeaderSize);
+        GrpcProtocol.WriteFrameHeader(header, compressed: true, length);
+        output.Advance(GrpcProtocol.FrameHeaderSize);
+        output.Write(_compressed.GetBuffer().AsSpan(0, length));
+        _context.MarkCompleted();
     }
 
     private sealed class FrameContext : SerializationContext, IBufferWriter<byte>
@@ -196,6 +235,9 @@ internal sealed class MessageWriter(int maxMessageSize)
             Completed = false;
             Committed = false;
         }
+
+        /// <summary>Marks a frame written outside the context (compressed) as complete.</summary>
+        public void MarkCompleted() => Completed = true;
 
         public override void SetPayloadLength(int payloadLength)
         {

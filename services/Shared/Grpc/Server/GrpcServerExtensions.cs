@@ -76,6 +76,12 @@ public static class GrpcServerExtensions
             builder.Configure(configure);
         }
 
+        builder
+            .Validate(o => o.ResponseCompressionAlgorithm is null || o.ResponseCompressionAlgorithm.Equals("gzip", StringComparison.OrdinalIgnoreCase), "GrpcServerOptions.ResponseCompressionAlgorithm must be 'gzip' or null.")
+            .Validate(o => o.MaxReceiveMessageSize > 0 && o.MaxSendMessageSize > 0, "GrpcServerOptions message size limits must be positive.")
+            .Validate(o => o.MaxConcurrentStreamsPerConnection > 0, "GrpcServerOptions.MaxConcurrentStreamsPerConnection must be positive.")
+            .ValidateOnStart();
+
         services.AddSingleton<GrpcServiceRegistry>();
         services.AddRouting();
         services.AddSingleton<IConfigureOptions<KestrelServerOptions>, KestrelGrpcLimits>();

@@ -11,6 +11,12 @@ public sealed class GrpcServerOptions
     /// <summary>Largest message a handler may send; larger ones end the call with RESOURCE_EXHAUSTED.</summary>
     public int MaxSendMessageSize { get; set; } = GrpcProtocol.DefaultMaxMessageSize;
 
+    /// <summary>
+    /// <c>gzip</c> to compress response messages for clients that accept it (<c>grpc-accept-encoding</c>);
+    /// null (the default) sends them uncompressed. Requests are decompressed whatever this says.
+    /// </summary>
+    public string? ResponseCompressionAlgorithm { get; set; }
+
     /// <summary>When true, an unexpected handler exception's type and message are sent in grpc-message.</summary>
     public bool EnableDetailedErrors { get; set; }
 

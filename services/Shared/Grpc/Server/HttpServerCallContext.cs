@@ -20,7 +20,7 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
     private readonly GrpcServerOptions _options;
     private readonly CancellationTokenSource _cts;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly MessageWriter _writer;
+    private MessageWriter _writer = null!;
     private readonly Metadata _responseTrailers = [];
     private Metadata? _requestHeaders;
     private Timer? _deadlineTimer;
@@ -36,7 +36,6 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
         _options = options;
         Method = method;
         _cts = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
-        _writer = new MessageWriter(options.MaxSendMessageSize);
         Reader = null!;
     }
 
@@ -76,6 +75,9 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
         }
 
         Reader = new MessageReader(_http.Request.BodyReader, _options.MaxReceiveMessageSize, encoding.Length == 0 ? null : encoding);
+        var compress = string.Equals(_options.ResponseCompressionAlgorithm, "gzip", StringComparison.OrdinalIgnoreCase)
+            && _http.Request.Headers[GrpcProtocol.AcceptEncodingHeader].ToString().Split(',').Any(e => e.Trim().Equals("gzip", StringComparison.OrdinalIgnoreCase));
+        _writer = new MessageWriter(_options.MaxSendMessageSize, compress);
 
         var timeoutHeader = _http.Request.Headers[GrpcProtocol.TimeoutHeader].ToString();
         if (timeoutHeader.Length > 0 && GrpcProtocol.TryParseTimeout(timeoutHeader, out var timeout))
@@ -111,7 +113,7 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
         }
     }
 
-    public async Task WriteMessageAsync<T>(T message, Action<T, SerializationContext> serializer, CancellationToken cancellationToken)
+    public async Task WriteMessageAsync<T>(T message, Action<T, SerializationContext> serializer, CancellationToken cancellationToken, WriteOptions? writeOptions = null)
     {
         if (Interlocked.Exchange(ref _writePending, 1) == 1)
         {
@@ -131,7 +133,7 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
 
                 try
                 {
-                    _writer.Write(_http.Response.BodyWriter, message, serializer);
+                    _writer.Write(_http.Response.BodyWriter, message, serializer, compress: ((writeOptions ?? WriteOptions)?.Flags & WriteFlags.NoCompress) != WriteFlags.NoCompress);
                 }
                 catch (Exception) when (_writer.PartiallyWritten)
                 {
@@ -349,6 +351,10 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = GrpcProtocol.ContentType;
         response.Headers[GrpcProtocol.AcceptEncodingHeader] = GrpcProtocol.AcceptEncodingValue;
+        if (_writer?.Compresses == true)
+        {
+            response.Headers[GrpcProtocol.EncodingHeader] = "gzip";
+        }
     }
 
     private void ThrowIfEnded()

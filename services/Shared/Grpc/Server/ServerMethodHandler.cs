@@ -261,6 +261,6 @@ internal sealed class ServerStreamWriter<T>(HttpServerCallContext call, Marshall
     {
         ArgumentNullException.ThrowIfNull(message);
         // The call's own token always applies; a caller's token can only add to it.
-        return call.WriteMessageAsync(message, marshaller.ContextualSerializer, cancellationToken);
+        return call.WriteMessageAsync(message, marshaller.ContextualSerializer, cancellationToken, WriteOptions);
     }
 }
