@@ -41,6 +41,11 @@ public sealed class EchoServiceImpl : EchoService.EchoServiceBase
             return new EchoResponse { Text = context.GetHttpContext().Request.Headers["grpc-encoding"].ToString() };
         }
 
+        if (request.Text == "trace")
+        {
+            return new EchoResponse { Text = System.Diagnostics.Activity.Current?.TraceId.ToHexString() ?? "none" };
+        }
+
         if (request.Text == "host")
         {
             return new EchoResponse { Text = context.Host };
