@@ -98,6 +98,20 @@ public sealed class ErrorStatusTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MalformedBinaryMetadataIsInvalidArgumentNamingTheKey()
+    {
+        using var http = RawGrpc.CreateClient();
+        using var request = RawGrpc.Request(_server.Address, "/webhookconnect.testing.v1.EchoService/Echo", RawGrpc.Frame(new EchoRequest { Text = "x" }));
+        request.Headers.TryAddWithoutValidation("x-data-bin", "!!!not base64!!!");
+
+        using var response = await http.SendAsync(request).WaitAsync(Patience);
+        await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal("3", RawGrpc.StatusOf(response));
+        Assert.StartsWith("Request metadata 'x-data-bin' is malformed", Protocol.GrpcProtocol.DecodeStatusMessage(RawGrpc.MessageOf(response)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WrongContentTypeGetsHttp415()
     {
         using var http = RawGrpc.CreateClient();

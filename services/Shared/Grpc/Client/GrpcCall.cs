@@ -503,27 +503,11 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         var metadata = new Metadata();
         foreach (var (name, values) in headers.NonValidated)
         {
-            var key = name.ToLowerInvariant();
-            if (GrpcProtocol.IsReservedHeader(key))
-            {
-                continue;
-            }
-
             foreach (var value in values)
             {
                 try
                 {
-                    if (key.EndsWith(Metadata.BinaryHeaderSuffix, StringComparison.Ordinal))
-                    {
-                        foreach (var part in value.Split(','))
-                        {
-                            metadata.Add(key, GrpcProtocol.DecodeBinaryHeader(part));
-                        }
-                    }
-                    else
-                    {
-                        metadata.Add(key, value);
-                    }
+                    GrpcProtocol.AddReceivedHeader(metadata, name, value);
                 }
                 catch (Exception ex) when (ex is FormatException or ArgumentException)
                 {

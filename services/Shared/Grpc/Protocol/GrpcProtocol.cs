@@ -200,6 +200,31 @@ public static class GrpcProtocol
         return Convert.FromBase64String(padding == 0 ? trimmed : trimmed + new string('=', padding));
     }
 
+    /// <summary>
+    /// Adds one received header value to call metadata: reserved headers are skipped, "-bin" values are
+    /// base64-decoded (a comma-joined value is several entries). Throws FormatException or ArgumentException
+    /// for a value metadata cannot hold; callers decide whether that fails the call.
+    /// </summary>
+    public static void AddReceivedHeader(Metadata metadata, string name, string value)
+    {
+        var key = name.ToLowerInvariant();
+        if (IsReservedHeader(key))
+        {
+            return;
+        }
+
+        if (!key.EndsWith(Metadata.BinaryHeaderSuffix, StringComparison.Ordinal))
+        {
+            metadata.Add(key, value);
+            return;
+        }
+
+        foreach (var part in value.Split(','))
+        {
+            metadata.Add(key, DecodeBinaryHeader(part));
+        }
+    }
+
     /// <summary>Encodes a "-bin" header value without padding, as the spec recommends senders do.</summary>
     public static string EncodeBinaryHeader(byte[] value) => Convert.ToBase64String(value).TrimEnd('=');
 

@@ -240,37 +240,21 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
         var metadata = new Metadata();
         foreach (var (name, values) in headers)
         {
-            var key = name.ToLowerInvariant();
-            if (GrpcProtocol.IsReservedHeader(key))
+            foreach (var value in values)
             {
-                continue;
-            }
-
-            try
-            {
-                foreach (var value in values)
+                if (value is null)
                 {
-                    if (value is null)
-                    {
-                        continue;
-                    }
-
-                    if (key.EndsWith(Metadata.BinaryHeaderSuffix, StringComparison.Ordinal))
-                    {
-                        foreach (var part in value.Split(','))
-                        {
-                            metadata.Add(key, GrpcProtocol.DecodeBinaryHeader(part));
-                        }
-                    }
-                    else
-                    {
-                        metadata.Add(key, value);
-                    }
+                    continue;
                 }
-            }
-            catch (Exception ex) when (ex is FormatException or ArgumentException)
-            {
-                throw new RpcException(new Status(StatusCode.InvalidArgument, $"Request metadata '{key}' is malformed: {ex.Message}"));
+
+                try
+                {
+                    GrpcProtocol.AddReceivedHeader(metadata, name, value);
+                }
+                catch (Exception ex) when (ex is FormatException or ArgumentException)
+                {
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, $"Request metadata '{name}' is malformed: {ex.Message}"));
+                }
             }
         }
 
