@@ -20,8 +20,8 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
     private readonly GrpcServerOptions _options;
     private readonly CancellationTokenSource _cts;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private MessageWriter _writer = null!;
     private readonly Metadata _responseTrailers = [];
+    private MessageWriter? _writer;
     private Metadata? _requestHeaders;
     private Timer? _deadlineTimer;
     private Task? _deadlineTask;
@@ -133,9 +133,9 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
 
                 try
                 {
-                    _writer.Write(_http.Response.BodyWriter, message, serializer, compress: ((writeOptions ?? WriteOptions)?.Flags & WriteFlags.NoCompress) != WriteFlags.NoCompress);
+                    _writer!.Write(_http.Response.BodyWriter, message, serializer, compress: ((writeOptions ?? WriteOptions)?.Flags & WriteFlags.NoCompress) != WriteFlags.NoCompress);
                 }
-                catch (Exception) when (_writer.PartiallyWritten)
+                catch (Exception) when (_writer!.PartiallyWritten)
                 {
                     // Part of a frame is already in the response; no status can follow it intelligibly, so the
                     // stream is reset (the client sees the call fail) instead of sending corrupt framing.
