@@ -120,6 +120,32 @@ public sealed class CallShapeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BufferedWritesGoOutWithTheNextFlushingWriteOnBothSides()
+    {
+        using var channel = _server.CreateChannel();
+        var client = new EchoService.EchoServiceClient(channel);
+
+        using var chat = client.Chat();
+        chat.RequestStream.WriteOptions = new WriteOptions(WriteFlags.BufferHint);
+        await chat.RequestStream.WriteAsync(new EchoRequest { Text = "b1" });
+        await chat.RequestStream.WriteAsync(new EchoRequest { Text = "b2" });
+        chat.RequestStream.WriteOptions = null;
+        await chat.RequestStream.WriteAsync(new EchoRequest { Text = "flush" });
+        var answers = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await chat.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
+            answers.Add(chat.ResponseStream.Current.Text);
+        }
+
+        using var repeat = client.Repeat(new RepeatRequest { Text = "buffered", Count = 5, IntervalMs = 10 });
+        var repeated = await repeat.ResponseStream.ReadAllAsync().Select(r => r.Text).ToListAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(["b1", "b2", "flush"], answers);
+        Assert.Equal(["buffered-1", "buffered-2", "buffered-3", "buffered-4", "buffered-5"], repeated);
+    }
+
+    [Fact]
     public async Task WithHostSetsTheAuthorityOfEveryCall()
     {
         using var channel = _server.CreateChannel();

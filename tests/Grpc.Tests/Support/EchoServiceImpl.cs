@@ -85,11 +85,22 @@ public sealed class EchoServiceImpl : EchoService.EchoServiceBase
     public override async Task Repeat(RepeatRequest request, IServerStreamWriter<EchoResponse> responseStream, ServerCallContext context)
     {
         using var _ = Track(context);
+        if (request.Text == "buffered")
+        {
+            // All but the last message may sit in the response buffer until the last one flushes them.
+            responseStream.WriteOptions = new WriteOptions(WriteFlags.BufferHint);
+        }
+
         for (var i = 1; i <= request.Count; i++)
         {
             if (i > 1)
             {
                 await DelayAsync(request.IntervalMs, context);
+            }
+
+            if (i == request.Count)
+            {
+                responseStream.WriteOptions = null;
             }
 
             await responseStream.WriteAsync(new EchoResponse

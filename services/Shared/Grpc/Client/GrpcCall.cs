@@ -599,7 +599,11 @@ internal sealed class ClientStreamWriter<TRequest, TResponse>(
             try
             {
                 await stream.WriteAsync(_buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                if ((WriteOptions?.Flags & WriteFlags.BufferHint) != WriteFlags.BufferHint)
+                {
+                    // BufferHint lets a burst of messages share one flush: the next plain write or completion sends them.
+                    await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is not RpcException)
             {

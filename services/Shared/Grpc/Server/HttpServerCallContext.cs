@@ -131,9 +131,10 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
                     PrepareResponse();
                 }
 
+                var flags = (writeOptions ?? WriteOptions)?.Flags ?? default;
                 try
                 {
-                    _writer!.Write(_http.Response.BodyWriter, message, serializer, compress: ((writeOptions ?? WriteOptions)?.Flags & WriteFlags.NoCompress) != WriteFlags.NoCompress);
+                    _writer!.Write(_http.Response.BodyWriter, message, serializer, compress: (flags & WriteFlags.NoCompress) == 0);
                 }
                 catch (Exception) when (_writer!.PartiallyWritten)
                 {
@@ -144,7 +145,11 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
                     throw;
                 }
 
-                await FlushAsync(cancellationToken).ConfigureAwait(false);
+                if ((flags & WriteFlags.BufferHint) == 0)
+                {
+                    // BufferHint lets a burst of messages share one flush: the next plain write or the end of the call sends them.
+                    await FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
             finally
             {
