@@ -239,13 +239,12 @@ internal sealed class ServerStreamReader<T>(HttpServerCallContext call, Marshall
         {
             throw new RpcException(new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded"));
         }
-        catch (Exception ex) when (ex is not RpcException and not OperationCanceledException && call.ClientAborted)
+        catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException
+            || (ex is not RpcException and not OperationCanceledException && call.ClientAborted))
         {
-            throw new OperationCanceledException("The client cancelled the call.", ex, call.CancellationToken);
-        }
-        catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
-        {
-            throw new RpcException(new Status(StatusCode.Cancelled, "The client reset the request stream.", ex));
+            // A reset stream fails the body read a moment before RequestAborted fires; either way the client
+            // cancelled, and handlers see it the same way as their token firing.
+            throw new OperationCanceledException("The client cancelled the call (its request stream was reset).", ex, call.CancellationToken);
         }
     }
 }
