@@ -406,7 +406,7 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
     /// <summary>Ends the call for a local reason and resets the HTTP/2 stream.</summary>
     private void Cancel(Status status)
     {
-        if (!Finish(status, Metadata.Empty))
+        if (!Finish(status, Metadata.Empty, cancelledLocally: true))
         {
             return;
         }
@@ -418,11 +418,14 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
             response = _response;
         }
 
-        // Disposing an unfinished response stream sends RST_STREAM(CANCEL) to the server.
+        // Disposing an unfinished response stream sends RST_STREAM(CANCEL) to the server. Only then is the request
+        // body ended, and by failing it: a clean end first would reach the server as a half-close, and a handler
+        // reading requests would finish normally instead of seeing the cancellation.
         response?.Dispose();
+        _requestContent?.Abort();
     }
 
-    private bool Finish(Status status, Metadata trailers)
+    private bool Finish(Status status, Metadata trailers, bool cancelledLocally = false)
     {
         Outcome outcome;
         lock (_lock)
@@ -440,7 +443,11 @@ internal sealed class GrpcCall<TRequest, TResponse> : ICallState
         // accumulate registrations of finished calls that nobody disposed.
         _userCancellation.Unregister();
         _deadlineTimer?.Dispose();
-        _requestContent?.Complete();
+        if (!cancelledLocally)
+        {
+            _requestContent?.Complete();
+        }
+
         _headers.TrySetException(new RpcException(status, trailers));
         _ready.TrySetResult();
         _outcomeSource.TrySetResult(outcome);
@@ -539,6 +546,13 @@ internal sealed class StreamingRequestContent : HttpContent
         _complete.TrySetResult();
     }
 
+    /// <summary>Ends the request body with an error, so the HTTP layer resets the stream instead of half-closing it.</summary>
+    public void Abort()
+    {
+        _stream.TrySetCanceled();
+        _complete.TrySetException(new OperationCanceledException("The gRPC call was cancelled."));
+    }
+
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
         SerializeToStreamAsync(stream, context, CancellationToken.None);
 
@@ -549,9 +563,9 @@ internal sealed class StreamingRequestContent : HttpContent
         {
             await _complete.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // The response ended or the call was cancelled; the HTTP layer is done with the request body.
+            // The HTTP layer is done with the request body (the response ended or the request was aborted).
         }
     }
 

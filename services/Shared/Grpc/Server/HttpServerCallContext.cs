@@ -65,6 +65,9 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
 
     public override WriteOptions? WriteOptions { get; set; }
 
+    /// <summary>Fires the handler's token when the transport learns the client is gone before Kestrel says so.</summary>
+    public void CancelByClient() => _cts.Cancel();
+
     /// <summary>Reads the call's protocol headers; throws RpcException for values the server cannot honour.</summary>
     public void Initialize()
     {

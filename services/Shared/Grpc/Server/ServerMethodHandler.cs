@@ -242,8 +242,9 @@ internal sealed class ServerStreamReader<T>(HttpServerCallContext call, Marshall
         catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException
             || (ex is not RpcException and not OperationCanceledException && call.ClientAborted))
         {
-            // A reset stream fails the body read a moment before RequestAborted fires; either way the client
-            // cancelled, and handlers see it the same way as their token firing.
+            // A reset stream fails the body read a moment before RequestAborted fires. The call's token is fired
+            // here and now, so a handler that sees this exception also sees its token cancelled.
+            call.CancelByClient();
             throw new OperationCanceledException("The client cancelled the call (its request stream was reset).", ex, call.CancellationToken);
         }
     }
