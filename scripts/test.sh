@@ -22,6 +22,8 @@ apt_install() {
 log "prerequisites"
 command -v dotnet >/dev/null || { echo "The .NET SDK 10 is required: https://learn.microsoft.com/dotnet/core/install/linux-debian" >&2; exit 1; }
 missing=()
+# A private redis-server per test (tests/TestKit/RedisServer.cs); never a system instance.
+command -v redis-server >/dev/null || missing+=(redis-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"

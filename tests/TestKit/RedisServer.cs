@@ -1,0 +1,223 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+
+namespace WebhookConnect.TestKit;
+
+/// <summary>
+/// A private <c>redis-server</c> on a free 127.0.0.1 port with its own data directory, started by the test that
+/// needs it: tests never assume a system Redis, and each starts from an empty one. Without append-only mode it
+/// keeps nothing on disk (<c>--save ''</c>); with it, every write is fsynced (<c>appendfsync always</c>) so a
+/// SIGKILL loses nothing that was acknowledged, which durability tests rely on. Disposing kills the server and
+/// deletes its directory.
+/// </summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    /// <summary>How to get the binary on Debian and Ubuntu.</summary>
+    public const string InstallHint = "sudo apt-get install -y redis-server";
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly string _executable;
+    private readonly bool _appendOnly;
+    private readonly string _dataDirectory;
+    private ChildProcess? _process;
+    private int _starts;
+
+    private RedisServer(string executable, bool appendOnly, int port)
+    {
+        _executable = executable;
+        _appendOnly = appendOnly;
+        Port = port;
+        _dataDirectory = Directory.CreateTempSubdirectory("wc-redis-").FullName;
+    }
+
+    public int Port { get; }
+
+    /// <summary><c>127.0.0.1:port</c>, the form StackExchange.Redis and our services take.</summary>
+    public string Endpoint => $"127.0.0.1:{Port}";
+
+    /// <summary>What the server printed, for failure messages.</summary>
+    public string Output => _process?.Output ?? "";
+
+    /// <summary>Starts a server; fails with <see cref="InstallHint"/> when <c>redis-server</c> is missing.</summary>
+    public static async Task<RedisServer> StartAsync(bool appendOnly = false)
+    {
+        var executable = Prerequisites.RequireExecutable("redis-server", InstallHint);
+        var server = new RedisServer(executable, appendOnly, FreePort.Next());
+        try
+        {
+            await server.StartProcessAsync();
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Stops the server the hard way, as a crash or <c>kill -9</c> would.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { } process)
+        {
+            process.Signal(ChildProcess.SigKill);
+            await process.WaitForExitAsync(StartTimeout);
+            await process.DisposeAsync();
+            _process = null;
+        }
+    }
+
+    /// <summary>Stops the server gracefully (SIGTERM), as an orderly restart would.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { } process)
+        {
+            process.Signal(ChildProcess.SigTerm);
+            await process.WaitForExitAsync(StartTimeout);
+            await process.DisposeAsync();
+            _process = null;
+        }
+    }
+
+    /// <summary>Starts the server again on the same port and directory (append-only data is replayed).</summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        await StartProcessAsync();
+    }
+
+    /// <summary>
+    /// Runs one command over a fresh connection and returns the reply: simple and bulk strings as text, integers
+    /// in decimal, nil as null, arrays as their elements joined by newlines. An error reply throws.
+    /// </summary>
+    public async Task<string?> ExecuteAsync(params string[] command)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(command.Length);
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        await client.ConnectAsync("127.0.0.1", Port, timeout.Token);
+        var stream = client.GetStream();
+        var request = new StringBuilder().Append('*').Append(command.Length).Append("\r\n");
+        foreach (var argument in command)
+        {
+            request.Append('$').Append(Encoding.UTF8.GetByteCount(argument)).Append("\r\n").Append(argument).Append("\r\n");
+        }
+
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(request.ToString()), timeout.Token);
+        await using var reader = new BufferedStream(stream);
+        return await ReadReplyAsync(reader, timeout.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory is harmless; the test result is what matters.
+        }
+    }
+
+    private async Task StartProcessAsync()
+    {
+        _starts++;
+        string[] arguments =
+        [
+            "--port", Port.ToString(CultureInfo.InvariantCulture),
+            "--bind", "127.0.0.1",
+            "--dir", _dataDirectory,
+            "--save", "",
+            "--appendonly", _appendOnly ? "yes" : "no",
+            "--appendfsync", "always",
+            "--daemonize", "no",
+            "--logfile", "",
+        ];
+        _process = ChildProcess.Start($"redis:{Port}#{_starts}", _executable, arguments);
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                if (_process.HasExited)
+                {
+                    throw new InvalidOperationException($"redis-server exited with code {_process.ExitCode} while starting:\n{_process.Output}");
+                }
+
+                try
+                {
+                    return await ExecuteAsync("PING") == "PONG";
+                }
+                catch (Exception ex) when (ex is SocketException or IOException
+                    || (ex is InvalidOperationException && ex.Message.StartsWith("LOADING", StringComparison.Ordinal)))
+                {
+                    return false;
+                }
+            },
+            StartTimeout,
+            $"redis-server on port {Port} to answer PING");
+    }
+
+    private static async Task<string?> ReadReplyAsync(Stream reader, CancellationToken cancellationToken)
+    {
+        var line = await ReadLineAsync(reader, cancellationToken);
+        var payload = line[1..];
+        switch (line[0])
+        {
+            case '+':
+            case ':':
+                return payload;
+            case '-':
+                throw new InvalidOperationException(payload);
+            case '$':
+                var length = int.Parse(payload, CultureInfo.InvariantCulture);
+                if (length < 0)
+                {
+                    return null;
+                }
+
+                // Bulk lengths count bytes, so the value is read as bytes, then its CRLF.
+                var buffer = new byte[length + 2];
+                await reader.ReadExactlyAsync(buffer, cancellationToken);
+                return Encoding.UTF8.GetString(buffer, 0, length);
+            case '*':
+                var count = int.Parse(payload, CultureInfo.InvariantCulture);
+                if (count < 0)
+                {
+                    return null;
+                }
+
+                var items = new List<string?>(count);
+                for (var i = 0; i < count; i++)
+                {
+                    items.Add(await ReadReplyAsync(reader, cancellationToken));
+                }
+
+                return string.Join('\n', items);
+            default:
+                throw new IOException($"Unexpected Redis reply: {line}");
+        }
+    }
+
+    private static async Task<string> ReadLineAsync(Stream reader, CancellationToken cancellationToken)
+    {
+        var bytes = new List<byte>();
+        var one = new byte[1];
+        while (true)
+        {
+            if (await reader.ReadAsync(one, cancellationToken) == 0)
+            {
+                throw new IOException("Redis closed the connection in the middle of a reply.");
+            }
+
+            if (one[0] == (byte)'\n' && bytes.Count > 0 && bytes[^1] == (byte)'\r')
+            {
+                return Encoding.UTF8.GetString(bytes.ToArray(), 0, bytes.Count - 1);
+            }
+
+            bytes.Add(one[0]);
+        }
+    }
+}
