@@ -20,14 +20,16 @@ public sealed class RedisServer : IAsyncDisposable
 
     private readonly string _executable;
     private readonly bool _appendOnly;
+    private readonly IReadOnlyList<string> _extraArguments;
     private readonly string _dataDirectory;
     private ChildProcess? _process;
     private int _starts;
 
-    private RedisServer(string executable, bool appendOnly, int port)
+    private RedisServer(string executable, bool appendOnly, int port, IReadOnlyList<string> extraArguments)
     {
         _executable = executable;
         _appendOnly = appendOnly;
+        _extraArguments = extraArguments;
         Port = port;
         _dataDirectory = Directory.CreateTempSubdirectory("wc-redis-").FullName;
     }
@@ -41,10 +43,13 @@ public sealed class RedisServer : IAsyncDisposable
     public string Output => _process?.Output ?? "";
 
     /// <summary>Starts a server; fails with <see cref="InstallHint"/> when <c>redis-server</c> is missing.</summary>
-    public static async Task<RedisServer> StartAsync(bool appendOnly = false)
+    public static Task<RedisServer> StartAsync(bool appendOnly = false) => StartAsync(appendOnly, FreePort.Next(), []);
+
+    /// <summary>Starts a server on a chosen port with extra <c>redis-server</c> arguments (e.g. cluster mode).</summary>
+    public static async Task<RedisServer> StartAsync(bool appendOnly, int port, IReadOnlyList<string> extraArguments)
     {
         var executable = Prerequisites.RequireExecutable("redis-server", InstallHint);
-        var server = new RedisServer(executable, appendOnly, FreePort.Next());
+        var server = new RedisServer(executable, appendOnly, port, extraArguments);
         try
         {
             await server.StartProcessAsync();
@@ -136,6 +141,7 @@ public sealed class RedisServer : IAsyncDisposable
             "--appendfsync", "always",
             "--daemonize", "no",
             "--logfile", "",
+            .. _extraArguments,
         ];
         _process = ChildProcess.Start($"redis:{Port}#{_starts}", _executable, arguments);
         await Eventually.UntilAsync(
