@@ -1,0 +1,37 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using WebhookConnect.Grpc.Server;
+using WebhookConnect.Grpc.StandardServices;
+using WebhookConnect.QueueManager.Redis;
+using WebhookConnect.ServiceDefaults;
+
+namespace WebhookConnect.QueueManager;
+
+/// <summary>The queue-manager's wiring, in one place.</summary>
+public static class QueueManagerExtensions
+{
+    public static WebApplicationBuilder AddQueueManager(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddValidatedOptions<QueueManagerOptions>(builder.Configuration, QueueManagerOptions.SectionName);
+        services.AddSingleton<RedisConnection>();
+        services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthCheckTags.Ready]);
+        services.AddGrpcServer();
+        services.AddGrpcHealth();
+        services.AddGrpcReflection();
+        builder.WebHost.ConfigureKestrel((_, kestrel) =>
+        {
+            // Reading the options validates them, so a bad port or address stops start-up with the setting named.
+            var options = kestrel.ApplicationServices.GetRequiredService<IOptions<QueueManagerOptions>>().Value;
+            kestrel.ListenGrpc(IPAddress.Parse(options.Host), options.Port);
+        });
+        return builder;
+    }
+
+    public static WebApplication MapQueueManager(this WebApplication app)
+    {
+        app.MapGrpcHealthService();
+        app.MapGrpcReflectionService();
+        return app;
+    }
+}

@@ -1,0 +1,28 @@
+namespace WebhookConnect.TestKit;
+
+/// <summary>
+/// Where the built service binaries are, so tests run the real services as separate processes. A test project
+/// builds them through a ProjectReference with ReferenceOutputAssembly=false, in its own configuration.
+/// </summary>
+public static class ServiceBinaries
+{
+    /// <summary>The path of a service's main assembly, e.g. <c>("QueueManager", "WebhookConnect.QueueManager")</c>.</summary>
+    public static string Assembly(string serviceFolder, string assemblyName)
+    {
+        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+            ? "Release"
+            : "Debug";
+        var path = Path.Combine(RepoPaths.Root, "services", serviceFolder, "bin", configuration, "net10.0", assemblyName + ".dll");
+        return File.Exists(path)
+            ? path
+            : throw new InvalidOperationException($"The {serviceFolder} service is not built at {path}; run: dotnet build -c {configuration} services/{serviceFolder}");
+    }
+
+    /// <summary>Starts a service binary with <c>dotnet</c>, with settings as command-line flags (<c>--Section:Key=value</c>).</summary>
+    public static ChildProcess Start(string name, string assemblyPath, IReadOnlyDictionary<string, string> settings)
+    {
+        var arguments = new List<string> { assemblyPath };
+        arguments.AddRange(settings.Select(setting => $"--{setting.Key}={setting.Value}"));
+        return ChildProcess.Start(name, "dotnet", arguments, workingDirectory: Path.GetDirectoryName(assemblyPath));
+    }
+}
