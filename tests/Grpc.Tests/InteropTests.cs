@@ -49,10 +49,8 @@ public sealed class InteropTests
     [Fact]
     public async Task OurClientSpeaksToAGrpcJsServer()
     {
-        Prerequisites.RequireNodeInteropPackages();
-        await using var server = ChildProcess.Start("grpc-js server", "node", [Path.Combine(RepoPaths.Interop, "server.mjs"), "--port", "0"], workingDirectory: RepoPaths.Interop);
-        var listening = await server.WaitForLineAsync(line => line.Contains("LISTENING ", StringComparison.Ordinal), Patience);
-        var port = int.Parse(listening[(listening.IndexOf("LISTENING ", StringComparison.Ordinal) + 10)..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var (server, port) = await NodeInterop.StartServerAsync(Patience);
+        await using var _ = server;
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
         var client = new EchoService.EchoServiceClient(channel);
 

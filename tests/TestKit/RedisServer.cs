@@ -63,28 +63,10 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>Stops the server the hard way, as a crash or <c>kill -9</c> would.</summary>
-    public async Task KillAsync()
-    {
-        if (_process is { } process)
-        {
-            process.Signal(ChildProcess.SigKill);
-            await process.WaitForExitAsync(StartTimeout);
-            await process.DisposeAsync();
-            _process = null;
-        }
-    }
+    public Task KillAsync() => StopProcessAsync(ChildProcess.SigKill);
 
     /// <summary>Stops the server gracefully (SIGTERM), as an orderly restart would.</summary>
-    public async Task StopAsync()
-    {
-        if (_process is { } process)
-        {
-            process.Signal(ChildProcess.SigTerm);
-            await process.WaitForExitAsync(StartTimeout);
-            await process.DisposeAsync();
-            _process = null;
-        }
-    }
+    public Task StopAsync() => StopProcessAsync(ChildProcess.SigTerm);
 
     /// <summary>Starts the server again on the same port and directory (append-only data is replayed).</summary>
     public async Task RestartAsync()
@@ -125,6 +107,17 @@ public sealed class RedisServer : IAsyncDisposable
         catch (IOException)
         {
             // A leftover temp directory is harmless; the test result is what matters.
+        }
+    }
+
+    private async Task StopProcessAsync(int signal)
+    {
+        if (_process is { } process)
+        {
+            process.Signal(signal);
+            await process.WaitForExitAsync(StartTimeout);
+            await process.DisposeAsync();
+            _process = null;
         }
     }
 

@@ -54,12 +54,11 @@ foreach (var concurrency in new[] { 1, 64 })
 }
 
 // Our client against the grpc-js server, to tell our client's share from our server's.
-var nodeServerScript = Path.Combine(RepoPaths.Interop, "server.mjs");
-if (File.Exists(nodeServerScript) && Directory.Exists(Path.Combine(RepoPaths.Interop, "node_modules")))
+if (Directory.Exists(Path.Combine(RepoPaths.Interop, "node_modules")))
 {
-    await using var nodeServer = ChildProcess.Start("grpc-js server", "node", [nodeServerScript, "--port", "0"], workingDirectory: RepoPaths.Interop);
-    var line = await nodeServer.WaitForLineAsync(l => l.StartsWith("LISTENING ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
-    using var nodeChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{line["LISTENING ".Length..].Trim()}");
+    var (nodeServer, nodePort) = await NodeInterop.StartServerAsync(TimeSpan.FromSeconds(30));
+    await using var _ = nodeServer;
+    using var nodeChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{nodePort}");
     var nodeClient = new EchoService.EchoServiceClient(nodeChannel);
     rows.Add(("ours → grpc-js bidi, 1 stream, 200 B msgs", $"{await MeasureBidiAsync(nodeClient, payload, 1, duration),12:N0} msg/s"));
     rows.Add(("ours → grpc-js unary, 64 concurrent", $"{await MeasureUnaryAsync(nodeClient, payload, 64, duration),12:N0} calls/s"));

@@ -364,7 +364,7 @@ internal sealed class HttpServerCallContext : ServerCallContext, IAsyncDisposabl
         throw new InvalidOperationException("Can't write to the call because it has already completed.");
     }
 
-    private static void SetStatusHeaders(IHeaderDictionary headers, Status status)
+    internal static void SetStatusHeaders(IHeaderDictionary headers, Status status)
     {
         headers[GrpcProtocol.StatusHeader] = ((int)status.StatusCode).ToString(CultureInfo.InvariantCulture);
         if (status.Detail.Length > 0)

@@ -33,17 +33,13 @@ internal sealed partial class ServerMethodHandler<TRequest, TResponse>
         if (!GrpcProtocol.IsGrpcContentType(http.Request.ContentType))
         {
             // PROTOCOL-HTTP2: a server SHOULD answer a non-gRPC content type with HTTP 415.
-            http.Response.StatusCode = StatusCodes.Status415UnsupportedMediaType;
-            http.Response.Headers[GrpcProtocol.StatusHeader] = ((int)StatusCode.Internal).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            http.Response.Headers[GrpcProtocol.MessageHeader] = GrpcProtocol.EncodeStatusMessage($"Content-Type '{http.Request.ContentType}' is not supported; gRPC requires '{GrpcProtocol.ContentType}'.");
+            Reject(http, StatusCodes.Status415UnsupportedMediaType, $"Content-Type '{http.Request.ContentType}' is not supported; gRPC requires '{GrpcProtocol.ContentType}'.");
             return;
         }
 
         if (!HttpProtocol.IsHttp2(http.Request.Protocol))
         {
-            http.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
-            http.Response.Headers[GrpcProtocol.StatusHeader] = ((int)StatusCode.Internal).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            http.Response.Headers[GrpcProtocol.MessageHeader] = GrpcProtocol.EncodeStatusMessage($"Request protocol '{http.Request.Protocol}' is not supported; gRPC requires HTTP/2.");
+            Reject(http, StatusCodes.Status426UpgradeRequired, $"Request protocol '{http.Request.Protocol}' is not supported; gRPC requires HTTP/2.");
             return;
         }
 
@@ -82,6 +78,13 @@ internal sealed partial class ServerMethodHandler<TRequest, TResponse>
         {
             await call.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Answers a request that is not a gRPC call with an HTTP error, plus a status for gRPC clients that look.</summary>
+    private static void Reject(HttpContext http, int httpStatus, string message)
+    {
+        http.Response.StatusCode = httpStatus;
+        HttpServerCallContext.SetStatusHeaders(http.Response.Headers, new Status(StatusCode.Internal, message));
     }
 
     private async Task RunHandlerAsync(HttpServerCallContext call)
