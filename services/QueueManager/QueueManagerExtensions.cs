@@ -15,6 +15,8 @@ public static class QueueManagerExtensions
         var services = builder.Services;
         services.AddValidatedOptions<QueueManagerOptions>(builder.Configuration, QueueManagerOptions.SectionName);
         services.AddSingleton<RedisConnection>();
+        services.AddSingleton<ClusterEvents>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthCheckTags.Ready]);
         services.AddGrpcServer();
         services.AddGrpcHealth();

@@ -18,6 +18,8 @@ public sealed class RedisConnection(IOptions<QueueManagerOptions> options) : IDi
         return ConnectionMultiplexer.Connect(configuration);
     });
 
+    public ConnectionMultiplexer Multiplexer => _multiplexer.Value;
+
     public IDatabase Database => _multiplexer.Value.GetDatabase();
 
     public void Dispose()
