@@ -2,7 +2,10 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Grpc.Server;
 using WebhookConnect.Grpc.StandardServices;
+using WebhookConnect.QueueManager.Publishing;
+using WebhookConnect.QueueManager.Queue;
 using WebhookConnect.QueueManager.Redis;
+using WebhookConnect.QueueManager.Streams;
 using WebhookConnect.ServiceDefaults;
 
 namespace WebhookConnect.QueueManager;
@@ -17,6 +20,12 @@ public static class QueueManagerExtensions
         services.AddSingleton<RedisConnection>();
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
+        services.AddSingleton<ReplicaIdentity>();
+        services.AddSingleton<MessageQueue>();
+        services.AddSingleton<Publisher>();
+        services.AddHostedService<Sweeper>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddHostedService(sp => sp.GetRequiredService<ConnectionRegistry>());
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthCheckTags.Ready]);
         services.AddGrpcServer();
         services.AddGrpcHealth();
@@ -32,6 +41,8 @@ public static class QueueManagerExtensions
 
     public static WebApplication MapQueueManager(this WebApplication app)
     {
+        app.MapGrpcService<PublishService>();
+        app.MapGrpcService<ConnectService>();
         app.MapGrpcHealthService();
         app.MapGrpcReflectionService();
         return app;

@@ -20,6 +20,39 @@ public sealed class QueueManagerOptions : IValidatableObject
     [Range(1, 65535)]
     public int Port { get; set; } = 5001;
 
+    /// <summary>This process's name in connection lists and logs; default: host name plus a random suffix.</summary>
+    public string ReplicaId { get; set; } = "";
+
+    /// <summary>How often each replica sweeps every channel: lease expiry, due retries, TTL (0.1–60 s).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.1", "00:01:00")]
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most messages each step of one sweep handles; more are handled by the next sweep right away.</summary>
+    [Range(10, 100_000)]
+    public int SweepBatchSize { get; set; } = 1000;
+
+    /// <summary>How long the id of an acked or expired message is remembered, so that a late replay of the same
+    /// publish (for example from the ingress spool after a lost response) is not queued again.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "7.00:00:00")]
+    public TimeSpan SettledIdRetention { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Application ping interval on Connect streams (SPEC §7); a peer silent for two intervals is dead.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a registered connection counts after its replica's last refresh (crash detection for
+    /// <c>max_connections</c>); refreshed every third of it.</summary>
+    [Range(typeof(TimeSpan), "00:00:03", "00:10:00")]
+    public TimeSpan ConnectionLiveness { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>On shutdown, how long streams may settle after <c>Draining</c> before they end with UNAVAILABLE.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan DrainGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The Retry-After suggested when a channel is full (RESOURCE_EXHAUSTED, trailer retry-after-ms).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan QueueFullRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!IPAddress.TryParse(Host, out _))

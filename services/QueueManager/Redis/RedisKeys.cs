@@ -97,6 +97,15 @@ public sealed class ChannelKeys
     /// <summary>String with a PX expiry: the replica sweeping the channel right now.</summary>
     public RedisKey SweepLock { get; }
 
+    /// <summary>The KEYS of every queue script, in the order Queue/Scripts/common.lua names them.</summary>
+    public RedisKey[] ScriptKeys => _scriptKeys ??=
+    [
+        Config, Messages, State, Ready, Sequence, Delayed, Leases, Owners, Expiry, DeadLetters, DeadLetterInfo,
+        IdempotencyKeys, IdempotencyExpiry, Settled, Stats, Connections, ConnectionInfo, SweepLock,
+    ];
+
+    private RedisKey[]? _scriptKeys;
+
     /// <summary>Every key of the channel, for deletion.</summary>
     public RedisKey[] All() =>
     [

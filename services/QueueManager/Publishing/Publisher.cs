@@ -1,0 +1,139 @@
+using System.Globalization;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.QueueManager.Channels;
+using WebhookConnect.QueueManager.Queue;
+
+namespace WebhookConnect.QueueManager.Publishing;
+
+/// <summary>Publish and PublishBatch (publish.proto): validation, the queue write, and the mapping of its outcome
+/// to the contract's statuses.</summary>
+public sealed class Publisher(MessageQueue queue, IOptions<QueueManagerOptions> options)
+{
+    public const int MaxBatch = 1000;
+    public const string RetryAfterTrailer = "retry-after-ms";
+
+    public async Task<PublishResponse> PublishAsync(Message? message)
+    {
+        Validate(message);
+        var result = await queue.PublishAsync(message!);
+        return Map(message!, result) is { } failure
+            ? throw failure
+            : new PublishResponse { Outcome = Outcome(result.Status), MessageId = result.MessageId, Channel = message!.Channel };
+    }
+
+    public async Task<PublishBatchResponse> PublishBatchAsync(PublishBatchRequest request)
+    {
+        if (request.Messages.Count is 0 or > MaxBatch)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"messages: {request.Messages.Count} given, 1 to {MaxBatch} allowed"));
+        }
+
+        var response = new PublishBatchResponse();
+        // After a failure, later messages of the same channel get the same error, so per-channel order holds.
+        var failedChannels = new Dictionary<string, RpcException>(StringComparer.Ordinal);
+        foreach (var message in request.Messages)
+        {
+            var result = new PublishResult { MessageId = message.MessageId, Channel = message.Channel };
+            RpcException? failure;
+            if (failedChannels.TryGetValue(message.Channel, out var earlier))
+            {
+                failure = earlier;
+            }
+            else
+            {
+                try
+                {
+                    Validate(message);
+                    var outcome = await queue.PublishAsync(message);
+                    failure = Map(message, outcome);
+                    if (failure is null)
+                    {
+                        result.Outcome = Outcome(outcome.Status);
+                        result.MessageId = outcome.MessageId;
+                    }
+                }
+                catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
+                {
+                    failure = ex;
+                }
+
+                if (failure is not null)
+                {
+                    failedChannels[message.Channel] = failure;
+                }
+            }
+
+            if (failure is not null)
+            {
+                result.ErrorCode = (int)failure.StatusCode;
+                result.ErrorMessage = failure.Status.Detail;
+                if (failure.StatusCode == StatusCode.ResourceExhausted)
+                {
+                    result.RetryAfter = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(options.Value.QueueFullRetryAfter);
+                }
+            }
+
+            response.Results.Add(result);
+        }
+
+        return response;
+    }
+
+    private static void Validate(Message? message)
+    {
+        if (message is null)
+        {
+            throw Invalid("message: required");
+        }
+
+        if (message.MessageId.Length is 0 or > 128 || message.MessageId.Any(c => c <= ' ' || c > '~'))
+        {
+            throw Invalid($"message.message_id = '{Shorten(message.MessageId)}': 1 to 128 printable ASCII characters without spaces");
+        }
+
+        if (!ChannelNames.IsValid(message.Channel))
+        {
+            throw Invalid($"message.channel = '{Shorten(message.Channel)}': must match {ChannelNames.Rule}");
+        }
+
+        if (!ChannelNames.IsValid(message.EndpointId))
+        {
+            throw Invalid($"message.endpoint_id = '{Shorten(message.EndpointId)}': must match {ChannelNames.Rule}");
+        }
+
+        if (message.ReceivedAt is null)
+        {
+            throw Invalid("message.received_at: required (when ingress received the request)");
+        }
+
+        if (message.IdempotencyKey.Length > 512)
+        {
+            throw Invalid($"message.idempotency_key: {message.IdempotencyKey.Length} characters, at most 512");
+        }
+    }
+
+    private RpcException? Map(Message message, PublishDecision result) => result.Status switch
+    {
+        PublishStatus.ChannelNotFound => new RpcException(new Status(StatusCode.NotFound, $"channel '{message.Channel}' does not exist")),
+        PublishStatus.TooLarge => new RpcException(new Status(
+            StatusCode.OutOfRange,
+            $"body of {message.Body.Length} bytes is larger than channel '{message.Channel}' allows (max_message_bytes = {result.Limit})")),
+        PublishStatus.Full => new RpcException(
+            new Status(StatusCode.ResourceExhausted, $"channel '{message.Channel}' is full: {result.Limit} messages waiting or in flight (max_queue_size); retry later"),
+            new Metadata { { RetryAfterTrailer, ((long)options.Value.QueueFullRetryAfter.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) } }),
+        _ => null,
+    };
+
+    private static PublishOutcome Outcome(PublishStatus status) => status switch
+    {
+        PublishStatus.Queued => PublishOutcome.Queued,
+        PublishStatus.AlreadyQueued => PublishOutcome.AlreadyQueued,
+        _ => PublishOutcome.Duplicate,
+    };
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    private static string Shorten(string text) => text.Length > 80 ? text[..80] + "…" : text;
+}

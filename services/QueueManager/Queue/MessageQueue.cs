@@ -1,0 +1,198 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Google.Protobuf;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.QueueManager.Channels;
+using WebhookConnect.QueueManager.Redis;
+
+namespace WebhookConnect.QueueManager.Queue;
+
+/// <summary>
+/// The channel queues in Redis: publish, lease (deliver), ack, nack, release, sweep, and the connection
+/// registrations that enforce <c>max_connections</c>. Each operation is one Lua script over one channel's keys
+/// (docs/queue-manager.md explains the layout and its invariants).
+/// </summary>
+public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOptions> options)
+{
+    private static readonly RedisValue EventsChannel = "wc:events";
+    private readonly ConcurrentDictionary<string, ChannelKeys> _keys = new(StringComparer.Ordinal);
+    private readonly QueueManagerOptions _options = options.Value;
+
+    public ChannelKeys KeysOf(string channel) => _keys.GetOrAdd(channel, static name => new ChannelKeys(name));
+
+    public async Task<ChannelConfig?> GetConfigAsync(string channel) =>
+        ChannelConfig.FromHash(channel, await redis.Database.HashGetAllAsync(KeysOf(channel).Config));
+
+    public async Task<PublishDecision> PublishAsync(Message message)
+    {
+        var keys = KeysOf(message.Channel);
+        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(
+            QueueScripts.Publish,
+            keys.ScriptKeys,
+            [
+                message.MessageId,
+                message.ToByteArray(),
+                message.ReceivedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(),
+                message.IdempotencyKey,
+                message.Body.Length,
+                EventsChannel,
+                message.Channel,
+            ]))!;
+        return (string)result[0]! switch
+        {
+            "queued" => new PublishDecision(PublishStatus.Queued, message.MessageId),
+            "already_queued" => new PublishDecision(PublishStatus.AlreadyQueued, message.MessageId),
+            "duplicate" => new PublishDecision(PublishStatus.Duplicate, (string)result[1]!),
+            "not_found" => new PublishDecision(PublishStatus.ChannelNotFound, message.MessageId),
+            "too_large" => new PublishDecision(PublishStatus.TooLarge, message.MessageId, (long)result[1]),
+            "full" => new PublishDecision(PublishStatus.Full, message.MessageId, (long)result[1]),
+            var other => throw new InvalidOperationException($"publish.lua answered '{other}'."),
+        };
+    }
+
+    /// <summary>Leases up to <paramref name="count"/> waiting messages to a connection.</summary>
+    public async Task<LeaseBatch> DeliverAsync(string channel, string connectionId, int count)
+    {
+        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(
+            QueueScripts.Deliver, KeysOf(channel).ScriptKeys, [connectionId, count]))!;
+        var status = (string)result[0]!;
+        if (status != "ok")
+        {
+            return new LeaseBatch(status == "paused" ? LeaseStatus.Paused : LeaseStatus.ConnectionGone, default, []);
+        }
+
+        var deadline = DateTimeOffset.FromUnixTimeMilliseconds((long)result[1]);
+        var leased = new LeasedMessage[(result.Length - 2) / 3];
+        for (int i = 0, r = 2; i < leased.Length; i++, r += 3)
+        {
+            leased[i] = new LeasedMessage((string)result[r]!, (int)result[r + 1], (byte[])result[r + 2]!);
+        }
+
+        return new LeaseBatch(LeaseStatus.Ok, deadline, leased);
+    }
+
+    public async Task<int> AckAsync(string channel, string connectionId, IReadOnlyList<string> messageIds)
+    {
+        var args = new RedisValue[messageIds.Count + 1];
+        args[0] = connectionId;
+        for (var i = 0; i < messageIds.Count; i++)
+        {
+            args[i + 1] = messageIds[i];
+        }
+
+        return (int)await redis.Database.ScriptEvaluateAsync(QueueScripts.Ack, KeysOf(channel).ScriptKeys, args);
+    }
+
+    public async Task<bool> NackAsync(string channel, string connectionId, Nack nack)
+    {
+        var reason = nack.Reason.Length > 1024 ? nack.Reason[..1024] : nack.Reason;
+        var settled = (int)await redis.Database.ScriptEvaluateAsync(
+            QueueScripts.Nack,
+            KeysOf(channel).ScriptKeys,
+            [connectionId, nack.MessageId, nack.Retry ? 1 : 0, reason, nack.TargetStatusCode, Random.Shared.Next(), EventsChannel, channel]);
+        return settled == 1;
+    }
+
+    /// <summary>Makes a closing connection's leases deliverable at once.</summary>
+    public async Task<int> ReleaseAsync(string channel, string connectionId, IReadOnlyCollection<string> messageIds)
+    {
+        if (messageIds.Count == 0)
+        {
+            return 0;
+        }
+
+        var args = new List<RedisValue>(messageIds.Count + 3) { connectionId, EventsChannel, channel };
+        foreach (var id in messageIds)
+        {
+            args.Add(id);
+        }
+
+        return (int)await redis.Database.ScriptEvaluateAsync(QueueScripts.Release, KeysOf(channel).ScriptKeys, [.. args]);
+    }
+
+    /// <summary>Lease expiry, due retries, TTL and housekeeping for one channel. Returns whether more work is left
+    /// than one batch did.</summary>
+    public async Task<bool> SweepAsync(string channel, string replicaId, TimeSpan lockFor)
+    {
+        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(
+            QueueScripts.Sweep,
+            KeysOf(channel).ScriptKeys,
+            [
+                replicaId,
+                (long)lockFor.TotalMilliseconds,
+                Random.Shared.Next(),
+                _options.SweepBatchSize,
+                (long)_options.SettledIdRetention.TotalMilliseconds,
+                EventsChannel,
+                channel,
+            ]))!;
+        return (int)result[1] == 1;
+    }
+
+    public async Task<RegisterStatus> RegisterConnectionAsync(string channel, Connection info, TimeSpan aliveFor)
+    {
+        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(
+            QueueScripts.Connect,
+            KeysOf(channel).ScriptKeys,
+            [info.ConnectionId, (long)aliveFor.TotalMilliseconds, info.ToByteArray()]))!;
+        return (string)result[0]! switch
+        {
+            "ok" => RegisterStatus.Registered,
+            "not_found" => RegisterStatus.ChannelNotFound,
+            _ => RegisterStatus.Full,
+        };
+    }
+
+    /// <summary>Keeps a connection counted; false when its channel was deleted.</summary>
+    public async Task<bool> TouchConnectionAsync(string channel, Connection info, TimeSpan aliveFor) =>
+        (int)await redis.Database.ScriptEvaluateAsync(
+            QueueScripts.Touch, KeysOf(channel).ScriptKeys, [info.ConnectionId, (long)aliveFor.TotalMilliseconds, info.ToByteArray()]) == 1;
+
+    public Task UnregisterConnectionAsync(string channel, string connectionId) =>
+        redis.Database.ScriptEvaluateAsync(QueueScripts.Disconnect, KeysOf(channel).ScriptKeys, [connectionId]);
+
+    /// <summary>Names of every channel (for sweeping).</summary>
+    public async Task<string[]> ChannelNamesAsync()
+    {
+        var names = await redis.Database.SortedSetRangeByRankAsync(GlobalKeys.Channels);
+        return Array.ConvertAll(names, n => (string)n!);
+    }
+
+    internal static string Ms(DateTimeOffset time) => time.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+}
+
+public enum PublishStatus
+{
+    Queued,
+    AlreadyQueued,
+    Duplicate,
+    ChannelNotFound,
+    TooLarge,
+    Full,
+}
+
+/// <param name="MessageId">The id queued under (the original's for a duplicate).</param>
+/// <param name="Limit">max_message_bytes for TooLarge, max_queue_size for Full.</param>
+public readonly record struct PublishDecision(PublishStatus Status, string MessageId, long Limit = 0);
+
+public enum LeaseStatus
+{
+    Ok,
+    Paused,
+    /// <summary>The connection is no longer registered (channel deleted, or its registration lapsed).</summary>
+    ConnectionGone,
+}
+
+public readonly record struct LeasedMessage(string MessageId, int Attempt, byte[] Envelope);
+
+public readonly record struct LeaseBatch(LeaseStatus Status, DateTimeOffset LeaseDeadline, LeasedMessage[] Messages);
+
+public enum RegisterStatus
+{
+    Registered,
+    ChannelNotFound,
+    Full,
+}

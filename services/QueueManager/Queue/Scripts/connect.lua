@@ -1,0 +1,12 @@
+-- Register a connection: ARGV 1 connection id, 2 alive ms, 3 Connection protobuf.
+-- Returns { 'ok' }, { 'not_found' } or { 'full', max }.
+-- Invariant: conns never holds more live entries than max_connections; entries of crashed replicas stop
+-- counting when their alive-until passes (they are removed here first).
+if redis.call('EXISTS', K_CONFIG) == 0 then return { 'not_found' } end
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', K_CONNS, '-inf', now)
+local max = cfg_number('max_connections', 10)
+if redis.call('ZCARD', K_CONNS) >= max then return { 'full', tostring(max) } end
+redis.call('ZADD', K_CONNS, now + tonumber(ARGV[2]), ARGV[1])
+redis.call('HSET', K_CONN_INFO, ARGV[1], ARGV[3])
+return { 'ok' }

@@ -1,0 +1,40 @@
+-- Lease up to ARGV[2] waiting messages to connection ARGV[1].
+-- Returns { status, lease_deadline_ms, id1, attempt1, envelope1, id2, ... } with status 'ok', 'paused' or 'gone'.
+-- Invariant: a leased id is in leases (score = deadline) and owners (= the connection) and nowhere in ready or
+-- delayed; expired messages are never delivered.
+local connection, wanted = ARGV[1], tonumber(ARGV[2])
+if not redis.call('ZSCORE', K_CONNS, connection) then return { 'gone' } end
+if cfg_number('paused', 0) == 1 then return { 'paused' } end
+local now = now_ms()
+local deadline = now + cfg_number('ack_timeout_ms', 30000)
+local out = { 'ok', tostring(deadline) }
+local delivered = 0
+local rounds = 0
+while delivered < wanted and rounds < 8 do
+  rounds = rounds + 1
+  local popped = redis.call('ZPOPMIN', K_READY, wanted - delivered)
+  if #popped == 0 then break end
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local expires = redis.call('ZSCORE', K_EXPIRY, id)
+    local envelope = redis.call('HGET', K_MESSAGES, id)
+    if not envelope then
+      -- stale entry (the message was settled meanwhile): drop it
+    elseif expires and tonumber(expires) <= now then
+      expire(id, now)
+    else
+      local attempts, first = read_state(id)
+      attempts = attempts + 1
+      if first == 0 then first = now end
+      redis.call('HSET', K_STATE, id, attempts .. '|' .. first .. '|' .. now)
+      redis.call('ZADD', K_LEASES, deadline, id)
+      redis.call('HSET', K_OWNERS, id, connection)
+      out[#out + 1] = id
+      out[#out + 1] = tostring(attempts)
+      out[#out + 1] = envelope
+      delivered = delivered + 1
+    end
+  end
+end
+if delivered > 0 then redis.call('HINCRBY', K_STATS, 'delivered_total', delivered) end
+return out

@@ -1,0 +1,149 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.Grpc.Server;
+using WebhookConnect.QueueManager.Channels;
+using WebhookConnect.QueueManager.Queue;
+
+namespace WebhookConnect.QueueManager.Streams;
+
+/// <summary>The Connect RPC (SPEC §7): authenticates the first frame, registers the stream, runs it, and releases
+/// whatever it still holds when it ends.</summary>
+public sealed class ConnectService(
+    MessageQueue queue,
+    ConnectionRegistry registry,
+    ReplicaIdentity replica,
+    IOptions<QueueManagerOptions> options,
+    ILogger<StreamConnection> connectionLogger) : Contracts.V1.ConnectService.ConnectServiceBase
+{
+    private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(30);
+    private readonly QueueManagerOptions _options = options.Value;
+
+    public override async Task Connect(IAsyncStreamReader<ConnectRequest> requestStream, IServerStreamWriter<ConnectResponse> responseStream, ServerCallContext context)
+    {
+        var subscribe = await ReadSubscribeAsync(requestStream, context.CancellationToken);
+        var token = BearerToken(context.RequestHeaders);
+        var config = await queue.GetConfigAsync(subscribe.Channel)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"channel '{subscribe.Channel}' does not exist"));
+        if (!ChannelTokens.Matches(config, token, DateTimeOffset.UtcNow, out var generation))
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"the token is not valid for channel '{subscribe.Channel}'"));
+        }
+
+        var maxInFlight = subscribe.MaxInFlight == 0 ? config.MaxInFlight : (int)Math.Min(subscribe.MaxInFlight, (uint)config.MaxInFlight);
+        var info = new Connection
+        {
+            ConnectionId = "conn_" + Guid.CreateVersion7().ToString("N"),
+            Channel = subscribe.Channel,
+            ConnectorId = subscribe.ConnectorId,
+            ConnectorVersion = subscribe.ConnectorVersion,
+            ReplicaId = replica.Id,
+            RemoteAddress = context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? "",
+            ConnectedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+            MaxInFlight = (uint)maxInFlight,
+            Token = generation,
+        };
+        info.Labels.Add(subscribe.Labels);
+        var connection = new StreamConnection(info, ChannelTokens.Hash(token), queue, _options.HeartbeatInterval, connectionLogger);
+        await registry.AddAsync(connection, config);
+
+        var why = "client closed the stream";
+        try
+        {
+            var subscribed = new ConnectResponse
+            {
+                Subscribed = new Subscribed
+                {
+                    ConnectionId = info.ConnectionId,
+                    HeartbeatInterval = Duration.FromTimeSpan(_options.HeartbeatInterval),
+                    AckTimeout = Duration.FromTimeSpan(config.AckTimeout),
+                    MaxInFlight = (uint)maxInFlight,
+                    ReplicaId = replica.Id,
+                    Paused = config.Paused,
+                },
+            };
+            var status = await connection.RunAsync(subscribed, requestStream, responseStream, context.CancellationToken);
+            if (status is { } failure)
+            {
+                why = $"{failure.StatusCode}: {failure.Detail}";
+                throw new RpcException(failure);
+            }
+        }
+        finally
+        {
+            await registry.RemoveAsync(connection, why);
+        }
+    }
+
+    private static async Task<Subscribe> ReadSubscribeAsync(IAsyncStreamReader<ConnectRequest> requests, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(SubscribeTimeout);
+        bool any;
+        try
+        {
+            any = await requests.MoveNext(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw Invalid($"no subscribe frame within {SubscribeTimeout.TotalSeconds:0} s of opening the stream");
+        }
+
+        if (!any)
+        {
+            throw Invalid("the stream ended before a subscribe frame");
+        }
+
+        var first = requests.Current;
+        if (first.FrameCase != ConnectRequest.FrameOneofCase.Subscribe)
+        {
+            throw Invalid($"the first frame must be subscribe, got {(first.FrameCase == ConnectRequest.FrameOneofCase.None ? "an empty frame" : first.FrameCase.ToString())}");
+        }
+
+        var subscribe = first.Subscribe;
+        if (!ChannelNames.IsValid(subscribe.Channel))
+        {
+            throw Invalid($"subscribe.channel = '{Printable(subscribe.Channel)}': must match {ChannelNames.Rule}");
+        }
+
+        if (subscribe.MaxInFlight > 10_000)
+        {
+            throw Invalid($"subscribe.max_in_flight = {subscribe.MaxInFlight}: must be between 0 (channel default) and 10000");
+        }
+
+        if (subscribe.ConnectorId.Length > 128 || subscribe.ConnectorId.Any(char.IsControl))
+        {
+            throw Invalid("subscribe.connector_id: at most 128 printable characters");
+        }
+
+        if (subscribe.Labels.Count > 32)
+        {
+            throw Invalid($"subscribe.labels: {subscribe.Labels.Count} entries, at most 32");
+        }
+
+        return subscribe;
+    }
+
+    private static string BearerToken(Metadata headers)
+    {
+        var value = headers.GetValue("authorization");
+        if (value is null)
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "missing authorization metadata: send 'authorization: Bearer <channel token>'"));
+        }
+
+        const string Scheme = "Bearer ";
+        if (!value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) || value.Length == Scheme.Length)
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "malformed authorization metadata: expected 'Bearer <channel token>'"));
+        }
+
+        return value[Scheme.Length..].Trim();
+    }
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    private static string Printable(string text) => text.Length > 80 ? text[..80] + "…" : text;
+}

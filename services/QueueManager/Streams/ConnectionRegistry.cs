@@ -1,0 +1,268 @@
+using System.Collections.Concurrent;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.QueueManager.Channels;
+using WebhookConnect.QueueManager.Queue;
+using WebhookConnect.QueueManager.Redis;
+
+namespace WebhookConnect.QueueManager.Streams;
+
+/// <summary>
+/// The Connect streams this replica holds. It routes cluster events to them (wake-ups, config changes, deletes,
+/// admin disconnects), keeps their registrations alive in Redis (so <c>max_connections</c> counts them and stops
+/// counting them within <c>ConnectionLiveness</c> of a crash), closes streams whose token stopped being valid, and
+/// drains them all on shutdown.
+/// </summary>
+public sealed partial class ConnectionRegistry(
+    MessageQueue queue,
+    ClusterEvents events,
+    RedisConnection redis,
+    ReplicaIdentity replica,
+    IOptions<QueueManagerOptions> options,
+    IHostApplicationLifetime lifetime,
+    ILogger<ConnectionRegistry> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<string, StreamConnection> _connections = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ChannelConfig> _configs = new(StringComparer.Ordinal);
+    private readonly QueueManagerOptions _options = options.Value;
+
+    public int Count => _connections.Count;
+
+    public IEnumerable<StreamConnection> All => _connections.Values;
+
+    /// <summary>Registers the stream in Redis (global limit) and here. Throws the right RpcException when refused.</summary>
+    public async Task AddAsync(StreamConnection connection, ChannelConfig config)
+    {
+        var status = await queue.RegisterConnectionAsync(connection.Channel, connection.Snapshot(), _options.ConnectionLiveness);
+        switch (status)
+        {
+            case RegisterStatus.ChannelNotFound:
+                throw new RpcException(new Status(StatusCode.NotFound, $"channel '{connection.Channel}' does not exist"));
+            case RegisterStatus.Full:
+                throw new RpcException(new Status(
+                    StatusCode.ResourceExhausted,
+                    $"channel '{connection.Channel}' already has its maximum of {config.MaxConnections} connections (max_connections), counted across all replicas"));
+        }
+
+        _configs[connection.Channel] = config;
+        connection.Paused = config.Paused;
+        _connections[connection.Id] = connection;
+        await redis.Database.HashSetAsync(GlobalKeys.ConnectionIndex, connection.Id, connection.Channel);
+        LogConnected(logger, connection.Id, connection.Channel, connection.Info.ConnectorId, connection.Info.MaxInFlight);
+    }
+
+    /// <summary>Forgets the stream and gives its leases back at once (SPEC §6: a closed stream releases its leases).</summary>
+    public async Task RemoveAsync(StreamConnection connection, string why)
+    {
+        _connections.TryRemove(connection.Id, out _);
+        var leased = connection.LeasedIds();
+        try
+        {
+            var released = await queue.ReleaseAsync(connection.Channel, connection.Id, leased);
+            await queue.UnregisterConnectionAsync(connection.Channel, connection.Id);
+            await redis.Database.HashDeleteAsync(GlobalKeys.ConnectionIndex, connection.Id);
+            LogDisconnected(logger, connection.Id, connection.Channel, why, released);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Redis is down: the leases expire after ack_timeout and the registration after ConnectionLiveness.
+            LogReleaseFailed(logger, ex, connection.Id, leased.Length);
+        }
+    }
+
+    public bool TryGet(string connectionId, out StreamConnection connection) => _connections.TryGetValue(connectionId, out connection!);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var listener = events.Listen(OnEvent);
+        events.Reconnected += OnReconnected;
+        using var stopping = lifetime.ApplicationStopping.Register(() => _ = DrainAllAsync());
+        try
+        {
+            var refreshEvery = _options.ConnectionLiveness / 3;
+            var lastRefresh = DateTimeOffset.MinValue;
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var now = DateTimeOffset.UtcNow;
+                foreach (var connection in _connections.Values)
+                {
+                    connection.ForgetExpiredLeases(now);
+                    CheckToken(connection, now);
+                }
+
+                if (now - lastRefresh >= refreshEvery)
+                {
+                    lastRefresh = now;
+                    await RefreshAsync(now);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            events.Reconnected -= OnReconnected;
+        }
+    }
+
+    private async Task RefreshAsync(DateTimeOffset now)
+    {
+        try
+        {
+            foreach (var connection in _connections.Values)
+            {
+                if (!await queue.TouchConnectionAsync(connection.Channel, connection.Snapshot(), _options.ConnectionLiveness))
+                {
+                    connection.Close(new Status(StatusCode.NotFound, $"channel '{connection.Channel}' was deleted"));
+                }
+            }
+
+            var heartbeat = new Replica
+            {
+                ReplicaId = replica.Id,
+                StartedAt = Timestamp.FromDateTimeOffset(replica.StartedAt),
+                LastSeenAt = Timestamp.FromDateTimeOffset(now),
+                Connections = (uint)_connections.Count,
+                Version = typeof(ConnectionRegistry).Assembly.GetName().Version?.ToString() ?? "",
+            };
+            await redis.Database.HashSetAsync(GlobalKeys.Replicas, replica.Id, heartbeat.ToByteArray());
+            await redis.Database.SortedSetAddAsync(GlobalKeys.ReplicasAlive, replica.Id, now.ToUnixTimeMilliseconds());
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRefreshFailed(logger, ex.Message);
+        }
+    }
+
+    private void CheckToken(StreamConnection connection, DateTimeOffset now)
+    {
+        if (!_configs.TryGetValue(connection.Channel, out var config))
+        {
+            return;
+        }
+
+        if (!ChannelTokens.MatchesHash(config, connection.TokenHash, now, out var generation))
+        {
+            LogTokenRevoked(logger, connection.Id, connection.Channel);
+            connection.Close(new Status(
+                StatusCode.Unauthenticated,
+                $"the token this stream authenticated with is no longer valid for channel '{connection.Channel}' (rotated, grace period over); reconnect with the current token"));
+            return;
+        }
+
+        connection.Info.Token = generation;
+    }
+
+    private void OnEvent(ClusterEvent clusterEvent)
+    {
+        switch (clusterEvent.Kind)
+        {
+            case ClusterEventKind.Wake:
+                foreach (var connection in _connections.Values)
+                {
+                    if (connection.Channel == clusterEvent.Channel)
+                    {
+                        connection.Wake();
+                    }
+                }
+
+                break;
+            case ClusterEventKind.ChannelChanged:
+                _ = ReloadAsync(clusterEvent.Channel);
+                break;
+            case ClusterEventKind.ChannelDeleted:
+                foreach (var connection in _connections.Values)
+                {
+                    if (connection.Channel == clusterEvent.Channel)
+                    {
+                        connection.Close(new Status(StatusCode.NotFound, $"channel '{clusterEvent.Channel}' was deleted"));
+                    }
+                }
+
+                break;
+            case ClusterEventKind.Disconnect:
+                if (_connections.TryGetValue(clusterEvent.ConnectionId, out var target))
+                {
+                    LogAdminDisconnect(logger, target.Id, target.Channel, clusterEvent.Text);
+                    target.Close(new Status(StatusCode.Aborted, $"disconnected by an operator: {clusterEvent.Text}"));
+                }
+
+                break;
+        }
+    }
+
+    private void OnReconnected()
+    {
+        foreach (var channel in _configs.Keys)
+        {
+            _ = ReloadAsync(channel);
+        }
+    }
+
+    private async Task ReloadAsync(string channel)
+    {
+        try
+        {
+            var config = await queue.GetConfigAsync(channel);
+            if (config is null)
+            {
+                return;
+            }
+
+            _configs[channel] = config;
+            var now = DateTimeOffset.UtcNow;
+            foreach (var connection in _connections.Values)
+            {
+                if (connection.Channel == channel)
+                {
+                    connection.Paused = config.Paused;
+                    CheckToken(connection, now);
+                    connection.Wake();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRefreshFailed(logger, ex.Message);
+        }
+    }
+
+    private async Task DrainAllAsync()
+    {
+        var connections = _connections.Values.ToArray();
+        if (connections.Length == 0)
+        {
+            return;
+        }
+
+        LogDraining(logger, connections.Length, _options.DrainGracePeriod.TotalSeconds);
+        await Task.WhenAll(connections.Select(c => c.DrainAsync("server shutting down", _options.DrainGracePeriod)));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} opened on channel {Channel} by connector {ConnectorId} (max in flight {MaxInFlight})")]
+    private static partial void LogConnected(ILogger logger, string connectionId, string channel, string connectorId, uint maxInFlight);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} on channel {Channel} closed ({Why}); {Released} leased messages released")]
+    private static partial void LogDisconnected(ILogger logger, string connectionId, string channel, string why, int released);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} closed while Redis is unreachable: its {Leased} leases will expire after ack_timeout")]
+    private static partial void LogReleaseFailed(ILogger logger, Exception exception, string connectionId, int leased);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not refresh connection registrations in Redis: {Reason}")]
+    private static partial void LogRefreshFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} on channel {Channel}: its token is no longer valid; closing")]
+    private static partial void LogTokenRevoked(ILogger logger, string connectionId, string channel);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connection {ConnectionId} on channel {Channel} disconnected by an operator: {Reason}")]
+    private static partial void LogAdminDisconnect(ILogger logger, string connectionId, string channel, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Shutting down: draining {Count} Connect streams (grace {GraceSeconds} s)")]
+    private static partial void LogDraining(ILogger logger, int count, double graceSeconds);
+}

@@ -1,0 +1,353 @@
+using System.Threading.Channels;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.QueueManager.Queue;
+
+namespace WebhookConnect.QueueManager.Streams;
+
+/// <summary>
+/// One established Connect stream (SPEC §7): a delivery loop that leases messages while the connection has credits,
+/// a reader that settles acks and nacks, a ping loop, and the single writer of the response stream.
+/// Whatever ends the stream, <see cref="ConnectService"/> then releases the leases still held.
+/// </summary>
+public sealed partial class StreamConnection
+{
+    private readonly MessageQueue _queue;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _heartbeat;
+    private readonly TimeSpan _pollInterval;
+    private readonly Channel<ConnectResponse> _outbound;
+    private readonly Pulse _pulse = new();
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, DateTimeOffset> _leases = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource<Status> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _stopDeliveries;
+    private long _delivered;
+    private long _acked;
+    private long _nacked;
+    private long _lastActivityTicks;
+
+    public StreamConnection(Connection info, string tokenHash, MessageQueue queue, TimeSpan heartbeat, ILogger logger)
+    {
+        Info = info;
+        TokenHash = tokenHash;
+        _queue = queue;
+        _heartbeat = heartbeat;
+        _pollInterval = TimeSpan.FromSeconds(2);
+        _logger = logger;
+        _outbound = System.Threading.Channels.Channel.CreateBounded<ConnectResponse>(
+            new BoundedChannelOptions((int)info.MaxInFlight + 16) { SingleReader = true });
+        _lastActivityTicks = DateTimeOffset.UtcNow.UtcTicks;
+    }
+
+    /// <summary>The admin view; counters are filled in by <see cref="Snapshot"/>.</summary>
+    public Connection Info { get; }
+
+    public string Id => Info.ConnectionId;
+
+    public string Channel => Info.Channel;
+
+    /// <summary>SHA-256 of the token that authenticated the stream (re-checked when the channel's tokens change).</summary>
+    public string TokenHash { get; }
+
+    public bool Paused { get; set; }
+
+    public bool Draining { get; private set; }
+
+    public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
+
+    /// <summary>Wakes the delivery loop: new messages, a resumed channel, freed credits.</summary>
+    public void Wake() => _pulse.Set();
+
+    /// <summary>Ends the stream with <paramref name="status"/> (first close wins).</summary>
+    public void Close(Status status) => _closed.TrySetResult(status);
+
+    /// <summary>Server shutdown: no more deliveries, a <c>Draining</c> frame, then UNAVAILABLE once the client has
+    /// settled what it holds or the grace period ends.</summary>
+    public async Task DrainAsync(string reason, TimeSpan grace)
+    {
+        Draining = true;
+        _pulse.Set();
+        _outbound.Writer.TryWrite(new ConnectResponse { Draining = new Draining { Reason = reason } });
+        var deadline = DateTimeOffset.UtcNow + grace;
+        while (DateTimeOffset.UtcNow < deadline && LeaseCount > 0 && !_closed.Task.IsCompleted)
+        {
+            await Task.Delay(50);
+        }
+
+        Close(new Status(StatusCode.Unavailable, $"queue-manager replica is shutting down ({reason}); reconnect"));
+    }
+
+    public int LeaseCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _leases.Count;
+            }
+        }
+    }
+
+    public string[] LeasedIds()
+    {
+        lock (_gate)
+        {
+            return [.. _leases.Keys];
+        }
+    }
+
+    /// <summary>Forgets leases whose deadline passed locally: the sweep gives those messages to someone else, and
+    /// a connector that never answers must not keep its credits forever.</summary>
+    public void ForgetExpiredLeases(DateTimeOffset now)
+    {
+        var freed = false;
+        lock (_gate)
+        {
+            foreach (var (id, deadline) in _leases)
+            {
+                if (deadline <= now)
+                {
+                    _leases.Remove(id);
+                    freed = true;
+                }
+            }
+        }
+
+        if (freed)
+        {
+            _pulse.Set();
+        }
+    }
+
+    public Connection Snapshot()
+    {
+        var snapshot = Info.Clone();
+        snapshot.InFlight = (uint)LeaseCount;
+        snapshot.Delivered = (ulong)Interlocked.Read(ref _delivered);
+        snapshot.Acked = (ulong)Interlocked.Read(ref _acked);
+        snapshot.Nacked = (ulong)Interlocked.Read(ref _nacked);
+        snapshot.LastActivityAt = Timestamp.FromDateTimeOffset(LastActivity);
+        return snapshot;
+    }
+
+    /// <summary>Runs the stream until the client half-closes (OK), the call is cancelled, or <see cref="Close"/>.
+    /// Returns the status to end the call with, null for OK.</summary>
+    public async Task<Status?> RunAsync(
+        ConnectResponse subscribed,
+        IAsyncStreamReader<ConnectRequest> requests,
+        IServerStreamWriter<ConnectResponse> responses,
+        CancellationToken callCancelled)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(callCancelled);
+        _outbound.Writer.TryWrite(subscribed);
+        var writer = WriteLoopAsync(responses, stop.Token);
+        var reader = ReadLoopAsync(requests, stop.Token);
+        var delivery = DeliveryLoopAsync(stop.Token);
+        var pings = PingLoopAsync(stop.Token);
+
+        var first = await Task.WhenAny(reader, writer, delivery, pings, _closed.Task);
+        Status? result = null;
+        if (first == _closed.Task)
+        {
+            result = _closed.Task.Result;
+        }
+        else if (first == reader && reader.Status == TaskStatus.RanToCompletion)
+        {
+            // The client half-closed: a clean end (its unsettled leases are released by the caller).
+            _closed.TrySetResult(Status.DefaultSuccess);
+        }
+        else if (first.IsFaulted)
+        {
+            result = first.Exception!.InnerException switch
+            {
+                RpcException rpc => rpc.Status,
+                // The client went away (reset, cancelled call): nobody is left to tell.
+                OperationCanceledException or IOException => null,
+                var other => Failed(other ?? first.Exception),
+            };
+        }
+
+        _outbound.Writer.TryComplete();
+        if (result is { StatusCode: StatusCode.Unavailable or StatusCode.Aborted or StatusCode.NotFound or StatusCode.Unauthenticated })
+        {
+            // Let queued frames (Draining) reach the client before the status; bounded, the peer may not read.
+            await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAny(Task.WhenAll(Quiet(reader), Quiet(writer), Quiet(delivery), Quiet(pings)), Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+        return result is { StatusCode: StatusCode.OK } ? null : result;
+    }
+
+    private async Task WriteLoopAsync(IServerStreamWriter<ConnectResponse> responses, CancellationToken cancellationToken)
+    {
+        var reader = _outbound.Reader;
+        while (await reader.WaitToReadAsync(cancellationToken))
+        {
+            while (reader.TryRead(out var response))
+            {
+                // Coalesce a burst of deliveries into few HTTP/2 writes; flush with the last one.
+                responses.WriteOptions = reader.Count > 0 ? new WriteOptions(WriteFlags.BufferHint) : null;
+                await responses.WriteAsync(response);
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync(IAsyncStreamReader<ConnectRequest> requests, CancellationToken cancellationToken)
+    {
+        while (await requests.MoveNext(cancellationToken))
+        {
+            Interlocked.Exchange(ref _lastActivityTicks, DateTimeOffset.UtcNow.UtcTicks);
+            var request = requests.Current;
+            switch (request.FrameCase)
+            {
+                case ConnectRequest.FrameOneofCase.Ack:
+                    await AckAsync(request.Ack);
+                    break;
+                case ConnectRequest.FrameOneofCase.Nack:
+                    await NackAsync(request.Nack);
+                    break;
+                case ConnectRequest.FrameOneofCase.Pong:
+                    break;
+                case ConnectRequest.FrameOneofCase.StopDeliveries:
+                    _stopDeliveries = true;
+                    break;
+                case ConnectRequest.FrameOneofCase.Subscribe:
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, "a second subscribe frame on an established stream; open one stream per channel"));
+                default:
+                    throw new RpcException(new Status(StatusCode.InvalidArgument, "an empty frame (no ack, nack, pong or stop_deliveries set)"));
+            }
+        }
+    }
+
+    private async Task AckAsync(Ack ack)
+    {
+        if (ack.MessageIds.Count == 0)
+        {
+            return;
+        }
+
+        var acked = await _queue.AckAsync(Channel, Id, ack.MessageIds);
+        Interlocked.Add(ref _acked, acked);
+        lock (_gate)
+        {
+            foreach (var id in ack.MessageIds)
+            {
+                _leases.Remove(id);
+            }
+        }
+
+        _pulse.Set();
+    }
+
+    private async Task NackAsync(Nack nack)
+    {
+        if (await _queue.NackAsync(Channel, Id, nack))
+        {
+            Interlocked.Increment(ref _nacked);
+        }
+
+        lock (_gate)
+        {
+            _leases.Remove(nack.MessageId);
+        }
+
+        _pulse.Set();
+    }
+
+    private async Task DeliveryLoopAsync(CancellationToken cancellationToken)
+    {
+        var maxInFlight = (int)Info.MaxInFlight;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var credits = maxInFlight - LeaseCount;
+            if (credits <= 0 || Paused || _stopDeliveries || Draining)
+            {
+                await _pulse.WaitAsync(_pollInterval, cancellationToken);
+                continue;
+            }
+
+            var batch = await _queue.DeliverAsync(Channel, Id, credits);
+            switch (batch.Status)
+            {
+                case LeaseStatus.Paused:
+                    Paused = true;
+                    continue;
+                case LeaseStatus.ConnectionGone:
+                    // Deleted channel, or the registration lapsed during a long Redis outage: the registry's refresh
+                    // re-registers or closes the stream; wait for it.
+                    await _pulse.WaitAsync(_pollInterval, cancellationToken);
+                    continue;
+            }
+
+            if (batch.Messages.Length == 0)
+            {
+                await _pulse.WaitAsync(_pollInterval, cancellationToken);
+                continue;
+            }
+
+            var deadline = Timestamp.FromDateTimeOffset(batch.LeaseDeadline);
+            lock (_gate)
+            {
+                foreach (var leased in batch.Messages)
+                {
+                    _leases[leased.MessageId] = batch.LeaseDeadline;
+                }
+            }
+
+            Interlocked.Add(ref _delivered, batch.Messages.Length);
+            foreach (var leased in batch.Messages)
+            {
+                var message = Message.Parser.ParseFrom(leased.Envelope);
+                message.Attempt = (uint)leased.Attempt;
+                await _outbound.Writer.WriteAsync(
+                    new ConnectResponse { Delivery = new Delivery { Message = message, LeaseDeadline = deadline } },
+                    cancellationToken);
+            }
+        }
+    }
+
+    private async Task PingLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_heartbeat);
+        ulong nonce = 0;
+        while (await timer.WaitForNextTickAsync(cancellationToken))
+        {
+            if (DateTimeOffset.UtcNow - LastActivity > 2 * _heartbeat + TimeSpan.FromSeconds(1))
+            {
+                LogPeerSilent(_logger, Id, Channel);
+                Close(new Status(StatusCode.Unavailable, "no frame from the connector for two heartbeat intervals"));
+                return;
+            }
+
+            _outbound.Writer.TryWrite(new ConnectResponse { Ping = new Ping { Nonce = ++nonce, SentAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } });
+        }
+    }
+
+    private Status Failed(Exception exception)
+    {
+        LogLoopFailed(_logger, exception, Id);
+        return new Status(StatusCode.Unavailable, "queue-manager could not reach Redis or failed internally; reconnect");
+    }
+
+    private static async Task Quiet(Task task)
+    {
+        try
+        {
+            await task;
+        }
+        catch
+        {
+            // Already accounted for by RunAsync; here we only wait for the loop to end.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Connection {ConnectionId}: a stream loop failed")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception, string connectionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} on channel {Channel}: the connector went silent for two heartbeat intervals; closing")]
+    private static partial void LogPeerSilent(ILogger logger, string connectionId, string channel);
+}

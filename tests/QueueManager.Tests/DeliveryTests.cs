@@ -1,0 +1,268 @@
+using Grpc.Core;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.QueueManager.Tests.Support;
+using WebhookConnect.TestKit;
+
+namespace WebhookConnect.QueueManager.Tests;
+
+/// <summary>SPEC §6 delivery semantics over real Connect streams, against one queue-manager and a real redis-server.</summary>
+public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<SharedQueueManager>
+{
+    private static readonly TimeSpan Patience = QueueManagerProcess.Patience;
+
+    [Fact]
+    public async Task MessagesWaitingBeforeAConnectorArrivesAreDeliveredInOrderByteForByte()
+    {
+        var (channel, token) = await shared.NewChannelAsync("fifo");
+        var published = await shared.Replica.Channel.PublishManyAsync(channel, 5);
+
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        var deliveries = await connector.TakeAsync(5);
+
+        Assert.Equal(published.Select(m => m.MessageId), deliveries.Select(d => d.Message.MessageId));
+        for (var i = 0; i < 5; i++)
+        {
+            var expected = published[i].Clone();
+            expected.Attempt = 1;
+            Assert.Equal(expected, deliveries[i].Message);
+        }
+
+        Assert.Equal(new byte[] { 0xff, 0x80 }, deliveries[0].Message.Headers[2].Value.ToByteArray());
+        Assert.Equal(5, await shared.StatAsync(channel, "delivered_total"));
+    }
+
+    [Fact]
+    public async Task AckRemovesTheMessageForGood()
+    {
+        var (channel, token) = await shared.NewChannelAsync("ack");
+        var published = await shared.Replica.Channel.PublishManyAsync(channel, 3);
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        var deliveries = await connector.TakeAsync(3);
+
+        await connector.AckAsync([.. deliveries.Select(d => d.Message.MessageId)]);
+
+        await Eventually.UntilAsync(async () => await shared.StatAsync(channel, "acked_total") == 3, Patience, "3 acks counted");
+        Assert.Equal(0, await shared.CountAsync(channel, "leases"));
+        Assert.Equal(0, await shared.CountAsync(channel, "ready"));
+        Assert.Equal("0", await shared.Redis.ExecuteAsync("HLEN", $"wc:{{{channel}}}:messages"));
+        Assert.True(await connector.NothingWithinAsync(TimeSpan.FromSeconds(1)));
+        Assert.Equal(published.Count, deliveries.Count);
+    }
+
+    [Fact]
+    public async Task ANewMessageReachesAnIdleConnectorAtOnce()
+    {
+        var (channel, token) = await shared.NewChannelAsync("wake");
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+
+        var message = Publishing.NewMessage(channel, "hello");
+        await shared.Replica.Channel.PublishAsync(message);
+
+        var delivery = await connector.NextAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(message.MessageId, delivery.Message.MessageId);
+    }
+
+    [Fact]
+    public async Task UnackedDeliveriesNeverExceedTheEffectiveMaxInFlight()
+    {
+        var (channel, token) = await shared.NewChannelAsync("credits", new Dictionary<string, string> { ["max_in_flight"] = "5" });
+        await shared.Replica.Channel.PublishManyAsync(channel, 30);
+
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token, maxInFlight: 50);
+        Assert.Equal(5u, connector.Subscribed.MaxInFlight);
+        var received = new List<string>();
+        for (var round = 0; round < 6; round++)
+        {
+            var batch = await connector.TakeAsync(5);
+            Assert.True(await connector.NothingWithinAsync(TimeSpan.FromMilliseconds(300)), $"round {round}: a sixth delivery arrived while 5 were unacked");
+            Assert.Equal(5, await shared.CountAsync(channel, "leases"));
+            received.AddRange(batch.Select(d => d.Message.MessageId));
+            await connector.AckAsync([.. batch.Select(d => d.Message.MessageId)]);
+        }
+
+        Assert.Equal(30, received.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task NackWithRetryRedeliversAfterBackoffWithTheNextAttempt()
+    {
+        var (channel, token) = await shared.NewChannelAsync("nack", new Dictionary<string, string>
+        {
+            ["backoff_initial_ms"] = "1500",
+            ["backoff_jitter"] = "0",
+        });
+        var message = Publishing.NewMessage(channel, "retry me");
+        await shared.Replica.Channel.PublishAsync(message);
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        var first = await connector.NextAsync();
+
+        var nackedAt = DateTimeOffset.UtcNow;
+        await connector.NackAsync(first.Message.MessageId, retry: true, "HTTP 503");
+        var second = await connector.NextAsync();
+        var waited = DateTimeOffset.UtcNow - nackedAt;
+
+        Assert.Equal(message.MessageId, second.Message.MessageId);
+        Assert.Equal(1u, first.Message.Attempt);
+        Assert.Equal(2u, second.Message.Attempt);
+        Assert.True(waited >= TimeSpan.FromMilliseconds(1400), $"redelivered after {waited.TotalMilliseconds:0} ms, backoff is 1500 ms");
+        Assert.Equal(1, await shared.StatAsync(channel, "nacked_total"));
+    }
+
+    [Fact]
+    public async Task NackWithoutRetryDeadLettersAtOnceWithTheReason()
+    {
+        var (channel, token) = await shared.NewChannelAsync("reject");
+        var message = Publishing.NewMessage(channel, "bad");
+        await shared.Replica.Channel.PublishAsync(message);
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        var delivery = await connector.NextAsync();
+
+        await connector.NackAsync(delivery.Message.MessageId, retry: false, "HTTP 400: invalid payload", 400);
+
+        await Eventually.UntilAsync(async () => await shared.CountAsync(channel, "dlq") == 1, Patience, "the message in the dead-letter queue");
+        var info = await shared.Redis.ExecuteAsync("HGET", $"wc:{{{channel}}}:dlq-info", message.MessageId);
+        Assert.StartsWith("REJECTED|1|", info, StringComparison.Ordinal);
+        Assert.EndsWith("|400|HTTP 400: invalid payload", info, StringComparison.Ordinal);
+        Assert.Equal(0, await shared.CountAsync(channel, "leases"));
+        Assert.Equal(1, await shared.StatAsync(channel, "dead_lettered_total"));
+        Assert.True(await connector.NothingWithinAsync(TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task AMessageIsDeadLetteredAfterMaxDeliveryAttempts()
+    {
+        var (channel, token) = await shared.NewChannelAsync("attempts", new Dictionary<string, string>
+        {
+            ["max_delivery_attempts"] = "3",
+            ["backoff_initial_ms"] = "0",
+        });
+        var message = Publishing.NewMessage(channel, "always fails");
+        await shared.Replica.Channel.PublishAsync(message);
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+
+        for (uint attempt = 1; attempt <= 3; attempt++)
+        {
+            var delivery = await connector.NextAsync();
+            Assert.Equal(attempt, delivery.Message.Attempt);
+            await connector.NackAsync(delivery.Message.MessageId, retry: true, $"HTTP 500 #{attempt}");
+        }
+
+        await Eventually.UntilAsync(async () => await shared.CountAsync(channel, "dlq") == 1, Patience, "dead-lettered after 3 attempts");
+        var info = await shared.Redis.ExecuteAsync("HGET", $"wc:{{{channel}}}:dlq-info", message.MessageId);
+        Assert.StartsWith("MAX_ATTEMPTS|3|", info, StringComparison.Ordinal);
+        Assert.EndsWith("|500|HTTP 500 #3", info, StringComparison.Ordinal);
+        Assert.True(await connector.NothingWithinAsync(TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task AnExpiredLeaseIsDeliveredAgainAsTheNextAttempt()
+    {
+        var (channel, token) = await shared.NewChannelAsync("lease", new Dictionary<string, string>
+        {
+            ["ack_timeout_ms"] = "1000",
+            ["backoff_initial_ms"] = "0",
+        });
+        var message = Publishing.NewMessage(channel, "slow");
+        await shared.Replica.Channel.PublishAsync(message);
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+
+        var first = await connector.NextAsync();
+        var second = await connector.NextAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(message.MessageId, second.Message.MessageId);
+        Assert.Equal(2u, second.Message.Attempt);
+        Assert.True(second.LeaseDeadline.ToDateTimeOffset() > first.LeaseDeadline.ToDateTimeOffset());
+        Assert.Equal(1, await shared.StatAsync(channel, "lease_expired_total"));
+
+        await connector.AckAsync(first.Message.MessageId);
+        await Eventually.UntilAsync(async () => await shared.StatAsync(channel, "acked_total") == 1, Patience, "the ack of the second lease");
+    }
+
+    [Fact]
+    public async Task ACleanCloseReleasesLeasesAtOnce()
+    {
+        var (channel, token) = await shared.NewChannelAsync("release", new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
+        var published = await shared.Replica.Channel.PublishManyAsync(channel, 3);
+        var first = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        await first.TakeAsync(3);
+
+        await first.CompleteAsync();
+        Assert.Equal(StatusCode.OK, (await first.Ended.WaitAsync(Patience)).StatusCode);
+        await first.DisposeAsync();
+
+        await using var second = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        var again = await second.TakeAsync(3, TimeSpan.FromSeconds(10));
+        Assert.Equal(published.Select(m => m.MessageId).Order(), again.Select(d => d.Message.MessageId).Order());
+        Assert.All(again, d => Assert.Equal(2u, d.Message.Attempt));
+    }
+
+    [Fact]
+    public async Task AnAbruptCloseAlsoReleasesLeasesAtOnce()
+    {
+        var (channel, token) = await shared.NewChannelAsync("abort", new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
+        await shared.Replica.Channel.PublishManyAsync(channel, 2);
+        var first = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        await first.TakeAsync(2);
+
+        first.Abort();
+        await first.DisposeAsync();
+
+        await using var second = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        Assert.Equal(2, (await second.TakeAsync(2, TimeSpan.FromSeconds(10))).Count);
+    }
+
+    [Fact]
+    public async Task ExpiredMessagesAreNeverDeliveredAndAreCounted()
+    {
+        var (channel, token) = await shared.NewChannelAsync("ttl", new Dictionary<string, string> { ["ttl_ms"] = "1000" });
+        var old = Publishing.NewMessage(channel, "old", receivedAt: DateTimeOffset.UtcNow.AddSeconds(-5));
+        var fresh = Publishing.NewMessage(channel, "fresh");
+        await shared.Replica.Channel.PublishAsync(old);
+        await shared.Replica.Channel.PublishAsync(fresh);
+
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        var delivery = await connector.NextAsync();
+
+        Assert.Equal(fresh.MessageId, delivery.Message.MessageId);
+        await Eventually.UntilAsync(async () => await shared.StatAsync(channel, "expired_total") == 1, Patience, "the expired message counted");
+        Assert.Equal("0", await shared.Redis.ExecuteAsync("HEXISTS", $"wc:{{{channel}}}:messages", old.MessageId));
+    }
+
+    [Fact]
+    public async Task APausedChannelQueuesButDeliversNothingUntilResumed()
+    {
+        var (channel, token) = await shared.NewChannelAsync("pause", new Dictionary<string, string> { ["paused"] = "1" });
+        await shared.Replica.Channel.PublishManyAsync(channel, 2);
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        Assert.True(connector.Subscribed.Paused);
+        Assert.True(await connector.NothingWithinAsync(TimeSpan.FromSeconds(2)));
+
+        await shared.Redis.ExecuteAsync("HSET", $"wc:{{{channel}}}:channel", "paused", "0");
+        await shared.Redis.ExecuteAsync("PUBLISH", "wc:events", $"channel|{channel}||");
+
+        Assert.Equal(2, (await connector.TakeAsync(2, TimeSpan.FromSeconds(10))).Count);
+    }
+
+    [Fact]
+    public async Task TwoConnectionsShareTheLoadAndASaturatedOneDoesNotStarveTheOther()
+    {
+        var (channel, token) = await shared.NewChannelAsync("share", new Dictionary<string, string> { ["max_in_flight"] = "3" });
+        await using var slow = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        await using var fast = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        await shared.Replica.Channel.PublishManyAsync(channel, 20);
+
+        // slow never acks: it holds 3; fast acks everything and must receive the other 17.
+        var slowHeld = await slow.TakeAsync(3);
+        var fastGot = new List<string>();
+        while (fastGot.Count < 17)
+        {
+            var batch = await fast.NextAsync();
+            fastGot.Add(batch.Message.MessageId);
+            await fast.AckAsync(batch.Message.MessageId);
+        }
+
+        Assert.Empty(fastGot.Intersect(slowHeld.Select(d => d.Message.MessageId)));
+        Assert.Equal(20, fastGot.Concat(slowHeld.Select(d => d.Message.MessageId)).Distinct().Count());
+        Assert.True(await slow.NothingWithinAsync(TimeSpan.FromMilliseconds(500)));
+    }
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+using Grpc.Health.V1;
+using WebhookConnect.Grpc.Client;
+using WebhookConnect.TestKit;
+using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
+
+namespace WebhookConnect.QueueManager.Tests.Support;
+
+/// <summary>The queue-manager binary as a child process on free loopback ports, with a gRPC channel to it.</summary>
+public sealed class QueueManagerProcess : IAsyncDisposable
+{
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    private QueueManagerProcess(ChildProcess process, int grpcPort, int managementPort, string replicaId)
+    {
+        Process = process;
+        GrpcPort = grpcPort;
+        ManagementPort = managementPort;
+        ReplicaId = replicaId;
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+    }
+
+    public ChildProcess Process { get; }
+
+    public int GrpcPort { get; }
+
+    public int ManagementPort { get; }
+
+    public string ReplicaId { get; }
+
+    public GrpcChannel Channel { get; }
+
+    public static string Assembly => ServiceBinaries.Assembly("QueueManager", "WebhookConnect.QueueManager");
+
+    /// <summary>Starts a replica against <paramref name="redisEndpoint"/> and waits until its gRPC health is SERVING.
+    /// Sweeps run every 100 ms so lease and retry tests do not wait for the default second.</summary>
+    public static async Task<QueueManagerProcess> StartAsync(string redisEndpoint, IReadOnlyDictionary<string, string>? extra = null, string? replicaId = null)
+    {
+        var grpcPort = FreePort.Next();
+        var managementPort = FreePort.Next();
+        replicaId ??= "qm-" + grpcPort.ToString(CultureInfo.InvariantCulture);
+        var settings = new Dictionary<string, string>
+        {
+            ["QueueManager:Redis"] = redisEndpoint,
+            ["QueueManager:Host"] = "127.0.0.1",
+            ["QueueManager:Port"] = grpcPort.ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:ReplicaId"] = replicaId,
+            ["QueueManager:SweepInterval"] = "00:00:00.1",
+            ["Management:Host"] = "127.0.0.1",
+            ["Management:Port"] = managementPort.ToString(CultureInfo.InvariantCulture),
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        {
+            settings[key] = value;
+        }
+
+        var process = ServiceBinaries.Start(replicaId, Assembly, settings);
+        var replica = new QueueManagerProcess(process, grpcPort, managementPort, replicaId);
+        try
+        {
+            await replica.WaitServingAsync();
+        }
+        catch
+        {
+            await replica.DisposeAsync();
+            throw;
+        }
+
+        return replica;
+    }
+
+    public async Task WaitServingAsync() =>
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                if (Process.HasExited)
+                {
+                    throw new InvalidOperationException($"queue-manager exited with {Process.ExitCode}:\n{Process.Output}");
+                }
+
+                try
+                {
+                    var reply = await new Health.HealthClient(Channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(5));
+                    return reply.Status == ServingStatus.Serving;
+                }
+                catch (global::Grpc.Core.RpcException)
+                {
+                    return false;
+                }
+            },
+            Patience,
+            $"queue-manager {ReplicaId} to serve gRPC health");
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        await Process.DisposeAsync();
+    }
+}

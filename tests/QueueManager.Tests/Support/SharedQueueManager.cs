@@ -1,0 +1,47 @@
+using WebhookConnect.TestKit;
+
+namespace WebhookConnect.QueueManager.Tests.Support;
+
+/// <summary>One redis-server and one queue-manager for a test class; each test uses its own channels.</summary>
+public sealed class SharedQueueManager : IAsyncLifetime
+{
+    public RedisServer Redis { get; private set; } = null!;
+
+    public QueueManagerProcess Replica { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        Redis = await RedisServer.StartAsync();
+        Replica = await QueueManagerProcess.StartAsync(Redis.Endpoint);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Replica is not null)
+        {
+            await Replica.DisposeAsync();
+        }
+
+        if (Redis is not null)
+        {
+            await Redis.DisposeAsync();
+        }
+    }
+
+    /// <summary>A new channel with the given config fields; returns (name, token).</summary>
+    public async Task<(string Name, string Token)> NewChannelAsync(string prefix, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var name = TestChannels.UniqueName(prefix);
+        return (name, await TestChannels.CreateAsync(Redis, name, settings));
+    }
+
+    /// <summary>A counter or gauge of the channel as stored in Redis.</summary>
+    public async Task<long> StatAsync(string channel, string counter)
+    {
+        var value = await Redis.ExecuteAsync("HGET", $"wc:{{{channel}}}:stats", counter);
+        return value is null ? 0 : long.Parse(value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async Task<long> CountAsync(string channel, string zsetSuffix) =>
+        long.Parse((await Redis.ExecuteAsync("ZCARD", $"wc:{{{channel}}}:{zsetSuffix}"))!, System.Globalization.CultureInfo.InvariantCulture);
+}
