@@ -1,0 +1,160 @@
+using Google.Protobuf;
+using Grpc.Core;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.QueueManager.Tests.Support;
+
+namespace WebhookConnect.QueueManager.Tests;
+
+/// <summary>The Publish API (publish.proto): idempotency, limits and the statuses ingress maps to HTTP.</summary>
+public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<SharedQueueManager>
+{
+    private PublishService.PublishServiceClient Client => new(shared.Replica.Channel);
+
+    [Fact]
+    public async Task PublishingTheSameMessageIdTwiceQueuesItOnce()
+    {
+        var (channel, _) = await shared.NewChannelAsync("replay");
+        var message = Publishing.NewMessage(channel, "once");
+
+        var first = await shared.Replica.Channel.PublishAsync(message);
+        var second = await shared.Replica.Channel.PublishAsync(message);
+
+        Assert.Equal(PublishOutcome.Queued, first.Outcome);
+        Assert.Equal(PublishOutcome.AlreadyQueued, second.Outcome);
+        Assert.Equal(message.MessageId, second.MessageId);
+        Assert.Equal(1, await shared.CountAsync(channel, "ready"));
+        Assert.Equal(1, await shared.StatAsync(channel, "published_total"));
+    }
+
+    [Fact]
+    public async Task AReplayAfterTheMessageWasAckedIsNotQueuedAgain()
+    {
+        var (channel, token) = await shared.NewChannelAsync("late-replay");
+        var message = Publishing.NewMessage(channel, "acked");
+        await shared.Replica.Channel.PublishAsync(message);
+        await using (var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token))
+        {
+            await connector.AckAsync((await connector.NextAsync()).Message.MessageId);
+            await TestKit.Eventually.UntilAsync(async () => await shared.StatAsync(channel, "acked_total") == 1, QueueManagerProcess.Patience, "the ack");
+        }
+
+        var replay = await shared.Replica.Channel.PublishAsync(message);
+
+        Assert.Equal(PublishOutcome.AlreadyQueued, replay.Outcome);
+        Assert.Equal(0, await shared.CountAsync(channel, "ready"));
+    }
+
+    [Fact]
+    public async Task ASecondMessageWithTheSameIdempotencyKeyIsADuplicateOfTheFirst()
+    {
+        var (channel, _) = await shared.NewChannelAsync("idem");
+        var original = Publishing.NewMessage(channel, "first", idempotencyKey: "delivery-42");
+        var retry = Publishing.NewMessage(channel, "first again", idempotencyKey: "delivery-42");
+        var other = Publishing.NewMessage(channel, "other", idempotencyKey: "delivery-43");
+
+        await shared.Replica.Channel.PublishAsync(original);
+        var duplicate = await shared.Replica.Channel.PublishAsync(retry);
+        var distinct = await shared.Replica.Channel.PublishAsync(other);
+
+        Assert.Equal(PublishOutcome.Duplicate, duplicate.Outcome);
+        Assert.Equal(original.MessageId, duplicate.MessageId);
+        Assert.Equal(PublishOutcome.Queued, distinct.Outcome);
+        Assert.Equal(2, await shared.CountAsync(channel, "ready"));
+        Assert.Equal(1, await shared.StatAsync(channel, "duplicates_total"));
+    }
+
+    [Fact]
+    public async Task AFullChannelRefusesWithResourceExhaustedAndARetryHintAndDropsNothing()
+    {
+        var (channel, _) = await shared.NewChannelAsync("full", new Dictionary<string, string> { ["max_queue_size"] = "3" });
+        var queued = await shared.Replica.Channel.PublishManyAsync(channel, 3);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(Publishing.NewMessage(channel, "one too many")));
+
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Contains("max_queue_size", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal("5000", ex.Trailers.GetValue("retry-after-ms"));
+        Assert.Equal(3, await shared.CountAsync(channel, "ready"));
+        Assert.Equal(1, await shared.StatAsync(channel, "rejected_total"));
+        Assert.Equal(3, queued.Count);
+    }
+
+    [Fact]
+    public async Task AnUnknownChannelIsNotFound()
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(Publishing.NewMessage("no-such-channel", "x")));
+
+        Assert.Equal(StatusCode.NotFound, ex.StatusCode);
+        Assert.Contains("no-such-channel", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ABodyOverTheChannelLimitIsOutOfRange()
+    {
+        var (channel, _) = await shared.NewChannelAsync("small", new Dictionary<string, string> { ["max_message_bytes"] = "10" });
+        var message = Publishing.NewMessage(channel, "eleven byte");
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(message));
+
+        Assert.Equal(StatusCode.OutOfRange, ex.StatusCode);
+        Assert.Contains("max_message_bytes = 10", ex.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(0, await shared.CountAsync(channel, "ready"));
+    }
+
+    [Theory]
+    [InlineData("message_id", "message.message_id")]
+    [InlineData("channel", "message.channel")]
+    [InlineData("endpoint_id", "message.endpoint_id")]
+    [InlineData("received_at", "message.received_at")]
+    public async Task AMalformedMessageIsInvalidArgumentNamingTheField(string field, string named)
+    {
+        var message = Publishing.NewMessage("whatever", "x");
+        switch (field)
+        {
+            case "message_id": message.MessageId = "has space"; break;
+            case "channel": message.Channel = "Bad/Name"; break;
+            case "endpoint_id": message.EndpointId = ""; break;
+            case "received_at": message.ReceivedAt = null; break;
+        }
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(message));
+
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.StartsWith(named, ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AMessageOverTheGrpcLimitIsRefusedAndTheServerKeepsServing()
+    {
+        var (channel, _) = await shared.NewChannelAsync("huge");
+        var message = Publishing.NewMessage(channel, "");
+        message.Body = ByteString.CopyFrom(new byte[17 * 1024 * 1024]);
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(message));
+
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Null(ex.Trailers.GetValue("retry-after-ms"));
+        Assert.Equal(PublishOutcome.Queued, (await shared.Replica.Channel.PublishAsync(Publishing.NewMessage(channel, "small"))).Outcome);
+    }
+
+    [Fact]
+    public async Task ABatchKeepsPerChannelOrderAfterAFailure()
+    {
+        var (full, _) = await shared.NewChannelAsync("batch-full", new Dictionary<string, string> { ["max_queue_size"] = "1" });
+        var (open, _) = await shared.NewChannelAsync("batch-open");
+        var request = new PublishBatchRequest();
+        request.Messages.Add(Publishing.NewMessage(full, "fits"));
+        request.Messages.Add(Publishing.NewMessage(full, "refused"));
+        request.Messages.Add(Publishing.NewMessage(open, "other channel"));
+        request.Messages.Add(Publishing.NewMessage(full, "not attempted"));
+
+        var response = await Client.PublishBatchAsync(request);
+
+        Assert.Equal([PublishOutcome.Queued, PublishOutcome.Unspecified, PublishOutcome.Queued, PublishOutcome.Unspecified], response.Results.Select(r => r.Outcome));
+        Assert.Equal((int)StatusCode.ResourceExhausted, response.Results[1].ErrorCode);
+        Assert.Equal((int)StatusCode.ResourceExhausted, response.Results[3].ErrorCode);
+        Assert.Equal(5, response.Results[3].RetryAfter.Seconds);
+        Assert.Equal(1, await shared.StatAsync(full, "rejected_total"));
+        Assert.Equal(request.Messages.Select(m => m.MessageId), response.Results.Select(r => r.MessageId));
+    }
+}
