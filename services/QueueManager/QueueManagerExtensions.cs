@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Grpc.Server;
 using WebhookConnect.Grpc.StandardServices;
+using WebhookConnect.QueueManager.Admin;
 using WebhookConnect.QueueManager.Publishing;
 using WebhookConnect.QueueManager.Queue;
 using WebhookConnect.QueueManager.Redis;
@@ -23,6 +24,7 @@ public static class QueueManagerExtensions
         services.AddSingleton<ReplicaIdentity>();
         services.AddSingleton<MessageQueue>();
         services.AddSingleton<Publisher>();
+        services.AddSingleton<QueueQueries>();
         services.AddHostedService<Sweeper>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<ConnectionRegistry>());
@@ -43,6 +45,7 @@ public static class QueueManagerExtensions
     {
         app.MapGrpcService<PublishService>();
         app.MapGrpcService<ConnectService>();
+        app.MapGrpcService<QueueAdminService>();
         app.MapGrpcHealthService();
         app.MapGrpcReflectionService();
         return app;

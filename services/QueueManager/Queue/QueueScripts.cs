@@ -15,6 +15,10 @@ public static class QueueScripts
     public static readonly string Connect = Load("connect");
     public static readonly string Touch = Load("touch");
     public static readonly string Disconnect = Load("disconnect");
+    public static readonly string Stats = Load("stats");
+    public static readonly string Peek = Load("peek");
+    public static readonly string Replay = Load("replay");
+    public static readonly string Purge = Load("purge");
 
     private static string Load(string name) => Read("common") + "\n" + Read(name);
 

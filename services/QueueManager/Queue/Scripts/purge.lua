@@ -1,0 +1,22 @@
+-- Delete dead letters for good: ARGV 1 '1' for all, 2.. ids. Returns { purged_count, not_found_id1, ... }.
+-- Purged ids are remembered as settled, so a late replay of their publish is not queued again.
+local now = now_ms()
+local ids
+if ARGV[1] == '1' then
+  ids = redis.call('ZRANGE', K_DLQ, 0, -1)
+else
+  ids = {}
+  for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+end
+local out = { 0 }
+for _, id in ipairs(ids) do
+  if redis.call('ZREM', K_DLQ, id) == 1 then
+    redis.call('HDEL', K_DLQ_INFO, id)
+    redis.call('HDEL', K_MESSAGES, id)
+    redis.call('ZADD', K_SETTLED, now, id)
+    out[1] = out[1] + 1
+  else
+    out[#out + 1] = id
+  end
+end
+return out
