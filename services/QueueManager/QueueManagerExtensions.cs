@@ -2,6 +2,9 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Grpc.Server;
 using WebhookConnect.Grpc.StandardServices;
+using WebhookConnect.QueueManager.Admin;
+using WebhookConnect.QueueManager.Channels;
+using WebhookConnect.QueueManager.Publishing;
 using WebhookConnect.QueueManager.Redis;
 using WebhookConnect.ServiceDefaults;
 
@@ -17,6 +20,9 @@ public static class QueueManagerExtensions
         services.AddSingleton<RedisConnection>();
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ChannelStore>();
+        services.AddSingleton<EndpointTable>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthCheckTags.Ready]);
         services.AddGrpcServer();
         services.AddGrpcHealth();
@@ -34,6 +40,8 @@ public static class QueueManagerExtensions
     {
         app.MapGrpcHealthService();
         app.MapGrpcReflectionService();
+        app.MapGrpcService<QueueAdminService>();
+        app.MapGrpcService<PublishService>();
         return app;
     }
 }
