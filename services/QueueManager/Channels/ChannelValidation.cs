@@ -276,12 +276,12 @@ public static partial class ChannelValidation
         for (var i = 0; i < cidrs.Count; i++)
         {
             var text = cidrs[i];
-            // A bare address means /32 or /128 (channel.proto); a CIDR must have no host bits set so that
-            // every reader (ingress included) parses it the same way.
+            // A bare address means /32 or /128 (channel.proto). CIDRs are checked with the parser ingress uses
+            // (System.Net.IPNetwork), so whatever is accepted here is understood there the same way.
             var ok = text.Contains('/', StringComparison.Ordinal) ? IPNetwork.TryParse(text, out _) : IPAddress.TryParse(text, out _);
             if (!ok)
             {
-                throw ChannelException.Invalid($"{path}[{i}] = {Show(text)}: must be an IP address or a CIDR such as 203.0.113.0/24 or 2001:db8::/32 (no host bits set)");
+                throw ChannelException.Invalid($"{path}[{i}] = {Show(text)}: must be an IP address or a CIDR such as 203.0.113.0/24 or 2001:db8::/32");
             }
         }
     }
