@@ -81,6 +81,8 @@ public sealed partial class EndpointTable(RedisConnection redis, ClusterEvents e
         {
             var sent = await SendResetAsync(writer);
             var lastWrite = DateTimeOffset.UtcNow;
+            var pending = false;
+            var redisAway = false;
             while (!cancellationToken.IsCancellationRequested)
             {
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -96,13 +98,33 @@ public sealed partial class EndpointTable(RedisConnection redis, ClusterEvents e
                     signalled = false;
                 }
 
-                var current = (ulong)(long)await Db.StringGetAsync(GlobalKeys.EndpointRevision);
-                if (signalled || current != sent)
+                pending |= signalled;
+                try
                 {
-                    sent = await SendResetAsync(writer);
-                    lastWrite = DateTimeOffset.UtcNow;
+                    var current = (ulong)(long)await Db.StringGetAsync(GlobalKeys.EndpointRevision);
+                    if (pending || current != sent)
+                    {
+                        sent = await SendResetAsync(writer);
+                        lastWrite = DateTimeOffset.UtcNow;
+                        pending = false;
+                    }
+
+                    redisAway = false;
                 }
-                else if (DateTimeOffset.UtcNow - lastWrite >= HeartbeatInterval)
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    // Redis is away: keep the stream (and the client's cache) alive with heartbeats, and send a
+                    // fresh table once Redis answers again (publish.proto: the stream never ends on its own).
+                    pending = true;
+                    if (!redisAway)
+                    {
+                        redisAway = true;
+                        LogRedisUnavailable(logger, ex);
+                    }
+                }
+
+                // Checked every poll, so the heartbeat goes out early rather than late.
+                if (DateTimeOffset.UtcNow - lastWrite >= HeartbeatInterval - RevisionPollInterval)
                 {
                     await writer.WriteAsync(new WatchEndpointsResponse { Revision = sent });
                     lastWrite = DateTimeOffset.UtcNow;
@@ -164,6 +186,9 @@ public sealed partial class EndpointTable(RedisConnection redis, ClusterEvents e
 
         return routes;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Endpoint watch: Redis is unavailable; heartbeats continue until it answers")]
+    private static partial void LogRedisUnavailable(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Endpoint table sent to a watcher: {RouteCount} route(s) at revision {Revision}")]
     private static partial void LogResetSent(ILogger logger, int routeCount, ulong revision);
