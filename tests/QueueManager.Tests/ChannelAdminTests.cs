@@ -439,6 +439,32 @@ public sealed class ChannelAdminTests(QueueManagerProcess qm) : IClassFixture<Qu
     }
 
     [Fact]
+    public async Task ConcurrentAppliesOfANewChannelCreateItOnceAndAllSucceed()
+    {
+        var name = QueueManagerProcess.UniqueName("race");
+        var request = new ApplyChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name) }, Settings = new ChannelSettings { MaxInFlight = 9 } };
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ => await qm.Admin.ApplyChannelAsync(request)));
+
+        Assert.Single(responses, r => r.Created);
+        Assert.All(responses, r => Assert.Equal(9u, r.Channel.Settings.MaxInFlight));
+        Assert.Equal(name, await qm.Redis.ExecuteAsync("HGET", "wc:endpoint-index", "/" + name));
+    }
+
+    [Fact]
+    public async Task ConcurrentEndpointAdditionsToOneChannelAreAllKept()
+    {
+        var name = await CreateAsync("adds");
+        var ids = Enumerable.Range(0, 8).Select(i => $"e{i}").ToArray();
+
+        await Task.WhenAll(ids.Select(async id =>
+            await qm.Admin.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = id, Namespace = name } })));
+
+        var channel = (await qm.Admin.GetChannelAsync(new GetChannelRequest { Channel = name })).Channel;
+        Assert.Equal(ids.Select(id => $"{name}/{id}").Prepend("/" + name), channel.Endpoints.Select(e => e.Namespace + "/" + e.Id));
+    }
+
+    [Fact]
     public async Task MethodsOfTheQueueEngineAreUnimplementedHere()
     {
         var error = await Assert.ThrowsAsync<RpcException>(async () => await qm.Admin.GetOverviewAsync(new GetOverviewRequest()));
