@@ -1,17 +1,36 @@
 using Grpc.Core;
 using StackExchange.Redis;
+using WebhookConnect.QueueManager.Channels;
 
 namespace WebhookConnect.QueueManager;
 
-/// <summary>How infrastructure failures surface to callers: Redis unreachable or slow is UNAVAILABLE (transient:
-/// ingress spools, connectors reconnect), never UNKNOWN.</summary>
+/// <summary>
+/// The one mapping from the queue-manager's failures to gRPC statuses. Domain refusals (<see cref="ChannelException"/>)
+/// carry their own status; Redis unreachable, slow, loading or failing over is UNAVAILABLE (transient: ingress
+/// spools, connectors reconnect, admin callers retry); anything else escaping a handler is a bug (UNKNOWN/INTERNAL).
+/// </summary>
 public static class Errors
 {
+    public static StatusCode ToStatusCode(ChannelFailure failure) => failure switch
+    {
+        ChannelFailure.Invalid => StatusCode.InvalidArgument,
+        ChannelFailure.NotFound => StatusCode.NotFound,
+        ChannelFailure.AlreadyExists => StatusCode.AlreadyExists,
+        ChannelFailure.Precondition => StatusCode.FailedPrecondition,
+        ChannelFailure.Contended => StatusCode.Aborted,
+        _ => StatusCode.Internal,
+    };
+
+    /// <summary>Runs a handler body and turns failures into the status the API documents.</summary>
     public static async Task<T> GuardAsync<T>(Func<Task<T>> call)
     {
         try
         {
             return await call();
+        }
+        catch (ChannelException ex)
+        {
+            throw new RpcException(new Status(ToStatusCode(ex.Failure), ex.Message));
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
@@ -19,8 +38,28 @@ public static class Errors
         }
     }
 
-    public static bool IsRedisFailure(Exception exception) => exception is RedisException or TimeoutException;
+    /// <inheritdoc cref="GuardAsync{T}(Func{Task{T}})"/>
+    public static async Task GuardAsync(Func<Task> call) =>
+        await GuardAsync(async () =>
+        {
+            await call();
+            return true;
+        });
+
+    /// <summary>Redis cannot serve right now, for a reason that passes: unreachable, timed out, loading its data
+    /// after a restart, a replica or cluster node failing over.</summary>
+    public static bool IsRedisFailure(Exception exception) => exception switch
+    {
+        RedisConnectionException or RedisTimeoutException or TimeoutException => true,
+        RedisServerException server => server.Message.StartsWith("LOADING", StringComparison.Ordinal)
+            || server.Message.StartsWith("BUSY", StringComparison.Ordinal)
+            || server.Message.StartsWith("READONLY", StringComparison.Ordinal)
+            || server.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
+            || server.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
+            || server.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal),
+        _ => false,
+    };
 
     public static RpcException Unavailable(Exception exception) =>
-        new(new Status(StatusCode.Unavailable, $"Redis is unreachable or too slow: {exception.Message}"));
+        new(new Status(StatusCode.Unavailable, $"Redis is unreachable or not ready: {exception.Message}"));
 }

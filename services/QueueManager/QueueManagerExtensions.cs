@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using WebhookConnect.Grpc.Server;
 using WebhookConnect.Grpc.StandardServices;
 using WebhookConnect.QueueManager.Admin;
+using WebhookConnect.QueueManager.Channels;
 using WebhookConnect.QueueManager.Publishing;
 using WebhookConnect.QueueManager.Queue;
 using WebhookConnect.QueueManager.Redis;
@@ -28,6 +29,9 @@ public static class QueueManagerExtensions
         services.AddHostedService<Sweeper>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<ConnectionRegistry>());
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ChannelStore>();
+        services.AddSingleton<EndpointTable>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthCheckTags.Ready]);
         services.AddGrpcServer();
         services.AddGrpcHealth();

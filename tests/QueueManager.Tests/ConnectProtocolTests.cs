@@ -119,8 +119,8 @@ public sealed class ConnectProtocolTests(SharedQueueManager shared) : IClassFixt
         var (channel, token) = await shared.NewChannelAsync("deleted");
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
 
-        await shared.Redis.ExecuteAsync("DEL", $"wc:{{{channel}}}:channel");
-        await shared.Redis.ExecuteAsync("PUBLISH", "wc:events", $"deleted|{channel}||");
+        await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(shared.Replica.Channel)
+            .DeleteChannelAsync(new Contracts.Admin.V1.DeleteChannelRequest { Channel = channel });
 
         var status = await connector.Ended.WaitAsync(Patience);
         Assert.Equal(StatusCode.NotFound, status.StatusCode);

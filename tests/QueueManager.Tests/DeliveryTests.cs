@@ -55,7 +55,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
         var (channel, token) = await shared.NewChannelAsync("wake");
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
 
-        var message = Publishing.NewMessage(channel, "hello");
+        var message = TestMessages.NewMessage(channel, "hello");
         await shared.Replica.Channel.PublishAsync(message);
 
         var delivery = await connector.NextAsync(TimeSpan.FromSeconds(10));
@@ -91,7 +91,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
             ["backoff_initial_ms"] = "1500",
             ["backoff_jitter"] = "0",
         });
-        var message = Publishing.NewMessage(channel, "retry me");
+        var message = TestMessages.NewMessage(channel, "retry me");
         await shared.Replica.Channel.PublishAsync(message);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var first = await connector.NextAsync();
@@ -112,7 +112,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     public async Task NackWithoutRetryDeadLettersAtOnceWithTheReason()
     {
         var (channel, token) = await shared.NewChannelAsync("reject");
-        var message = Publishing.NewMessage(channel, "bad");
+        var message = TestMessages.NewMessage(channel, "bad");
         await shared.Replica.Channel.PublishAsync(message);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var delivery = await connector.NextAsync();
@@ -136,7 +136,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
             ["max_delivery_attempts"] = "3",
             ["backoff_initial_ms"] = "0",
         });
-        var message = Publishing.NewMessage(channel, "always fails");
+        var message = TestMessages.NewMessage(channel, "always fails");
         await shared.Replica.Channel.PublishAsync(message);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
 
@@ -162,7 +162,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
             ["ack_timeout_ms"] = "1000",
             ["backoff_initial_ms"] = "0",
         });
-        var message = Publishing.NewMessage(channel, "slow");
+        var message = TestMessages.NewMessage(channel, "slow");
         await shared.Replica.Channel.PublishAsync(message);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
 
@@ -215,8 +215,8 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     public async Task ExpiredMessagesAreNeverDeliveredAndAreCounted()
     {
         var (channel, token) = await shared.NewChannelAsync("ttl", new Dictionary<string, string> { ["ttl_ms"] = "1000" });
-        var old = Publishing.NewMessage(channel, "old", receivedAt: DateTimeOffset.UtcNow.AddSeconds(-5));
-        var fresh = Publishing.NewMessage(channel, "fresh");
+        var old = TestMessages.NewMessage(channel, "old", receivedAt: DateTimeOffset.UtcNow.AddSeconds(-5));
+        var fresh = TestMessages.NewMessage(channel, "fresh");
         await shared.Replica.Channel.PublishAsync(old);
         await shared.Replica.Channel.PublishAsync(fresh);
 
@@ -237,8 +237,8 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
         Assert.True(connector.Subscribed.Paused);
         Assert.True(await connector.NothingWithinAsync(TimeSpan.FromSeconds(2)));
 
-        await shared.Redis.ExecuteAsync("HSET", $"wc:{{{channel}}}:channel", "paused", "0");
-        await shared.Redis.ExecuteAsync("PUBLISH", "wc:events", $"channel|{channel}||");
+        await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(shared.Replica.Channel)
+            .ResumeChannelAsync(new Contracts.Admin.V1.ResumeChannelRequest { Channel = channel });
 
         Assert.Equal(2, (await connector.TakeAsync(2, TimeSpan.FromSeconds(10))).Count);
     }

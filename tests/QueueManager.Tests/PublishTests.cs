@@ -14,7 +14,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     public async Task PublishingTheSameMessageIdTwiceQueuesItOnce()
     {
         var (channel, _) = await shared.NewChannelAsync("replay");
-        var message = Publishing.NewMessage(channel, "once");
+        var message = TestMessages.NewMessage(channel, "once");
 
         var first = await shared.Replica.Channel.PublishAsync(message);
         var second = await shared.Replica.Channel.PublishAsync(message);
@@ -30,7 +30,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     public async Task AReplayAfterTheMessageWasAckedIsNotQueuedAgain()
     {
         var (channel, token) = await shared.NewChannelAsync("late-replay");
-        var message = Publishing.NewMessage(channel, "acked");
+        var message = TestMessages.NewMessage(channel, "acked");
         await shared.Replica.Channel.PublishAsync(message);
         await using (var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token))
         {
@@ -48,9 +48,9 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     public async Task ASecondMessageWithTheSameIdempotencyKeyIsADuplicateOfTheFirst()
     {
         var (channel, _) = await shared.NewChannelAsync("idem");
-        var original = Publishing.NewMessage(channel, "first", idempotencyKey: "delivery-42");
-        var retry = Publishing.NewMessage(channel, "first again", idempotencyKey: "delivery-42");
-        var other = Publishing.NewMessage(channel, "other", idempotencyKey: "delivery-43");
+        var original = TestMessages.NewMessage(channel, "first", idempotencyKey: "delivery-42");
+        var retry = TestMessages.NewMessage(channel, "first again", idempotencyKey: "delivery-42");
+        var other = TestMessages.NewMessage(channel, "other", idempotencyKey: "delivery-43");
 
         await shared.Replica.Channel.PublishAsync(original);
         var duplicate = await shared.Replica.Channel.PublishAsync(retry);
@@ -69,7 +69,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         var (channel, _) = await shared.NewChannelAsync("full", new Dictionary<string, string> { ["max_queue_size"] = "3" });
         var queued = await shared.Replica.Channel.PublishManyAsync(channel, 3);
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(Publishing.NewMessage(channel, "one too many")));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "one too many")));
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Contains("max_queue_size", ex.Status.Detail, StringComparison.Ordinal);
@@ -82,7 +82,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     [Fact]
     public async Task AnUnknownChannelIsNotFound()
     {
-        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(Publishing.NewMessage("no-such-channel", "x")));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(TestMessages.NewMessage("no-such-channel", "x")));
 
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
         Assert.Contains("no-such-channel", ex.Status.Detail, StringComparison.Ordinal);
@@ -92,7 +92,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     public async Task ABodyOverTheChannelLimitIsOutOfRange()
     {
         var (channel, _) = await shared.NewChannelAsync("small", new Dictionary<string, string> { ["max_message_bytes"] = "10" });
-        var message = Publishing.NewMessage(channel, "eleven byte");
+        var message = TestMessages.NewMessage(channel, "eleven byte");
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(message));
 
@@ -108,7 +108,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     [InlineData("received_at", "message.received_at")]
     public async Task AMalformedMessageIsInvalidArgumentNamingTheField(string field, string named)
     {
-        var message = Publishing.NewMessage("whatever", "x");
+        var message = TestMessages.NewMessage("whatever", "x");
         switch (field)
         {
             case "message_id": message.MessageId = "has space"; break;
@@ -127,14 +127,14 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     public async Task AMessageOverTheGrpcLimitIsRefusedAndTheServerKeepsServing()
     {
         var (channel, _) = await shared.NewChannelAsync("huge");
-        var message = Publishing.NewMessage(channel, "");
+        var message = TestMessages.NewMessage(channel, "");
         message.Body = ByteString.CopyFrom(new byte[17 * 1024 * 1024]);
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(message));
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Null(ex.Trailers.GetValue("retry-after-ms"));
-        Assert.Equal(PublishOutcome.Queued, (await shared.Replica.Channel.PublishAsync(Publishing.NewMessage(channel, "small"))).Outcome);
+        Assert.Equal(PublishOutcome.Queued, (await shared.Replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "small"))).Outcome);
     }
 
     [Fact]
@@ -143,10 +143,10 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         var (full, _) = await shared.NewChannelAsync("batch-full", new Dictionary<string, string> { ["max_queue_size"] = "1" });
         var (open, _) = await shared.NewChannelAsync("batch-open");
         var request = new PublishBatchRequest();
-        request.Messages.Add(Publishing.NewMessage(full, "fits"));
-        request.Messages.Add(Publishing.NewMessage(full, "refused"));
-        request.Messages.Add(Publishing.NewMessage(open, "other channel"));
-        request.Messages.Add(Publishing.NewMessage(full, "not attempted"));
+        request.Messages.Add(TestMessages.NewMessage(full, "fits"));
+        request.Messages.Add(TestMessages.NewMessage(full, "refused"));
+        request.Messages.Add(TestMessages.NewMessage(open, "other channel"));
+        request.Messages.Add(TestMessages.NewMessage(full, "not attempted"));
 
         var response = await Client.PublishBatchAsync(request);
 

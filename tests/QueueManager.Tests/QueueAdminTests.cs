@@ -21,9 +21,10 @@ public sealed class QueueAdminTests(SharedQueueManager shared) : IClassFixture<S
             ["max_in_flight"] = "3",
             ["max_queue_size"] = "6",
             ["backoff_initial_ms"] = "600000",
+            ["backoff_max_ms"] = "600000",
         });
         var published = await shared.Replica.Channel.PublishManyAsync(channel, 6);
-        await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(Publishing.NewMessage(channel, "rejected")));
+        await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "rejected")));
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var held = await connector.TakeAsync(3);
         await connector.AckAsync(held[0].Message.MessageId);

@@ -18,7 +18,7 @@ public sealed class ReplicaFaultTests
         await using var a = await QueueManagerProcess.StartAsync(redis.Endpoint);
         await using var b = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("global-limit");
-        var token = await TestChannels.CreateAsync(redis, channel, new Dictionary<string, string> { ["max_connections"] = "2" });
+        var token = await TestChannels.CreateAsync(a.Channel, channel, new Dictionary<string, string> { ["max_connections"] = "2" });
 
         await using var onA = await TestConnector.ConnectAsync(a.Channel, channel, token);
         await using var onB = await TestConnector.ConnectAsync(b.Channel, channel, token);
@@ -38,7 +38,7 @@ public sealed class ReplicaFaultTests
         await using var a = await QueueManagerProcess.StartAsync(redis.Endpoint);
         await using var b = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("remote-disconnect");
-        var token = await TestChannels.CreateAsync(redis, channel);
+        var token = await TestChannels.CreateAsync(a.Channel, channel);
         await using var onB = await TestConnector.ConnectAsync(b.Channel, channel, token);
 
         var adminOnA = new QueueAdminService.QueueAdminServiceClient(a.Channel);
@@ -59,7 +59,7 @@ public sealed class ReplicaFaultTests
         await using var a = await QueueManagerProcess.StartAsync(redis.Endpoint);
         await using var b = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("share-replicas");
-        var token = await TestChannels.CreateAsync(redis, channel, new Dictionary<string, string> { ["max_in_flight"] = "10" });
+        var token = await TestChannels.CreateAsync(a.Channel, channel, new Dictionary<string, string> { ["max_in_flight"] = "10" });
         await using var onA = await TestConnector.ConnectAsync(a.Channel, channel, token);
         await using var onB = await TestConnector.ConnectAsync(b.Channel, channel, token);
         const int Count = 300;
@@ -68,7 +68,7 @@ public sealed class ReplicaFaultTests
         {
             for (var i = 0; i < Count; i++)
             {
-                await (i % 2 == 0 ? a : b).Channel.PublishAsync(Publishing.NewMessage(channel, $"m{i}"));
+                await (i % 2 == 0 ? a : b).Channel.PublishAsync(TestMessages.NewMessage(channel, $"m{i}"));
             }
         });
         var seen = new System.Collections.Concurrent.ConcurrentBag<(string Id, uint Attempt, string Replica)>();
@@ -121,7 +121,7 @@ public sealed class ReplicaFaultTests
         var doomed = await QueueManagerProcess.StartAsync(redis.Endpoint);
         await using var survivor = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("sigkill");
-        var token = await TestChannels.CreateAsync(redis, channel, new Dictionary<string, string>
+        var token = await TestChannels.CreateAsync(survivor.Channel, channel, new Dictionary<string, string>
         {
             ["ack_timeout_ms"] = "2000",
             ["backoff_initial_ms"] = "0",
@@ -159,7 +159,7 @@ public sealed class ReplicaFaultTests
         await using var redis = await RedisServer.StartAsync(appendOnly: true);
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("redis-restart");
-        var token = await TestChannels.CreateAsync(redis, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "3000", ["backoff_initial_ms"] = "0" });
+        var token = await TestChannels.CreateAsync(replica.Channel, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "3000", ["backoff_initial_ms"] = "0" });
         var before = await replica.Channel.PublishManyAsync(channel, 5, "before");
         var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
         var acked = new HashSet<string>();
@@ -179,7 +179,7 @@ public sealed class ReplicaFaultTests
             {
                 try
                 {
-                    var message = Publishing.NewMessage(channel, "after-" + after.Count);
+                    var message = TestMessages.NewMessage(channel, "after-" + after.Count);
                     await replica.Channel.PublishAsync(message);
                     after.Add(message);
                     return after.Count == 5;
@@ -226,7 +226,7 @@ public sealed class ReplicaFaultTests
         await using var redis = await RedisServer.StartAsync();
         var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string> { ["QueueManager:DrainGracePeriod"] = "00:00:01" });
         var channel = TestChannels.UniqueName("drain");
-        var token = await TestChannels.CreateAsync(redis, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
+        var token = await TestChannels.CreateAsync(replica.Channel, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
         await replica.Channel.PublishManyAsync(channel, 1);
         await using var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
         await connector.NextAsync();
@@ -249,18 +249,13 @@ public sealed class ReplicaFaultTests
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("rotate");
-        var oldToken = await TestChannels.CreateAsync(redis, channel);
+        var oldToken = await TestChannels.CreateAsync(replica.Channel, channel);
         await using var onOld = await TestConnector.ConnectAsync(replica.Channel, channel, oldToken);
 
-        // A rotation as the channel store records it: new current hash, the old one valid for 2 more seconds.
-        var newToken = "wct_test_rotated_token_0123456789abcdef";
-        var graceEnds = DateTimeOffset.UtcNow.AddSeconds(2);
-        await redis.ExecuteAsync(
-            "HSET", $"wc:{{{channel}}}:channel",
-            "token_hash", TestChannels.Hash(newToken),
-            "prev_token_hash", TestChannels.Hash(oldToken),
-            "prev_token_expires_ms", graceEnds.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
-        await redis.ExecuteAsync("PUBLISH", "wc:events", $"channel|{channel}||");
+        var rotation = await new QueueAdminService.QueueAdminServiceClient(replica.Channel).RotateTokenAsync(
+            new RotateTokenRequest { Channel = channel, GracePeriodSeconds = 2 });
+        var newToken = rotation.NewToken;
+        var graceEnds = rotation.PreviousTokenExpiresAt.ToDateTimeOffset();
         await using var onNew = await TestConnector.ConnectAsync(replica.Channel, channel, newToken);
         await using var lateOld = await TestConnector.ConnectAsync(replica.Channel, channel, oldToken);
 

@@ -1,11 +1,57 @@
 using Grpc.Core;
 using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.QueueManager.Channels;
+using Base = WebhookConnect.Contracts.Queue.V1.QueueAdminService.QueueAdminServiceBase;
 
 namespace WebhookConnect.QueueManager.Admin;
 
-/// <summary>The internal admin API (queue_admin.proto).</summary>
-public sealed class QueueAdminService(QueueQueries queries) : Contracts.Queue.V1.QueueAdminService.QueueAdminServiceBase
+/// <summary>
+/// queue-manager's internal admin API (queue_admin.proto). Channel methods are thin calls into
+/// <see cref="ChannelStore"/>, the queue's (connections, stats, dead letters, peek) into <see cref="QueueQueries"/>;
+/// <see cref="Errors"/> turns refusals into statuses.
+/// </summary>
+public sealed class QueueAdminService(ChannelStore store, QueueQueries queries) : Base
 {
+    public override Task<CreateChannelResponse> CreateChannel(CreateChannelRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(() => store.CreateAsync(request));
+
+    public override Task<GetChannelResponse> GetChannel(GetChannelRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(async () => new GetChannelResponse { Channel = await store.GetAsync(request.Channel) });
+
+    public override Task<ListChannelsResponse> ListChannels(ListChannelsRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(() => store.ListAsync(request));
+
+    public override Task<UpdateChannelResponse> UpdateChannel(UpdateChannelRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(async () => new UpdateChannelResponse { Channel = await store.UpdateAsync(request) });
+
+    public override Task<DeleteChannelResponse> DeleteChannel(DeleteChannelRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(async () =>
+        {
+            await store.DeleteAsync(request.Channel);
+            return new DeleteChannelResponse();
+        });
+
+    public override Task<ApplyChannelResponse> ApplyChannel(ApplyChannelRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(() => store.ApplyAsync(request));
+
+    public override Task<AddEndpointResponse> AddEndpoint(AddEndpointRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(async () => new AddEndpointResponse { Channel = await store.AddEndpointAsync(request) });
+
+    public override Task<UpdateEndpointResponse> UpdateEndpoint(UpdateEndpointRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(async () => new UpdateEndpointResponse { Channel = await store.UpdateEndpointAsync(request) });
+
+    public override Task<RemoveEndpointResponse> RemoveEndpoint(RemoveEndpointRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(async () => new RemoveEndpointResponse { Channel = await store.RemoveEndpointAsync(request) });
+
+    public override Task<RotateTokenResponse> RotateToken(RotateTokenRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(() => store.RotateTokenAsync(request));
+
+    public override Task<PauseChannelResponse> PauseChannel(PauseChannelRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(async () => new PauseChannelResponse { Channel = await store.SetPausedAsync(request.Channel, paused: true) });
+
+    public override Task<ResumeChannelResponse> ResumeChannel(ResumeChannelRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(async () => new ResumeChannelResponse { Channel = await store.SetPausedAsync(request.Channel, paused: false) });
+
     public override Task<GetChannelStatsResponse> GetChannelStats(GetChannelStatsRequest request, ServerCallContext context) =>
         Errors.GuardAsync(() => queries.GetChannelStatsAsync(request));
 

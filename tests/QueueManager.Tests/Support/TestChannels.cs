@@ -1,12 +1,16 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using WebhookConnect.TestKit;
+using Google.Protobuf.WellKnownTypes;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.Queue.V1;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.Grpc.Client;
 
 namespace WebhookConnect.QueueManager.Tests.Support;
 
-/// <summary>Creates channels for queue tests by writing the config hash the way the channel store does
-/// (the layout documented in docs/queue-manager.md).</summary>
+/// <summary>Creates channels for queue tests through the internal admin API (CreateChannel), with settings given by
+/// their config-hash names (ttl_ms, max_in_flight, …) for brevity.</summary>
 public static class TestChannels
 {
     private static int _counter;
@@ -14,47 +18,45 @@ public static class TestChannels
     public static string UniqueName(string prefix) =>
         $"{prefix}-{Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..6]}";
 
-    /// <summary>Creates a channel and returns its token. Settings are config-hash fields (ttl_ms, max_in_flight, …).</summary>
-    public static async Task<string> CreateAsync(RedisServer redis, string channel, IReadOnlyDictionary<string, string>? settings = null)
+    /// <summary>Creates a channel with one endpoint (its own name) and returns its token.</summary>
+    public static async Task<string> CreateAsync(GrpcChannel queueManager, string channel, IReadOnlyDictionary<string, string>? settings = null)
     {
-        var token = "wct_test_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        var fields = new Dictionary<string, string>
+        var request = new CreateChannelRequest
         {
-            ["ttl_ms"] = "86400000",
-            ["max_queue_size"] = "10000",
-            ["max_message_bytes"] = "10485760",
-            ["max_connections"] = "10",
-            ["max_in_flight"] = "100",
-            ["ack_timeout_ms"] = "30000",
-            ["max_delivery_attempts"] = "10",
-            ["backoff_initial_ms"] = "1000",
-            ["backoff_multiplier"] = "2",
-            ["backoff_max_ms"] = "300000",
-            ["backoff_jitter"] = "0.2",
-            ["dead_letter_expired"] = "0",
-            ["paused"] = "0",
-            ["created_ms"] = now,
-            ["updated_ms"] = now,
-            ["token_hash"] = Hash(token),
-            ["token_issued_ms"] = now,
+            Channel = channel,
+            Settings = Settings(settings ?? new Dictionary<string, string>()),
+            Endpoints = { new EndpointConfig { Id = channel } },
         };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
-        {
-            fields[key] = value;
-        }
-
-        var command = new List<string> { "HSET", $"wc:{{{channel}}}:channel" };
-        foreach (var (key, value) in fields)
-        {
-            command.Add(key);
-            command.Add(value);
-        }
-
-        await redis.ExecuteAsync([.. command]);
-        await redis.ExecuteAsync("ZADD", "wc:channels", "0", channel);
-        return token;
+        return (await new QueueAdminService.QueueAdminServiceClient(queueManager).CreateChannelAsync(request)).Token;
     }
 
     public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    private static ChannelSettings Settings(IReadOnlyDictionary<string, string> fields)
+    {
+        var settings = new ChannelSettings();
+        foreach (var (name, text) in fields)
+        {
+            var value = double.Parse(text, CultureInfo.InvariantCulture);
+            var ms = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(value));
+            switch (name)
+            {
+                case "ttl_ms": settings.Ttl = ms; break;
+                case "ack_timeout_ms": settings.AckTimeout = ms; break;
+                case "max_queue_size": settings.MaxQueueSize = (uint)value; break;
+                case "max_message_bytes": settings.MaxMessageBytes = (uint)value; break;
+                case "max_connections": settings.MaxConnections = (uint)value; break;
+                case "max_in_flight": settings.MaxInFlight = (uint)value; break;
+                case "max_delivery_attempts": settings.MaxDeliveryAttempts = (uint)value; break;
+                case "dead_letter_expired": settings.DeadLetterExpired = value != 0; break;
+                case "paused": settings.Paused = value != 0; break;
+                case "backoff_initial_ms": (settings.RetryBackoff ??= new RetryBackoff()).Initial = ms; break;
+                case "backoff_jitter": (settings.RetryBackoff ??= new RetryBackoff()).Jitter = value; break;
+                case "backoff_max_ms": (settings.RetryBackoff ??= new RetryBackoff()).Max = ms; break;
+                default: throw new ArgumentException($"unknown test setting {name}", nameof(fields));
+            }
+        }
+
+        return settings;
+    }
 }

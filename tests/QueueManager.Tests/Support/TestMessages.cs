@@ -6,7 +6,7 @@ using WebhookConnect.Grpc.Client;
 namespace WebhookConnect.QueueManager.Tests.Support;
 
 /// <summary>Builds and publishes messages as ingress would.</summary>
-public static class Publishing
+public static class TestMessages
 {
     public static Message NewMessage(string channel, string body, string? id = null, string idempotencyKey = "", DateTimeOffset? receivedAt = null)
     {
