@@ -120,10 +120,22 @@ public static class DrainConnector
             throw new InvalidOperationException($"the stream ended after {seen.Count} of {expected} messages");
         }
 
-        // A clean end: the server releases nothing (everything is acked) and completes the call.
+        // A clean end: half-close, then read until the server completes the call. Disposing the call earlier would
+        // reset the stream, and Kestrel drops request frames the server has not read yet: the last acks would be
+        // lost and their messages released for redelivery.
         await writeLock.WaitAsync(cancellationToken);
         await call.RequestStream.CompleteAsync();
         writeLock.Release();
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ending.CancelAfter(TimeSpan.FromSeconds(30));
+        while (await call.ResponseStream.MoveNext(ending.Token))
+        {
+            if (call.ResponseStream.Current.FrameCase == ConnectResponse.FrameOneofCase.Delivery)
+            {
+                duplicates++;
+            }
+        }
+
         return new DrainResult(seen.Count, duplicates, redelivered, ackFrames, granted, first, lastAck);
     }
 }
