@@ -8,6 +8,7 @@ using WebhookConnect.QueueManager.Publishing;
 using WebhookConnect.QueueManager.Queue;
 using WebhookConnect.QueueManager.Redis;
 using WebhookConnect.QueueManager.Streams;
+using WebhookConnect.QueueManager.Telemetry;
 using WebhookConnect.ServiceDefaults;
 
 namespace WebhookConnect.QueueManager;
@@ -26,6 +27,8 @@ public static class QueueManagerExtensions
         services.AddSingleton<MessageQueue>();
         services.AddSingleton<Publisher>();
         services.AddSingleton<QueueQueries>();
+        services.AddSingleton<QueueMetrics>();
+        services.AddHostedService<QueueGaugeRefresher>();
         services.AddHostedService<Sweeper>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<ConnectionRegistry>());

@@ -223,6 +223,9 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
         return response;
     }
 
+    /// <summary>The channel's stats, or null when it does not exist.</summary>
+    public async Task<ChannelStats?> TryGetStatsAsync(string channel) => (await StatsAsync(channel))?.Stats;
+
     private async Task<(ChannelStats Stats, bool Paused)?> StatsAsync(string channel)
     {
         var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(QueueScripts.Stats, queue.KeysOf(channel).ScriptKeys, []))!;

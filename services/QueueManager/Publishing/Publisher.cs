@@ -4,12 +4,13 @@ using Microsoft.Extensions.Options;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.QueueManager.Channels;
 using WebhookConnect.QueueManager.Queue;
+using WebhookConnect.QueueManager.Telemetry;
 
 namespace WebhookConnect.QueueManager.Publishing;
 
 /// <summary>Publish and PublishBatch (publish.proto): validation, the queue write, and the mapping of its outcome
 /// to the contract's statuses.</summary>
-public sealed class Publisher(MessageQueue queue, IOptions<QueueManagerOptions> options)
+public sealed class Publisher(MessageQueue queue, QueueMetrics metrics, IOptions<QueueManagerOptions> options)
 {
     public const int MaxBatch = 1000;
     public const string RetryAfterTrailer = "retry-after-ms";
@@ -17,7 +18,7 @@ public sealed class Publisher(MessageQueue queue, IOptions<QueueManagerOptions> 
     public async Task<PublishResponse> PublishAsync(Message? message)
     {
         Validate(message);
-        var result = await queue.PublishAsync(message!);
+        var result = await QueueAsync(message!);
         return Map(message!, result) is { } failure
             ? throw failure
             : new PublishResponse { Outcome = Outcome(result.Status), MessageId = result.MessageId, Channel = message!.Channel };
@@ -46,7 +47,7 @@ public sealed class Publisher(MessageQueue queue, IOptions<QueueManagerOptions> 
                 try
                 {
                     Validate(message);
-                    var outcome = await queue.PublishAsync(message);
+                    var outcome = await QueueAsync(message);
                     failure = Map(message, outcome);
                     if (failure is null)
                     {
@@ -80,6 +81,24 @@ public sealed class Publisher(MessageQueue queue, IOptions<QueueManagerOptions> 
 
         return response;
     }
+
+    private async Task<PublishDecision> QueueAsync(Message message)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var result = await queue.PublishAsync(message);
+        metrics.Published(OutcomeLabel(result.Status), System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        return result;
+    }
+
+    private static string OutcomeLabel(PublishStatus status) => status switch
+    {
+        PublishStatus.Queued => "queued",
+        PublishStatus.AlreadyQueued => "already_queued",
+        PublishStatus.Duplicate => "duplicate",
+        PublishStatus.ChannelNotFound => "not_found",
+        PublishStatus.TooLarge => "too_large",
+        _ => "full",
+    };
 
     private static void Validate(Message? message)
     {

@@ -6,6 +6,7 @@ using WebhookConnect.Contracts.V1;
 using WebhookConnect.Grpc.Server;
 using WebhookConnect.QueueManager.Channels;
 using WebhookConnect.QueueManager.Queue;
+using WebhookConnect.QueueManager.Telemetry;
 
 namespace WebhookConnect.QueueManager.Streams;
 
@@ -16,6 +17,7 @@ public sealed class ConnectService(
     ConnectionRegistry registry,
     ReplicaIdentity replica,
     IOptions<QueueManagerOptions> options,
+    QueueMetrics metrics,
     ILogger<StreamConnection> connectionLogger) : Contracts.V1.ConnectService.ConnectServiceBase
 {
     private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(30);
@@ -46,7 +48,7 @@ public sealed class ConnectService(
             Token = generation,
         };
         info.Labels.Add(subscribe.Labels);
-        var connection = new StreamConnection(info, ChannelTokens.Hash(token), queue, _options.HeartbeatInterval, connectionLogger);
+        var connection = new StreamConnection(info, ChannelTokens.Hash(token), queue, metrics, _options.HeartbeatInterval, connectionLogger);
         await registry.AddAsync(connection, config);
 
         var why = "client closed the stream";

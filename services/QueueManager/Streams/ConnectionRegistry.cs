@@ -8,6 +8,7 @@ using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.QueueManager.Channels;
 using WebhookConnect.QueueManager.Queue;
 using WebhookConnect.QueueManager.Redis;
+using WebhookConnect.QueueManager.Telemetry;
 
 namespace WebhookConnect.QueueManager.Streams;
 
@@ -24,6 +25,7 @@ public sealed partial class ConnectionRegistry(
     ReplicaIdentity replica,
     IOptions<QueueManagerOptions> options,
     IHostApplicationLifetime lifetime,
+    QueueMetrics metrics,
     ILogger<ConnectionRegistry> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, StreamConnection> _connections = new(StringComparer.Ordinal);
@@ -78,6 +80,7 @@ public sealed partial class ConnectionRegistry(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        metrics.ObserveConnectionsWith(() => _connections.Values.GroupBy(c => c.Channel, StringComparer.Ordinal).Select(g => KeyValuePair.Create(g.Key, g.Count())));
         using var listener = events.Listen(OnEvent);
         events.Reconnected += OnReconnected;
         using var stopping = lifetime.ApplicationStopping.Register(() => _ = DrainAllAsync());

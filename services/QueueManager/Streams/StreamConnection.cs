@@ -4,6 +4,7 @@ using Grpc.Core;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.QueueManager.Queue;
+using WebhookConnect.QueueManager.Telemetry;
 
 namespace WebhookConnect.QueueManager.Streams;
 
@@ -21,7 +22,9 @@ public sealed partial class StreamConnection
     private readonly Channel<ConnectResponse> _outbound;
     private readonly Pulse _pulse = new();
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, DateTimeOffset> _leases = new(StringComparer.Ordinal);
+    private readonly QueueMetrics _metrics;
+    /// <summary>Leased id → (lease deadline, received_at) for credits, local lease expiry and end-to-end latency.</summary>
+    private readonly Dictionary<string, (DateTimeOffset Deadline, DateTimeOffset ReceivedAt)> _leases = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource<Status> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _stopDeliveries;
     private long _delivered;
@@ -29,8 +32,9 @@ public sealed partial class StreamConnection
     private long _nacked;
     private long _lastActivityTicks;
 
-    public StreamConnection(Connection info, string tokenHash, MessageQueue queue, TimeSpan heartbeat, ILogger logger)
+    public StreamConnection(Connection info, string tokenHash, MessageQueue queue, QueueMetrics metrics, TimeSpan heartbeat, ILogger logger)
     {
+        _metrics = metrics;
         Info = info;
         TokenHash = tokenHash;
         _queue = queue;
@@ -106,9 +110,9 @@ public sealed partial class StreamConnection
         var freed = false;
         lock (_gate)
         {
-            foreach (var (id, deadline) in _leases)
+            foreach (var (id, lease) in _leases)
             {
-                if (deadline <= now)
+                if (lease.Deadline <= now)
                 {
                     _leases.Remove(id);
                     freed = true;
@@ -232,11 +236,16 @@ public sealed partial class StreamConnection
 
         var acked = await _queue.AckAsync(Channel, Id, ack.MessageIds);
         Interlocked.Add(ref _acked, acked);
+        _metrics.Acked(Channel, acked);
+        var now = DateTimeOffset.UtcNow;
         lock (_gate)
         {
             foreach (var id in ack.MessageIds)
             {
-                _leases.Remove(id);
+                if (_leases.Remove(id, out var lease))
+                {
+                    _metrics.EndToEnd(Channel, now - lease.ReceivedAt);
+                }
             }
         }
 
@@ -248,6 +257,7 @@ public sealed partial class StreamConnection
         if (await _queue.NackAsync(Channel, Id, nack))
         {
             Interlocked.Increment(ref _nacked);
+            _metrics.Nacked(Channel, nack.Retry);
         }
 
         lock (_gate)
@@ -290,22 +300,24 @@ public sealed partial class StreamConnection
             }
 
             var deadline = Timestamp.FromDateTimeOffset(batch.LeaseDeadline);
+            var deliveries = new ConnectResponse[batch.Messages.Length];
             lock (_gate)
             {
-                foreach (var leased in batch.Messages)
+                for (var i = 0; i < deliveries.Length; i++)
                 {
-                    _leases[leased.MessageId] = batch.LeaseDeadline;
+                    var leased = batch.Messages[i];
+                    var message = Message.Parser.ParseFrom(leased.Envelope);
+                    message.Attempt = (uint)leased.Attempt;
+                    deliveries[i] = new ConnectResponse { Delivery = new Delivery { Message = message, LeaseDeadline = deadline } };
+                    _leases[leased.MessageId] = (batch.LeaseDeadline, message.ReceivedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow);
                 }
             }
 
-            Interlocked.Add(ref _delivered, batch.Messages.Length);
-            foreach (var leased in batch.Messages)
+            Interlocked.Add(ref _delivered, deliveries.Length);
+            _metrics.Delivered(Channel, deliveries.Length);
+            foreach (var delivery in deliveries)
             {
-                var message = Message.Parser.ParseFrom(leased.Envelope);
-                message.Attempt = (uint)leased.Attempt;
-                await _outbound.Writer.WriteAsync(
-                    new ConnectResponse { Delivery = new Delivery { Message = message, LeaseDeadline = deadline } },
-                    cancellationToken);
+                await _outbound.Writer.WriteAsync(delivery, cancellationToken);
             }
         }
     }

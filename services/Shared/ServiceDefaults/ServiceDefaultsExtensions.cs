@@ -54,6 +54,7 @@ public static class ServiceDefaultsExtensions
         services.Configure<ManagementOptions>(o => o.Port = settings.DefaultManagementPort);
         services.AddValidatedOptions<ManagementOptions>(builder.Configuration, ManagementOptions.SectionName);
 
+        ConsoleLogging.AddDefaultLevels(builder.Configuration);
         ConsoleLogging.Add(builder.Logging);
 
         services.AddHealthChecks();

@@ -16,6 +16,22 @@ internal static class ConsoleLogging
     public const string FormatEnvironmentKey = "LOG_FORMAT";
     private const string TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
 
+    /// <summary>
+    /// Level defaults that keep request-path logging quiet: ASP.NET Core writes four Information lines per request
+    /// (each gRPC call is one), which costs throughput and buries the events that matter. Added as the
+    /// lowest-priority configuration source, so <c>Logging:LogLevel:Microsoft.AspNetCore</c> in any file,
+    /// environment variable or flag still overrides it.
+    /// </summary>
+    public static void AddDefaultLevels(IConfigurationBuilder configuration) =>
+        configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Information",
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+            },
+        });
+
     public static void Add(ILoggingBuilder logging)
     {
         logging.AddConsole();
