@@ -26,6 +26,7 @@ public static class QueueManagerExtensions
         services.AddSingleton<ReplicaIdentity>();
         services.AddSingleton<MessageQueue>();
         services.AddSingleton<Publisher>();
+        services.AddSingleton<InternalAuthentication>();
         services.AddSingleton<QueueQueries>();
         services.AddSingleton<QueueMetrics>();
         services.AddHostedService<QueueGaugeRefresher>();
@@ -50,6 +51,8 @@ public static class QueueManagerExtensions
 
     public static WebApplication MapQueueManager(this WebApplication app)
     {
+        var internalAuthentication = app.Services.GetRequiredService<InternalAuthentication>();
+        app.Use(internalAuthentication.InvokeAsync);
         app.MapGrpcService<PublishService>();
         app.MapGrpcService<ConnectService>();
         app.MapGrpcService<QueueAdminService>();

@@ -20,6 +20,18 @@ public sealed class QueueManagerOptions : IValidatableObject
     [Range(1, 65535)]
     public int Port { get; set; } = 5001;
 
+    /// <summary>
+    /// Shared secret for the internal APIs (PublishService for ingress, QueueAdminService for admin): when set, their
+    /// calls must carry <c>authorization: Bearer &lt;token&gt;</c>. Connect streams authenticate with channel tokens
+    /// instead. Empty (the default, fine on a laptop) leaves the internal APIs open to whoever reaches the port; in a
+    /// cluster set it, or restrict the port with a NetworkPolicy.
+    /// </summary>
+    public string InternalToken { get; set; } = "";
+
+    /// <summary>A file holding <see cref="InternalToken"/> (a mounted Kubernetes secret); read at start-up,
+    /// surrounding whitespace ignored. Wins over <see cref="InternalToken"/> when both are set.</summary>
+    public string InternalTokenFile { get; set; } = "";
+
     /// <summary>This process's name in connection lists and logs; default: host name plus a random suffix.</summary>
     public string ReplicaId { get; set; } = "";
 
@@ -55,6 +67,11 @@ public sealed class QueueManagerOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (InternalTokenFile.Length > 0 && !File.Exists(InternalTokenFile))
+        {
+            yield return new ValidationResult($"file not found (the internal token file).", [nameof(InternalTokenFile)]);
+        }
+
         if (!IPAddress.TryParse(Host, out _))
         {
             yield return new ValidationResult("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1.", [nameof(Host)]);
