@@ -157,4 +157,45 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         Assert.Equal(1, await shared.StatAsync(full, "rejected_total"));
         Assert.Equal(request.Messages.Select(m => m.MessageId), response.Results.Select(r => r.MessageId));
     }
+
+    [Fact]
+    public async Task ConcurrentPublishesRespectTheQueueLimitExactly()
+    {
+        var (channel, _) = await shared.NewChannelAsync("concurrent-full", new Dictionary<string, string> { ["max_queue_size"] = "20" });
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 60).Select(async i =>
+        {
+            try
+            {
+                return (await shared.Replica.Channel.PublishAsync(TestMessages.NewMessage(channel, $"c{i}"))).Outcome.ToString();
+            }
+            catch (RpcException ex)
+            {
+                return ex.StatusCode.ToString();
+            }
+        }));
+
+        Assert.Equal(20, outcomes.Count(o => o == nameof(PublishOutcome.Queued)));
+        Assert.Equal(40, outcomes.Count(o => o == nameof(StatusCode.ResourceExhausted)));
+        Assert.Equal(20, await shared.CountAsync(channel, "ready"));
+        Assert.Equal(40, await shared.StatAsync(channel, "rejected_total"));
+    }
+
+    [Fact]
+    public async Task ConcurrentPublishesOfOneIdOrOneIdempotencyKeyQueueOnce()
+    {
+        var (channel, _) = await shared.NewChannelAsync("concurrent-idem");
+        var same = TestMessages.NewMessage(channel, "same id");
+        var keyed = Enumerable.Range(0, 30).Select(i => TestMessages.NewMessage(channel, $"keyed {i}", idempotencyKey: "evt_1")).ToList();
+
+        var sameOutcomes = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => shared.Replica.Channel.PublishAsync(same)));
+        var keyedOutcomes = await Task.WhenAll(keyed.Select(m => shared.Replica.Channel.PublishAsync(m)));
+
+        Assert.Equal(1, sameOutcomes.Count(r => r.Outcome == PublishOutcome.Queued));
+        Assert.Equal(29, sameOutcomes.Count(r => r.Outcome == PublishOutcome.AlreadyQueued));
+        var original = keyedOutcomes.Single(r => r.Outcome == PublishOutcome.Queued).MessageId;
+        Assert.All(keyedOutcomes.Where(r => r.Outcome != PublishOutcome.Queued), r => Assert.Equal((PublishOutcome.Duplicate, original), (r.Outcome, r.MessageId)));
+        Assert.Equal(2, await shared.CountAsync(channel, "ready"));
+        Assert.Equal(29, await shared.StatAsync(channel, "duplicates_total"));
+    }
 }

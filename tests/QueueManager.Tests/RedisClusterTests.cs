@@ -16,21 +16,27 @@ public sealed class RedisClusterTests
         await using var cluster = await RedisCluster.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(cluster.Endpoints);
         var admin = new QueueAdminService.QueueAdminServiceClient(replica.Channel);
-        // Several channels, so their slots land on different masters.
-        var channels = new List<(string Name, string Token)>();
-        for (var i = 0; i < 3; i++)
+        // Three channels whose slots land on at least two different masters.
+        var names = new List<string>();
+        var owners = new HashSet<int>();
+        while (names.Count < 3)
         {
             var name = TestChannels.UniqueName("cluster");
+            var owner = (await cluster.NodeForKeyAsync($"wc:{{{name}}}:channel")).Port;
+            if (names.Count < 2 || owners.Count >= 2 || !owners.Contains(owner))
+            {
+                names.Add(name);
+                owners.Add(owner);
+            }
+        }
+
+        Assert.True(owners.Count >= 2);
+        var channels = new List<(string Name, string Token)>();
+        foreach (var name in names)
+        {
             channels.Add((name, await TestChannels.CreateAsync(replica.Channel, name, new Dictionary<string, string> { ["backoff_initial_ms"] = "0" })));
         }
 
-        var owners = new HashSet<int>();
-        foreach (var (name, _) in channels)
-        {
-            owners.Add((await cluster.NodeForKeyAsync($"wc:{{{name}}}:channel")).Port);
-        }
-
-        Assert.True(owners.Count >= 2, "the test channels all hashed to one master; pick other names");
         foreach (var (name, token) in channels)
         {
             var published = await replica.Channel.PublishManyAsync(name, 4);

@@ -18,7 +18,10 @@ namespace WebhookConnect.QueueManager.Queue;
 public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOptions> options)
 {
     private static readonly RedisValue EventsChannel = "wc:events";
+    private const int MaxPublishBatch = 64;
+    private const int MaxPublishBatchBytes = 4 * 1024 * 1024;
     private readonly ConcurrentDictionary<string, ChannelKeys> _keys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ChannelPublisher> _publishers = new(StringComparer.Ordinal);
     private readonly QueueManagerOptions _options = options.Value;
 
     public ChannelKeys KeysOf(string channel) => _keys.GetOrAdd(channel, static name => new ChannelKeys(name));
@@ -26,32 +29,68 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
     public async Task<ChannelConfig?> GetConfigAsync(string channel) =>
         ChannelConfig.FromHash(channel, await redis.Database.HashGetAllAsync(KeysOf(channel).Config));
 
-    public async Task<PublishDecision> PublishAsync(Message message)
+    /// <summary>
+    /// Queues one message. Concurrent publishes to one channel are grouped into a single publish.lua call (group
+    /// commit): while one call is in Redis, the next ones wait in a per-channel queue and go together, in arrival
+    /// order. Nobody waits for a batch to fill; a lone publish goes at once.
+    /// </summary>
+    public Task<PublishDecision> PublishAsync(Message message)
     {
-        var keys = KeysOf(message.Channel);
-        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(
-            QueueScripts.Publish,
-            keys.ScriptKeys,
-            [
-                message.MessageId,
-                message.ToByteArray(),
-                message.ReceivedAt.ToDateTimeOffset().ToUnixTimeMilliseconds(),
-                message.IdempotencyKey,
-                message.Body.Length,
-                EventsChannel,
-                message.Channel,
-            ]))!;
-        return (string)result[0]! switch
+        var pending = new PendingPublish(message, message.ToByteArray());
+        var publisher = _publishers.GetOrAdd(message.Channel, static name => new ChannelPublisher(name));
+        if (publisher.Enqueue(pending))
         {
-            "queued" => new PublishDecision(PublishStatus.Queued, message.MessageId),
-            "already_queued" => new PublishDecision(PublishStatus.AlreadyQueued, message.MessageId),
-            "duplicate" => new PublishDecision(PublishStatus.Duplicate, (string)result[1]!),
-            "not_found" => new PublishDecision(PublishStatus.ChannelNotFound, message.MessageId),
-            "too_large" => new PublishDecision(PublishStatus.TooLarge, message.MessageId, (long)result[1]),
-            "full" => new PublishDecision(PublishStatus.Full, message.MessageId, (long)result[1]),
-            var other => throw new InvalidOperationException($"publish.lua answered '{other}'."),
-        };
+            _ = DrainAsync(publisher);
+        }
+
+        return pending.Done.Task;
     }
+
+    private async Task DrainAsync(ChannelPublisher publisher)
+    {
+        while (publisher.TakeBatch(MaxPublishBatch, MaxPublishBatchBytes) is { } batch)
+        {
+            try
+            {
+                var args = new RedisValue[2 + (batch.Count * 5)];
+                args[0] = EventsChannel;
+                args[1] = publisher.Channel;
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    var message = batch[i].Message;
+                    args[2 + (i * 5)] = message.MessageId;
+                    args[3 + (i * 5)] = batch[i].Envelope;
+                    args[4 + (i * 5)] = message.ReceivedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
+                    args[5 + (i * 5)] = message.IdempotencyKey;
+                    args[6 + (i * 5)] = message.Body.Length;
+                }
+
+                var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(QueueScripts.Publish, KeysOf(publisher.Channel).ScriptKeys, args))!;
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Done.TrySetResult(Decision(batch[i].Message, (string)result[2 * i]!, (string)result[(2 * i) + 1]!));
+                }
+            }
+            catch (Exception ex)
+            {
+                foreach (var pending in batch)
+                {
+                    pending.Done.TrySetException(ex);
+                }
+            }
+        }
+    }
+
+    private static PublishDecision Decision(Message message, string outcome, string detail) => outcome switch
+    {
+        "queued" => new PublishDecision(PublishStatus.Queued, message.MessageId),
+        "already_queued" => new PublishDecision(PublishStatus.AlreadyQueued, message.MessageId),
+        "duplicate" => new PublishDecision(PublishStatus.Duplicate, detail),
+        "not_found" => new PublishDecision(PublishStatus.ChannelNotFound, message.MessageId),
+        "too_large" => new PublishDecision(PublishStatus.TooLarge, message.MessageId, long.Parse(detail, CultureInfo.InvariantCulture)),
+        "full" => new PublishDecision(PublishStatus.Full, message.MessageId, long.Parse(detail, CultureInfo.InvariantCulture)),
+        _ => throw new InvalidOperationException($"publish.lua answered '{outcome}'."),
+    };
 
     /// <summary>Leases up to <paramref name="count"/> waiting messages to a connection.</summary>
     public async Task<LeaseBatch> DeliverAsync(string channel, string connectionId, int count)
@@ -162,6 +201,61 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
     }
 
     internal static string Ms(DateTimeOffset time) => time.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+}
+
+internal sealed record PendingPublish(Message Message, byte[] Envelope)
+{
+    public TaskCompletionSource<PublishDecision> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>The publishes of one channel waiting for the call in flight; at most one drain loop runs per channel.</summary>
+internal sealed class ChannelPublisher(string channel)
+{
+    private readonly Lock _gate = new();
+    private readonly Queue<PendingPublish> _queue = new();
+    private bool _draining;
+
+    public string Channel { get; } = channel;
+
+    /// <summary>Adds a publish; true when the caller must start the drain loop.</summary>
+    public bool Enqueue(PendingPublish pending)
+    {
+        lock (_gate)
+        {
+            _queue.Enqueue(pending);
+            if (_draining)
+            {
+                return false;
+            }
+
+            _draining = true;
+            return true;
+        }
+    }
+
+    /// <summary>The next batch in arrival order (at least one message), or null, ending the drain loop, when none waits.</summary>
+    public List<PendingPublish>? TakeBatch(int maxCount, int maxBytes)
+    {
+        lock (_gate)
+        {
+            if (_queue.Count == 0)
+            {
+                _draining = false;
+                return null;
+            }
+
+            var batch = new List<PendingPublish>(Math.Min(_queue.Count, maxCount));
+            var bytes = 0;
+            while (_queue.Count > 0 && batch.Count < maxCount && (batch.Count == 0 || bytes + _queue.Peek().Envelope.Length <= maxBytes))
+            {
+                var next = _queue.Dequeue();
+                bytes += next.Envelope.Length;
+                batch.Add(next);
+            }
+
+            return batch;
+        }
+    }
 }
 
 public enum PublishStatus

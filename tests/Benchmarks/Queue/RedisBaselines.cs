@@ -30,8 +30,8 @@ public static class RedisBaselines
 
     /// <summary>
     /// redis-benchmark EVALSHA of the queue-manager's real publish.lua (common.lua + publish.lua, as QueueScripts
-    /// loads them) with an envelope of <paramref name="envelopeBytes"/>: the Redis cost of one Publish, without
-    /// the queue-manager. Fills <paramref name="channel"/> with about <paramref name="count"/> messages (random ids).
+    /// loads them) with an envelope of <paramref name="envelopeBytes"/>: the Redis cost of one unbatched Publish,
+    /// without the queue-manager (which groups concurrent publishes into one call). Fills <paramref name="channel"/> with about <paramref name="count"/> messages (random ids).
     /// </summary>
     public static async Task<Baseline> PublishScriptAsync(BenchStack stack, string channel, int count, int envelopeBytes, int bodyBytes, TimeSpan timeout)
     {
@@ -41,7 +41,7 @@ public static class RedisBaselines
         command.AddRange(ScriptKeys(channel));
         command.AddRange(
         [
-            "raw-__rand_int__", new string('x', envelopeBytes), received, "", bodyBytes.ToString(CultureInfo.InvariantCulture), "wc:events", channel,
+            "wc:events", channel, "raw-__rand_int__", new string('x', envelopeBytes), received, "", bodyBytes.ToString(CultureInfo.InvariantCulture),
         ]);
         var rate = await RedisBenchmarkAsync(stack, count, timeout, ["-r", "1000000000"], command);
         return new Baseline(rate, $"redis-benchmark EVALSHA publish.lua, {envelopeBytes} B envelope, {RedisBenchmarkClients} clients");

@@ -1,40 +1,68 @@
--- Publish one message.
--- ARGV: 1 message id, 2 envelope (Message protobuf), 3 received_at ms, 4 idempotency key or '', 5 body bytes,
---       6 events channel, 7 channel name
+-- Publish one or more messages of one channel, in order (concurrent publishes are grouped into one call).
+-- ARGV: 1 events channel, 2 channel name, then 5 per message: id, envelope (Message protobuf), received_at ms,
+--       idempotency key or '', body bytes.
+-- Returns 2 per message: outcome ('queued', 'already_queued', 'duplicate', 'not_found', 'too_large', 'full') and
+-- a detail (the original id for 'duplicate', the limit for 'too_large' and 'full', '' otherwise).
 -- Invariants: a message id is queued at most once (while it is in messages or recently settled); the channel
 -- never holds more than max_queue_size unacked messages (ready + delayed + leases); counters change only together
 -- with the write they count.
-local id, envelope, received, idem_key, body_size = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-if redis.call('EXISTS', K_CONFIG) == 0 then return { 'not_found' } end
-local max_bytes = cfg_number('max_message_bytes', 10485760)
-if body_size > max_bytes then return { 'too_large', tostring(max_bytes) } end
-if redis.call('HEXISTS', K_MESSAGES, id) == 1 or redis.call('ZSCORE', K_SETTLED, id) then
-  return { 'already_queued' }
-end
-local now = now_ms()
-if idem_key ~= '' then
-  local original = redis.call('HGET', K_IDEM, idem_key)
-  local forget_at = redis.call('ZSCORE', K_IDEM_EXP, idem_key)
-  if original and forget_at and tonumber(forget_at) > now then
-    redis.call('HINCRBY', K_STATS, 'duplicates_total', 1)
-    return { 'duplicate', original }
+local out = {}
+local count = (#ARGV - 2) / 5
+if redis.call('EXISTS', K_CONFIG) == 0 then
+  for i = 1, count do
+    out[#out + 1] = 'not_found'
+    out[#out + 1] = ''
   end
+  return out
 end
+local cfg = redis.call('HMGET', K_CONFIG, 'max_message_bytes', 'max_queue_size', 'ttl_ms')
+local max_bytes = tonumber(cfg[1] or '10485760')
+local max_size = tonumber(cfg[2] or '10000')
+local ttl = tonumber(cfg[3] or '86400000')
+local now = now_ms()
 local waiting = redis.call('ZCARD', K_READY)
+local was_empty = waiting == 0
 local size = waiting + redis.call('ZCARD', K_DELAYED) + redis.call('ZCARD', K_LEASES)
-local max_size = cfg_number('max_queue_size', 10000)
-if size >= max_size then
-  redis.call('HINCRBY', K_STATS, 'rejected_total', 1)
-  return { 'full', tostring(max_size) }
+local published, duplicates, rejected = 0, 0, 0
+
+local function publish_one(id, envelope, received, idem_key, body_size)
+  if body_size > max_bytes then return 'too_large', tostring(max_bytes) end
+  if redis.call('HEXISTS', K_MESSAGES, id) == 1 or redis.call('ZSCORE', K_SETTLED, id) then
+    return 'already_queued', ''
+  end
+  if idem_key ~= '' then
+    local original = redis.call('HGET', K_IDEM, idem_key)
+    local forget_at = redis.call('ZSCORE', K_IDEM_EXP, idem_key)
+    if original and forget_at and tonumber(forget_at) > now then
+      duplicates = duplicates + 1
+      return 'duplicate', original
+    end
+  end
+  if size >= max_size then
+    rejected = rejected + 1
+    return 'full', tostring(max_size)
+  end
+  local expires = received + ttl
+  redis.call('HSET', K_MESSAGES, id, envelope)
+  redis.call('ZADD', K_READY, redis.call('INCR', K_SEQ), id)
+  redis.call('ZADD', K_EXPIRY, expires, id)
+  if idem_key ~= '' then
+    redis.call('HSET', K_IDEM, idem_key, id)
+    redis.call('ZADD', K_IDEM_EXP, expires, idem_key)
+  end
+  size = size + 1
+  published = published + 1
+  return 'queued', ''
 end
-local expires = received + cfg_number('ttl_ms', 86400000)
-redis.call('HSET', K_MESSAGES, id, envelope)
-redis.call('ZADD', K_READY, redis.call('INCR', K_SEQ), id)
-redis.call('ZADD', K_EXPIRY, expires, id)
-if idem_key ~= '' then
-  redis.call('HSET', K_IDEM, idem_key, id)
-  redis.call('ZADD', K_IDEM_EXP, expires, idem_key)
+
+for i = 0, count - 1 do
+  local base = 3 + i * 5
+  local outcome, detail = publish_one(ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2]), ARGV[base + 3], tonumber(ARGV[base + 4]))
+  out[#out + 1] = outcome
+  out[#out + 1] = detail
 end
-redis.call('HINCRBY', K_STATS, 'published_total', 1)
-if waiting == 0 then wake(ARGV[6], ARGV[7]) end
-return { 'queued' }
+if published > 0 then redis.call('HINCRBY', K_STATS, 'published_total', published) end
+if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates_total', duplicates) end
+if rejected > 0 then redis.call('HINCRBY', K_STATS, 'rejected_total', rejected) end
+if was_empty and published > 0 then wake(ARGV[1], ARGV[2]) end
+return out
