@@ -47,7 +47,7 @@ public static class Errors
         });
 
     /// <summary>Redis cannot serve right now, for a reason that passes: unreachable, timed out, loading its data
-    /// after a restart, a replica or cluster node failing over.</summary>
+    /// after a restart, a replica or cluster node failing over, out of memory.</summary>
     public static bool IsRedisFailure(Exception exception) => exception switch
     {
         RedisConnectionException or RedisTimeoutException or TimeoutException => true,
@@ -56,7 +56,10 @@ public static class Errors
             || server.Message.StartsWith("READONLY", StringComparison.Ordinal)
             || server.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
             || server.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
-            || server.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal),
+            || server.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
+            // Redis at maxmemory with noeviction: nothing can be written until memory frees up (or an operator
+            // raises the limit); ingress spools meanwhile. Scripts fail before their first write, so nothing is half-done.
+            || server.Message.StartsWith("OOM", StringComparison.Ordinal),
         _ => false,
     };
 

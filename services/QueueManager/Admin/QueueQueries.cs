@@ -18,6 +18,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
     private static readonly RedisValue EventsChannel = "wc:events";
     private static readonly TimeSpan ReplicaSeenWithin = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan DisconnectWait = TimeSpan.FromSeconds(10);
+    private const int DeadLetterChunk = 1000;
 
     public async Task<GetChannelStatsResponse> GetChannelStatsAsync(GetChannelStatsRequest request)
     {
@@ -169,11 +170,12 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
         RequireName(request.Channel, "channel");
         RequireSelection(request.MessageIds, request.All);
         await RequireChannelAsync(request.Channel);
-        var args = new List<RedisValue> { EventsChannel, request.Channel, request.All ? "1" : "0" };
-        args.AddRange(request.MessageIds.Select(id => (RedisValue)id));
-        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(QueueScripts.Replay, queue.KeysOf(request.Channel).ScriptKeys, [.. args]))!;
-        var response = new ReplayDeadLettersResponse { Replayed = (uint)(int)result[0] };
-        response.NotFound.Add(result.Skip(1).Select(r => (string)r!));
+        var response = new ReplayDeadLettersResponse();
+        await InChunksAsync(QueueScripts.Replay, request.Channel, [EventsChannel, request.Channel], request.All, request.MessageIds, (done, notFound) =>
+        {
+            response.Replayed += (uint)done;
+            response.NotFound.Add(notFound);
+        });
         return response;
     }
 
@@ -182,12 +184,38 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
         RequireName(request.Channel, "channel");
         RequireSelection(request.MessageIds, request.All);
         await RequireChannelAsync(request.Channel);
-        var args = new List<RedisValue> { request.All ? "1" : "0" };
-        args.AddRange(request.MessageIds.Select(id => (RedisValue)id));
-        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(QueueScripts.Purge, queue.KeysOf(request.Channel).ScriptKeys, [.. args]))!;
-        var response = new PurgeDeadLettersResponse { Purged = (uint)(int)result[0] };
-        response.NotFound.Add(result.Skip(1).Select(r => (string)r!));
+        var response = new PurgeDeadLettersResponse();
+        await InChunksAsync(QueueScripts.Purge, request.Channel, [], request.All, request.MessageIds, (done, notFound) =>
+        {
+            response.Purged += (uint)done;
+            response.NotFound.Add(notFound);
+        });
         return response;
+    }
+
+    /// <summary>Runs replay.lua or purge.lua over the selection, at most <see cref="DeadLetterChunk"/> dead letters
+    /// per call, so replaying or purging a huge dead-letter queue never blocks Redis for long.</summary>
+    private async Task InChunksAsync(string script, string channel, RedisValue[] prefix, bool all, IList<string> ids, Action<int, IEnumerable<string>> add)
+    {
+        var keys = queue.KeysOf(channel).ScriptKeys;
+        if (all)
+        {
+            int done;
+            do
+            {
+                var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(script, keys, [.. prefix, DeadLetterChunk]))!;
+                done = (int)result[0];
+                add(done, []);
+            }
+            while (done == DeadLetterChunk);
+            return;
+        }
+
+        foreach (var chunk in ids.Chunk(DeadLetterChunk))
+        {
+            var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(script, keys, [.. prefix, 0, .. chunk.Select(id => (RedisValue)id)]))!;
+            add((int)result[0], result.Skip(1).Select(r => (string)r!));
+        }
     }
 
     public async Task<PeekMessagesResponse> PeekMessagesAsync(PeekMessagesRequest request)

@@ -127,6 +127,12 @@ public sealed class Publisher(MessageQueue queue, QueueMetrics metrics, IOptions
             throw Invalid("message.received_at: required (when ingress received the request)");
         }
 
+        // The range protobuf's Timestamp allows (years 0001 to 9999); outside it the conversion would throw.
+        if (message.ReceivedAt.Seconds is < -62135596800 or > 253402300799 || message.ReceivedAt.Nanos is < 0 or > 999_999_999)
+        {
+            throw Invalid($"message.received_at = {message.ReceivedAt.Seconds}s {message.ReceivedAt.Nanos}ns: not a valid timestamp");
+        }
+
         if (message.IdempotencyKey.Length > 512)
         {
             throw Invalid($"message.idempotency_key: {message.IdempotencyKey.Length} characters, at most 512");

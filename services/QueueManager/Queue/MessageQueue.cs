@@ -185,10 +185,12 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
         };
     }
 
-    /// <summary>Keeps a connection counted; false when its channel was deleted.</summary>
-    public async Task<bool> TouchConnectionAsync(string channel, Connection info, TimeSpan aliveFor) =>
+    /// <summary>Keeps a connection counted; false when its channel was deleted (or deleted and created again).</summary>
+    public async Task<bool> TouchConnectionAsync(string channel, Connection info, DateTimeOffset channelCreatedAt, TimeSpan aliveFor) =>
         (int)await redis.Database.ScriptEvaluateAsync(
-            QueueScripts.Touch, KeysOf(channel).ScriptKeys, [info.ConnectionId, (long)aliveFor.TotalMilliseconds, info.ToByteArray()]) == 1;
+            QueueScripts.Touch,
+            KeysOf(channel).ScriptKeys,
+            [info.ConnectionId, (long)aliveFor.TotalMilliseconds, info.ToByteArray(), channelCreatedAt.ToUnixTimeMilliseconds()]) == 1;
 
     public Task UnregisterConnectionAsync(string channel, string connectionId) =>
         redis.Database.ScriptEvaluateAsync(QueueScripts.Disconnect, KeysOf(channel).ScriptKeys, [connectionId]);

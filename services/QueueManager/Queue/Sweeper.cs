@@ -35,9 +35,18 @@ public sealed partial class Sweeper(MessageQueue queue, ReplicaIdentity replica,
 
                     foreach (var channel in channels)
                     {
-                        // A backlog of work larger than one batch is worked off at once, a bounded number of rounds.
-                        for (var round = 0; round < 20 && await queue.SweepAsync(channel, replica.Id, lockFor); round++)
+                        try
                         {
+                            // A backlog of work larger than one batch is worked off at once, a bounded number of rounds.
+                            for (var round = 0; round < 20 && await queue.SweepAsync(channel, replica.Id, lockFor); round++)
+                            {
+                            }
+                        }
+                        catch (Exception ex) when (!Errors.IsRedisFailure(ex) && ex is not OperationCanceledException)
+                        {
+                            // One channel's failure (a script error on unexpected data) must not stop the sweeping of
+                            // the others, nor the process.
+                            LogChannelFailed(logger, ex, channel);
                         }
                     }
 
@@ -64,6 +73,9 @@ public sealed partial class Sweeper(MessageQueue queue, ReplicaIdentity replica,
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sweeping failed, Redis unreachable: {Reason}; retrying every sweep interval")]
     private static partial void LogFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sweeping channel {Channel} failed; the other channels continue")]
+    private static partial void LogChannelFailed(ILogger logger, Exception exception, string channel);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Sweeping resumed: Redis reachable again")]
     private static partial void LogRecovered(ILogger logger);

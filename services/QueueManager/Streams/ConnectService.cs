@@ -25,16 +25,22 @@ public sealed class ConnectService(
 
     public override async Task Connect(IAsyncStreamReader<ConnectRequest> requestStream, IServerStreamWriter<ConnectResponse> responseStream, ServerCallContext context)
     {
-        var subscribe = await ReadSubscribeAsync(requestStream, context.CancellationToken);
+        if (registry.Draining)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"queue-manager replica {replica.Id} is shutting down; connect to another replica"));
+        }
+
+        // A missing or malformed token is refused at once, without waiting for the first frame.
         var token = BearerToken(context.RequestHeaders);
-        var config = await queue.GetConfigAsync(subscribe.Channel)
+        var subscribe = await ReadSubscribeAsync(requestStream, context.CancellationToken);
+        var config = await Errors.GuardAsync(() => queue.GetConfigAsync(subscribe.Channel))
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"channel '{subscribe.Channel}' does not exist"));
         if (!ChannelTokens.Matches(config, token, DateTimeOffset.UtcNow, out var generation))
         {
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"the token is not valid for channel '{subscribe.Channel}'"));
         }
 
-        var maxInFlight = subscribe.MaxInFlight == 0 ? config.MaxInFlight : (int)Math.Min(subscribe.MaxInFlight, (uint)config.MaxInFlight);
+        var maxInFlight = StreamConnection.EffectiveMaxInFlight(subscribe.MaxInFlight, config);
         var info = new Connection
         {
             ConnectionId = "conn_" + Guid.CreateVersion7().ToString("N"),
@@ -48,12 +54,12 @@ public sealed class ConnectService(
             Token = generation,
         };
         info.Labels.Add(subscribe.Labels);
-        var connection = new StreamConnection(info, ChannelTokens.Hash(token), queue, metrics, _options.HeartbeatInterval, connectionLogger);
-        await registry.AddAsync(connection, config);
-
+        var connection = new StreamConnection(info, subscribe.MaxInFlight, config.CreatedAt, ChannelTokens.Hash(token), queue, metrics, _options.HeartbeatInterval, connectionLogger);
         var why = "client closed the stream";
         try
         {
+            // Inside the try: whatever fails after the registration in Redis, the finally gives the slot back.
+            await Errors.GuardAsync(() => registry.AddAsync(connection, config));
             var subscribed = new ConnectResponse
             {
                 Subscribed = new Subscribed
@@ -69,9 +75,13 @@ public sealed class ConnectService(
             var status = await connection.RunAsync(subscribed, requestStream, responseStream, context.CancellationToken);
             if (status is { } failure)
             {
-                why = $"{failure.StatusCode}: {failure.Detail}";
                 throw new RpcException(failure);
             }
+        }
+        catch (RpcException ex)
+        {
+            why = $"{ex.StatusCode}: {ex.Status.Detail}";
+            throw;
         }
         finally
         {

@@ -34,6 +34,9 @@ public sealed partial class ConnectionRegistry(
 
     public int Count => _connections.Count;
 
+    /// <summary>True once shutdown began: new streams are refused with UNAVAILABLE.</summary>
+    public bool Draining { get; private set; }
+
     public IEnumerable<StreamConnection> All => _connections.Values;
 
     /// <summary>Registers the stream in Redis (global limit) and here. Throws the right RpcException when refused.</summary>
@@ -51,8 +54,9 @@ public sealed partial class ConnectionRegistry(
         }
 
         _configs[connection.Channel] = config;
-        connection.Paused = config.Paused;
         _connections[connection.Id] = connection;
+        // Re-read after joining the registry: a change made between the caller's read and now had no stream to reach.
+        connection.Apply(await queue.GetConfigAsync(connection.Channel) ?? config);
         await redis.Database.HashSetAsync(GlobalKeys.ConnectionIndex, connection.Id, connection.Channel);
         LogConnected(logger, connection.Id, connection.Channel, connection.Info.ConnectorId, connection.Info.MaxInFlight);
     }
@@ -60,6 +64,7 @@ public sealed partial class ConnectionRegistry(
     /// <summary>Forgets the stream and gives its leases back at once (SPEC §6: a closed stream releases its leases).</summary>
     public async Task RemoveAsync(StreamConnection connection, string why)
     {
+        connection.Closed = true;
         _connections.TryRemove(connection.Id, out _);
         var leased = connection.LeasedIds();
         try
@@ -87,6 +92,7 @@ public sealed partial class ConnectionRegistry(
         try
         {
             var refreshEvery = _options.ConnectionLiveness / 3;
+            var leaseMargin = (2 * _options.SweepInterval) + TimeSpan.FromSeconds(1);
             var lastRefresh = DateTimeOffset.MinValue;
             using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -94,7 +100,7 @@ public sealed partial class ConnectionRegistry(
                 var now = DateTimeOffset.UtcNow;
                 foreach (var connection in _connections.Values)
                 {
-                    connection.ForgetExpiredLeases(now);
+                    connection.ForgetExpiredLeases(now, leaseMargin);
                     CheckToken(connection, now);
                 }
 
@@ -120,10 +126,28 @@ public sealed partial class ConnectionRegistry(
         {
             foreach (var connection in _connections.Values)
             {
-                if (!await queue.TouchConnectionAsync(connection.Channel, connection.Snapshot(), _options.ConnectionLiveness))
+                if (connection.Closed)
+                {
+                    continue;
+                }
+
+                if (!await queue.TouchConnectionAsync(connection.Channel, connection.Snapshot(), connection.ChannelCreatedAt, _options.ConnectionLiveness))
                 {
                     connection.Close(new Status(StatusCode.NotFound, $"channel '{connection.Channel}' was deleted"));
                 }
+                else if (connection.Closed)
+                {
+                    // The stream ended while this refresh was in flight and may have re-added the registration after
+                    // its removal: remove it again, so it does not hold a max_connections slot.
+                    await queue.UnregisterConnectionAsync(connection.Channel, connection.Id);
+                }
+            }
+
+            // Events are hints: re-read the config of every channel with streams here, so a lost pause, resume or
+            // token rotation still reaches them within one refresh.
+            foreach (var channel in _connections.Values.Select(c => c.Channel).Distinct(StringComparer.Ordinal).ToArray())
+            {
+                await ReloadAsync(channel);
             }
 
             var heartbeat = new Replica
@@ -224,9 +248,8 @@ public sealed partial class ConnectionRegistry(
             {
                 if (connection.Channel == channel)
                 {
-                    connection.Paused = config.Paused;
+                    connection.Apply(config);
                     CheckToken(connection, now);
-                    connection.Wake();
                 }
             }
         }
@@ -238,6 +261,7 @@ public sealed partial class ConnectionRegistry(
 
     private async Task DrainAllAsync()
     {
+        Draining = true;
         var connections = _connections.Values.ToArray();
         if (connections.Length == 0)
         {

@@ -32,10 +32,20 @@ public sealed partial class StreamConnection
     private long _nacked;
     private long _lastActivityTicks;
 
-    public StreamConnection(Connection info, string tokenHash, MessageQueue queue, QueueMetrics metrics, TimeSpan heartbeat, ILogger logger)
+    public StreamConnection(
+        Connection info,
+        uint requestedMaxInFlight,
+        DateTimeOffset channelCreatedAt,
+        string tokenHash,
+        MessageQueue queue,
+        QueueMetrics metrics,
+        TimeSpan heartbeat,
+        ILogger logger)
     {
         _metrics = metrics;
         Info = info;
+        RequestedMaxInFlight = requestedMaxInFlight;
+        ChannelCreatedAt = channelCreatedAt;
         TokenHash = tokenHash;
         _queue = queue;
         _heartbeat = heartbeat;
@@ -50,6 +60,28 @@ public sealed partial class StreamConnection
     public Connection Info { get; }
 
     public string Id => Info.ConnectionId;
+
+    /// <summary>What the connector asked for in Subscribe (0 = the channel's value).</summary>
+    public uint RequestedMaxInFlight { get; }
+
+    /// <summary>Identifies the channel incarnation the stream belongs to: a channel deleted and created again under
+    /// the same name is another channel, and this stream must not continue on it.</summary>
+    public DateTimeOffset ChannelCreatedAt { get; }
+
+    /// <summary>Set once the stream ended and its registration is being removed; the registry no longer refreshes it.</summary>
+    public bool Closed { get; set; }
+
+    /// <summary>min(requested, channel max_in_flight); 0 requested means the channel's value (SPEC §6).</summary>
+    public static int EffectiveMaxInFlight(uint requested, Channels.ChannelConfig config) =>
+        requested == 0 ? config.MaxInFlight : (int)Math.Min(requested, (uint)config.MaxInFlight);
+
+    /// <summary>Applies changed channel settings to the open stream (pause, a lowered or raised max_in_flight).</summary>
+    public void Apply(Channels.ChannelConfig config)
+    {
+        Paused = config.Paused;
+        Info.MaxInFlight = (uint)EffectiveMaxInFlight(RequestedMaxInFlight, config);
+        _pulse.Set();
+    }
 
     public string Channel => Info.Channel;
 
@@ -103,16 +135,18 @@ public sealed partial class StreamConnection
         }
     }
 
-    /// <summary>Forgets leases whose deadline passed locally: the sweep gives those messages to someone else, and
-    /// a connector that never answers must not keep its credits forever.</summary>
-    public void ForgetExpiredLeases(DateTimeOffset now)
+    /// <summary>Forgets leases whose deadline passed: the sweep gives those messages to someone else, and a
+    /// connector that never answers must not keep its credits forever.</summary>
+    public void ForgetExpiredLeases(DateTimeOffset now, TimeSpan margin)
     {
         var freed = false;
         lock (_gate)
         {
             foreach (var (id, lease) in _leases)
             {
-                if (lease.Deadline <= now)
+                // The deadline is on Redis' clock and the lease ends for real at the next sweep after it: wait a
+                // margin longer, so a replica clock ahead of Redis' never frees a credit Redis still counts as leased.
+                if (lease.Deadline + margin <= now)
                 {
                     _leases.Remove(id);
                     freed = true;
@@ -154,9 +188,10 @@ public sealed partial class StreamConnection
 
         var first = await Task.WhenAny(reader, writer, delivery, pings, _closed.Task);
         Status? result = null;
-        if (first == _closed.Task)
+        // A loop may end because it closed the stream (the ping loop on a silent peer): the close wins.
+        if (first == _closed.Task || _closed.Task.IsCompleted)
         {
-            result = _closed.Task.Result;
+            result = await _closed.Task;
         }
         else if (first == reader && reader.Status == TaskStatus.RanToCompletion)
         {
@@ -182,7 +217,10 @@ public sealed partial class StreamConnection
         }
 
         await stop.CancelAsync();
-        await Task.WhenAny(Task.WhenAll(Quiet(reader), Quiet(writer), Quiet(delivery), Quiet(pings)), Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+        // The delivery loop is awaited to the end (a lease call in flight completes or fails with Redis), so every
+        // lease it took is known when the caller releases them; the others get a bounded wait.
+        await Task.WhenAny(Quiet(delivery), Task.Delay(TimeSpan.FromSeconds(30), CancellationToken.None));
+        await Task.WhenAny(Task.WhenAll(Quiet(reader), Quiet(writer), Quiet(pings)), Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
         return result is { StatusCode: StatusCode.OK } ? null : result;
     }
 
@@ -195,7 +233,8 @@ public sealed partial class StreamConnection
             {
                 // Coalesce a burst of deliveries into few HTTP/2 writes; flush with the last one.
                 responses.WriteOptions = reader.Count > 0 ? new WriteOptions(WriteFlags.BufferHint) : null;
-                await responses.WriteAsync(response);
+                // With the token: a connector that stops reading must not pin the stream forever.
+                await responses.WriteAsync(response, cancellationToken);
             }
         }
     }
@@ -270,14 +309,20 @@ public sealed partial class StreamConnection
 
     private async Task DeliveryLoopAsync(CancellationToken cancellationToken)
     {
-        var maxInFlight = (int)Info.MaxInFlight;
         while (!cancellationToken.IsCancellationRequested)
         {
-            var credits = maxInFlight - LeaseCount;
-            if (credits <= 0 || Paused || _stopDeliveries || Draining)
+            var credits = (int)Info.MaxInFlight - LeaseCount;
+            if (credits <= 0 || _stopDeliveries || Draining)
             {
                 await _pulse.WaitAsync(_pollInterval, cancellationToken);
                 continue;
+            }
+
+            if (Paused)
+            {
+                // Still asked every poll interval below: deliver.lua checks the pause itself, so a resume whose
+                // event was lost is noticed within one interval.
+                await _pulse.WaitAsync(_pollInterval, cancellationToken);
             }
 
             var batch = await _queue.DeliverAsync(Channel, Id, credits);
@@ -286,6 +331,9 @@ public sealed partial class StreamConnection
                 case LeaseStatus.Paused:
                     Paused = true;
                     continue;
+                case LeaseStatus.Ok:
+                    Paused = false;
+                    break;
                 case LeaseStatus.ConnectionGone:
                     // Deleted channel, or the registration lapsed during a long Redis outage: the registry's refresh
                     // re-registers or closes the stream; wait for it.

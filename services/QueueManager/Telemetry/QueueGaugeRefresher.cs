@@ -29,8 +29,9 @@ public sealed partial class QueueGaugeRefresher(MessageQueue queue, QueueQueries
 
                     metrics.ForgetQueuesExcept(names.ToHashSet(StringComparer.Ordinal));
                 }
-                catch (Exception ex) when (Errors.IsRedisFailure(ex))
+                catch (Exception ex) when (ex is not OperationCanceledException)
                 {
+                    // Gauges are best effort; a failure here must never stop the host.
                     LogFailed(logger, ex.Message);
                 }
             }

@@ -4,7 +4,11 @@
 -- counting when their alive-until passes (they are removed here first).
 if redis.call('EXISTS', K_CONFIG) == 0 then return { 'not_found' } end
 local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', K_CONNS, '-inf', now)
+local stale = redis.call('ZRANGEBYSCORE', K_CONNS, '-inf', now)
+for _, connection in ipairs(stale) do
+  redis.call('ZREM', K_CONNS, connection)
+  redis.call('HDEL', K_CONN_INFO, connection)
+end
 local max = cfg_number('max_connections', 10)
 if redis.call('ZCARD', K_CONNS) >= max then return { 'full', tostring(max) } end
 redis.call('ZADD', K_CONNS, now + tonumber(ARGV[2]), ARGV[1])

@@ -1,9 +1,10 @@
--- Delete dead letters for good: ARGV 1 '1' for all, 2.. ids. Returns { purged_count, not_found_id1, ... }.
+-- Delete dead letters for good: ARGV 1 chunk size for 'all' (the oldest N) or '0' for the ids in 2..
+-- Returns { purged_count, not_found_id1, ... }.
 -- Purged ids are remembered as settled, so a late replay of their publish is not queued again.
 local now = now_ms()
 local ids
-if ARGV[1] == '1' then
-  ids = redis.call('ZRANGE', K_DLQ, 0, -1)
+if ARGV[1] ~= '0' then
+  ids = redis.call('ZRANGE', K_DLQ, 0, tonumber(ARGV[1]) - 1)
 else
   ids = {}
   for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end

@@ -1,12 +1,13 @@
--- Replay dead letters: ARGV 1 events channel, 2 channel name, 3 '1' for all, 4.. ids.
+-- Replay dead letters: ARGV 1 events channel, 2 channel name, 3 chunk size for 'all' (the oldest N) or '0' for the
+-- ids in 4.. (the caller repeats an 'all' call until fewer than N come back, so no call blocks Redis for long).
 -- Replayed messages go to the back of the queue in dead-letter order, keep their id, start again at attempt 1
 -- and get a fresh TTL counted from now. Not refused by max_queue_size (an operator's decision).
 -- Returns { replayed_count, not_found_id1, ... }.
 local now = now_ms()
 local ttl = cfg_number('ttl_ms', 86400000)
 local ids
-if ARGV[3] == '1' then
-  ids = redis.call('ZRANGE', K_DLQ, 0, -1)
+if ARGV[3] ~= '0' then
+  ids = redis.call('ZRANGE', K_DLQ, 0, tonumber(ARGV[3]) - 1)
 else
   ids = {}
   for i = 4, #ARGV do ids[#ids + 1] = ARGV[i] end

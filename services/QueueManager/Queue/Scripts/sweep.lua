@@ -38,10 +38,15 @@ end
 
 -- 3. TTL: waiting or delayed messages past their expiry. Leased ones are left to their lease's end (an ack in
 --    time still counts); step 1 and deliver.lua expire them then.
-local expired = redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, batch)
-if #expired == batch then more = 1 end
-for _, id in ipairs(expired) do
-  if not redis.call('ZSCORE', K_LEASES, id) then expire(id, now) end
+--    Leased ones stay at the head of the range, so the next page starts after those skipped.
+local skipped = 0
+for _ = 1, 5 do
+  local expired = redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', skipped, batch)
+  for _, id in ipairs(expired) do
+    if redis.call('ZSCORE', K_LEASES, id) then skipped = skipped + 1 else expire(id, now) end
+  end
+  if #expired < batch then break end
+  if skipped == 0 then more = 1; break end
 end
 
 -- 4. Forget what no longer needs remembering.

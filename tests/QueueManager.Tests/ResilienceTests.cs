@@ -1,0 +1,85 @@
+using Grpc.Core;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.QueueManager.Tests.Support;
+using WebhookConnect.TestKit;
+
+namespace WebhookConnect.QueueManager.Tests;
+
+/// <summary>Faults that must not stop a replica or leave a stream in a wrong state (found in review).</summary>
+public sealed class ResilienceTests
+{
+    private static readonly TimeSpan Patience = QueueManagerProcess.Patience;
+
+    [Fact]
+    public async Task RedisOutOfMemoryMakesPublishUnavailableAndTheReplicaKeepsServing()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+        var channel = TestChannels.UniqueName("oom");
+        await TestChannels.CreateAsync(replica.Channel, channel);
+        await replica.Channel.PublishManyAsync(channel, 3);
+
+        await redis.ExecuteAsync("CONFIG", "SET", "maxmemory-policy", "noeviction");
+        await redis.ExecuteAsync("CONFIG", "SET", "maxmemory", "1");
+        var refused = await Assert.ThrowsAsync<RpcException>(() => replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "no room")));
+        // The sweeps fail on OOM too; the replica logs it and goes on.
+        await replica.Process.WaitForLineAsync(line => line.Contains("Sweeping failed", StringComparison.Ordinal) && line.Contains("OOM", StringComparison.Ordinal), Patience);
+        Assert.False(replica.Process.HasExited, replica.Process.Output);
+        await redis.ExecuteAsync("CONFIG", "SET", "maxmemory", "0");
+
+        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Contains("OOM", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(PublishOutcome.Queued, (await replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "room again"))).Outcome);
+        Assert.False(replica.Process.HasExited, replica.Process.Output);
+    }
+
+    [Fact]
+    public async Task ConnectWhileRedisIsDownIsUnavailable()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+        var channel = TestChannels.UniqueName("down");
+        var token = await TestChannels.CreateAsync(replica.Channel, channel);
+
+        await redis.KillAsync();
+        var status = await TestConnector.RefusedAsync(replica.Channel, token, new ConnectRequest { Subscribe = new Subscribe { Channel = channel } });
+
+        Assert.Equal(StatusCode.Unavailable, status.StatusCode);
+    }
+
+    [Fact]
+    public async Task ASilentConnectorIsDroppedWithUnavailableAndItsLeasesReleased()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string> { ["QueueManager:HeartbeatInterval"] = "00:00:01" });
+        var channel = TestChannels.UniqueName("silent");
+        var token = await TestChannels.CreateAsync(replica.Channel, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
+        await replica.Channel.PublishManyAsync(channel, 1);
+        await using var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
+        connector.AnswerPings = false;
+        await connector.NextAsync();
+
+        var status = await connector.Ended.WaitAsync(Patience);
+
+        Assert.Equal(StatusCode.Unavailable, status.StatusCode);
+        Assert.Contains("heartbeat", status.Detail, StringComparison.Ordinal);
+        await Eventually.UntilAsync(async () => await redis.ExecuteAsync("ZCARD", $"wc:{{{channel}}}:ready") == "1", Patience, "the lease released");
+    }
+
+    [Fact]
+    public async Task AResumeWhoseEventWasLostStillReachesOpenStreams()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+        var channel = TestChannels.UniqueName("lost-resume");
+        var token = await TestChannels.CreateAsync(replica.Channel, channel, new Dictionary<string, string> { ["paused"] = "1" });
+        await replica.Channel.PublishManyAsync(channel, 1);
+        await using var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
+        Assert.True(connector.Subscribed.Paused);
+
+        // Resumed behind the replicas' backs: no event at all.
+        await redis.ExecuteAsync("HSET", $"wc:{{{channel}}}:channel", "paused", "0");
+
+        Assert.NotNull(await connector.NextAsync(TimeSpan.FromSeconds(15)));
+    }
+}
