@@ -265,4 +265,42 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
         Assert.Equal(20, fastGot.Concat(slowHeld.Select(d => d.Message.MessageId)).Distinct().Count());
         Assert.True(await slow.NothingWithinAsync(TimeSpan.FromMilliseconds(500)));
     }
+
+    [Fact]
+    public async Task FlowControlHoldsUnderLoadWithConcurrentPublishersAndOutOfOrderAcks()
+    {
+        var (channel, token) = await shared.NewChannelAsync("flow-load", new Dictionary<string, string> { ["max_in_flight"] = "7" });
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token, maxInFlight: 20);
+        const int Count = 600;
+        var publishing = Task.WhenAll(Enumerable.Range(0, 4).Select(p => Task.Run(() => shared.Replica.Channel.PublishManyAsync(channel, Count / 4, $"p{p}"))));
+
+        // Deliveries received minus acks sent is at least what the server counts as unacked (acks are in flight), so
+        // it must never exceed the effective max_in_flight.
+        var held = new List<string>();
+        var seen = new HashSet<string>();
+        var maxHeld = 0;
+        var random = new Random(7);
+        while (seen.Count < Count)
+        {
+            var delivery = await connector.NextAsync();
+            Assert.True(seen.Add(delivery.Message.MessageId), $"{delivery.Message.MessageId} delivered twice");
+            held.Add(delivery.Message.MessageId);
+            maxHeld = Math.Max(maxHeld, held.Count);
+            Assert.True(held.Count <= 7, $"{held.Count} unacked deliveries on a stream limited to 7");
+            if (held.Count >= random.Next(1, 8) || connector.Pending == 0)
+            {
+                // Ack a random subset, out of order.
+                var acking = held.Where(_ => random.Next(2) == 0).DefaultIfEmpty(held[^1]).ToArray();
+                held.RemoveAll(acking.Contains);
+                await connector.AckAsync(acking);
+            }
+        }
+
+        await publishing;
+        Assert.Equal(7u, connector.Subscribed.MaxInFlight);
+        Assert.InRange(maxHeld, 2, 7);
+        await connector.AckAsync([.. held]);
+        await Eventually.UntilAsync(async () => await shared.StatAsync(channel, "acked_total") == Count, Patience, "every message acked");
+        Assert.Equal(Count, await shared.StatAsync(channel, "delivered_total"));
+    }
 }
