@@ -303,4 +303,21 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
         await Eventually.UntilAsync(async () => await shared.StatAsync(channel, "acked_total") == Count, Patience, "every message acked");
         Assert.Equal(Count, await shared.StatAsync(channel, "delivered_total"));
     }
+
+    [Fact]
+    public async Task ExpiredMessagesAreDeadLetteredWhenTheChannelSaysSo()
+    {
+        var (channel, token) = await shared.NewChannelAsync("ttl-dlq", new Dictionary<string, string> { ["ttl_ms"] = "1000", ["dead_letter_expired"] = "1" });
+        var old = TestMessages.NewMessage(channel, "too old", receivedAt: DateTimeOffset.UtcNow.AddSeconds(-5));
+        await shared.Replica.Channel.PublishAsync(old);
+
+        await Eventually.UntilAsync(async () => await shared.CountAsync(channel, "dlq") == 1, Patience, "the expired message dead-lettered by the sweep");
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+
+        var info = await shared.Redis.ExecuteAsync("HGET", $"wc:{{{channel}}}:dlq-info", old.MessageId);
+        Assert.StartsWith("EXPIRED|0|", info, StringComparison.Ordinal);
+        Assert.EndsWith("|0|ttl expired", info, StringComparison.Ordinal);
+        Assert.Equal(1, await shared.StatAsync(channel, "expired_total"));
+        Assert.True(await connector.NothingWithinAsync(TimeSpan.FromSeconds(1)));
+    }
 }

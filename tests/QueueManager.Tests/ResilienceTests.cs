@@ -82,4 +82,38 @@ public sealed class ResilienceTests
 
         Assert.NotNull(await connector.NextAsync(TimeSpan.FromSeconds(15)));
     }
+
+    [Fact]
+    public async Task TheServerPingsAndAConnectorThatAnswersStaysConnected()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string> { ["QueueManager:HeartbeatInterval"] = "00:00:01" });
+        var channel = TestChannels.UniqueName("pings");
+        var token = await TestChannels.CreateAsync(replica.Channel, channel);
+        await using var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
+
+        await Eventually.UntilAsync(() => Task.FromResult(Volatile.Read(ref connector.PingsAnswered) >= 5), Patience, "five pings answered");
+
+        Assert.Equal(TimeSpan.FromSeconds(1), connector.Subscribed.HeartbeatInterval.ToTimeSpan());
+        Assert.False(connector.Ended.IsCompleted);
+    }
+
+    [Fact]
+    public async Task RotatingWithoutGraceClosesStreamsOnTheOldTokenAtOnce()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+        var channel = TestChannels.UniqueName("revoke");
+        var oldToken = await TestChannels.CreateAsync(replica.Channel, channel);
+        await using var onOld = await TestConnector.ConnectAsync(replica.Channel, channel, oldToken);
+
+        var rotation = await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(replica.Channel)
+            .RotateTokenAsync(new Contracts.Admin.V1.RotateTokenRequest { Channel = channel, GracePeriodSeconds = 0 });
+
+        var status = await onOld.Ended.WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal(StatusCode.Unauthenticated, status.StatusCode);
+        Assert.Null(rotation.PreviousTokenExpiresAt);
+        await using var onNew = await TestConnector.ConnectAsync(replica.Channel, channel, rotation.NewToken);
+        Assert.False(onNew.Ended.IsCompleted);
+    }
 }

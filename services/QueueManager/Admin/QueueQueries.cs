@@ -110,6 +110,12 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
             : (await LiveConnectionsAsync(channel)).FirstOrDefault(c => c.ConnectionId == request.ConnectionId);
         if (connection is null)
         {
+            if (request.Channel.Length == 0 && channel.Length > 0)
+            {
+                // An index entry left by a replica that crashed: the connection is gone.
+                await redis.Database.HashDeleteAsync(GlobalKeys.ConnectionIndex, request.ConnectionId);
+            }
+
             throw new RpcException(new Status(
                 StatusCode.NotFound,
                 request.Channel.Length > 0

@@ -40,13 +40,13 @@ end
 --    time still counts); step 1 and deliver.lua expire them then.
 --    Leased ones stay at the head of the range, so the next page starts after those skipped.
 local skipped = 0
-for _ = 1, 5 do
+for round = 1, 5 do
   local expired = redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', skipped, batch)
   for _, id in ipairs(expired) do
     if redis.call('ZSCORE', K_LEASES, id) then skipped = skipped + 1 else expire(id, now) end
   end
   if #expired < batch then break end
-  if skipped == 0 then more = 1; break end
+  if skipped == 0 or round == 5 then more = 1; break end
 end
 
 -- 4. Forget what no longer needs remembering.
