@@ -11,14 +11,14 @@ using WebhookConnect.QueueManager.Tests.Support;
 namespace WebhookConnect.QueueManager.Tests;
 
 /// <summary>The channel methods of QueueAdminService against a real queue-manager process and redis-server.</summary>
-public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<QueueManagerFixture>
+public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<SharedQueueManager>
 {
     private const string GivenToken = "given-token-0123456789-abcdefghijklmnop";
 
     [Fact]
     public async Task CreateFillsEveryDefaultAndStoresOnlyTheTokenHash()
     {
-        var name = QueueManagerFixture.UniqueName("defaults");
+        var name = SharedQueueManager.UniqueName("defaults");
 
         var created = await qm.Admin.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name) } });
 
@@ -93,7 +93,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
     [MemberData(nameof(InvalidRequests))]
     public async Task InvalidCreateIsInvalidArgumentNamingTheFieldAndStoresNothing(string kind, string expectedMessage)
     {
-        var name = QueueManagerFixture.UniqueName("invalid");
+        var name = SharedQueueManager.UniqueName("invalid");
         var request = new CreateChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name) } };
         Break(request, kind);
 
@@ -140,7 +140,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
     public async Task EndpointUrlOfAnotherChannelIsAlreadyExistsAndNothingOfTheSecondChannelIsStored()
     {
         var first = await CreateAsync("owner");
-        var second = QueueManagerFixture.UniqueName("intruder");
+        var second = SharedQueueManager.UniqueName("intruder");
 
         var error = await Assert.ThrowsAsync<RpcException>(async () => await qm.Admin.CreateChannelAsync(new CreateChannelRequest
         {
@@ -159,7 +159,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
     [Fact]
     public async Task GetNeverReturnsSecretsButSaysOneIsStored()
     {
-        var name = QueueManagerFixture.UniqueName("secrets");
+        var name = SharedQueueManager.UniqueName("secrets");
         var bearer = new EndpointConfig
         {
             Id = "bearer",
@@ -192,7 +192,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
     [Fact]
     public async Task ListPagesThroughEveryChannelInNameOrder()
     {
-        var prefix = QueueManagerFixture.UniqueName("list");
+        var prefix = SharedQueueManager.UniqueName("list");
         string[] names = [prefix + "-c", prefix + "-a", prefix + "-e", prefix + "-b", prefix + "-d"];
         foreach (var name in names)
         {
@@ -223,7 +223,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
     [Fact]
     public async Task PartialUpdateChangesOnlyThePresentFields()
     {
-        var name = QueueManagerFixture.UniqueName("partial");
+        var name = SharedQueueManager.UniqueName("partial");
         await qm.Admin.CreateChannelAsync(new CreateChannelRequest
         {
             Channel = name,
@@ -259,7 +259,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
     [Fact]
     public async Task ApplyCreatesThenUpdatesWithoutDeletingAndValidateOnlyChangesNothing()
     {
-        var name = QueueManagerFixture.UniqueName("apply");
+        var name = SharedQueueManager.UniqueName("apply");
         var keep = new EndpointConfig { Id = "keep", Namespace = name };
         var change = new EndpointConfig { Id = "change", Namespace = name, Verification = new Verification { Shopify = new() { Secret = "shop-secret" } } };
 
@@ -305,7 +305,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
     [Fact]
     public async Task ApplyWithATokenRotatesOnlyWhenItDiffers()
     {
-        var name = QueueManagerFixture.UniqueName("apply-token");
+        var name = SharedQueueManager.UniqueName("apply-token");
         var created = await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name) }, Token = GivenToken });
         var same = await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Token = GivenToken });
         var other = GivenToken + "-next";
@@ -323,7 +323,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
     [Fact]
     public async Task RotateTokenKeepsThePreviousTokenForTheGracePeriodOnly()
     {
-        var name = QueueManagerFixture.UniqueName("rotate");
+        var name = SharedQueueManager.UniqueName("rotate");
         await qm.Admin.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name) }, Token = GivenToken });
 
         var before = DateTimeOffset.UtcNow;
@@ -435,7 +435,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
         Assert.Equal((StatusCode.NotFound, StatusCode.NotFound), (getError.StatusCode, deleteAgain.StatusCode));
 
         // The URL is free again for another channel.
-        var reuse = QueueManagerFixture.UniqueName("reuse");
+        var reuse = SharedQueueManager.UniqueName("reuse");
         await qm.Admin.CreateChannelAsync(new CreateChannelRequest { Channel = reuse, Endpoints = { GitHubEndpoint(name) } });
         Assert.Equal(reuse, (await qm.Publish.GetEndpointAsync(new GetEndpointRequest { EndpointId = name })).Route.Channel);
     }
@@ -443,7 +443,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
     [Fact]
     public async Task ConcurrentAppliesOfANewChannelCreateItOnceAndAllSucceed()
     {
-        var name = QueueManagerFixture.UniqueName("race");
+        var name = SharedQueueManager.UniqueName("race");
         var request = new ApplyChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name) }, Settings = new ChannelSettings { MaxInFlight = 9 } };
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ => await qm.Admin.ApplyChannelAsync(request)));
@@ -471,7 +471,7 @@ public sealed class ChannelAdminTests(QueueManagerFixture qm) : IClassFixture<Qu
 
     private async Task<string> CreateAsync(string prefix)
     {
-        var name = QueueManagerFixture.UniqueName(prefix);
+        var name = SharedQueueManager.UniqueName(prefix);
         await qm.Admin.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name) } });
         return name;
     }

@@ -8,14 +8,14 @@ using WebhookConnect.QueueManager.Tests.Support;
 namespace WebhookConnect.QueueManager.Tests;
 
 /// <summary>The endpoint table that ingress routes with: GetEndpoint, ListEndpoints, WatchEndpoints (publish.proto).</summary>
-public sealed class EndpointTableTests(QueueManagerFixture qm) : IClassFixture<QueueManagerFixture>
+public sealed class EndpointTableTests(SharedQueueManager qm) : IClassFixture<SharedQueueManager>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
 
     [Fact]
     public async Task GetEndpointReturnsTheRouteWithSecretsAndTheChannelLimit()
     {
-        var name = QueueManagerFixture.UniqueName("route");
+        var name = SharedQueueManager.UniqueName("route");
         await qm.Admin.CreateChannelAsync(new CreateChannelRequest
         {
             Channel = name,
@@ -44,7 +44,7 @@ public sealed class EndpointTableTests(QueueManagerFixture qm) : IClassFixture<Q
     [Fact]
     public async Task ListEndpointsHasEveryRouteAndARevisionThatGrowsWithChanges()
     {
-        var name = QueueManagerFixture.UniqueName("table");
+        var name = SharedQueueManager.UniqueName("table");
         await qm.Admin.CreateChannelAsync(new CreateChannelRequest
         {
             Channel = name,
@@ -63,7 +63,7 @@ public sealed class EndpointTableTests(QueueManagerFixture qm) : IClassFixture<Q
     [Fact]
     public async Task WatchSendsTheWholeTableFirstThenReflectsAnAddedEndpoint()
     {
-        var name = QueueManagerFixture.UniqueName("watch");
+        var name = SharedQueueManager.UniqueName("watch");
         await qm.Admin.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { ChannelAdminTests.GitHubEndpoint(name) } });
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         using var watch = qm.Publish.WatchEndpoints(new WatchEndpointsRequest(), cancellationToken: cancel.Token);
@@ -94,7 +94,7 @@ public sealed class EndpointTableTests(QueueManagerFixture qm) : IClassFixture<Q
     [Fact]
     public async Task WatchReflectsADeletedChannel()
     {
-        var name = QueueManagerFixture.UniqueName("watch-delete");
+        var name = SharedQueueManager.UniqueName("watch-delete");
         await qm.Admin.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { ChannelAdminTests.GitHubEndpoint(name) } });
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         using var watch = qm.Publish.WatchEndpoints(new WatchEndpointsRequest(), cancellationToken: cancel.Token);

@@ -1,10 +1,20 @@
+using WebhookConnect.Contracts.Queue.V1;
+using WebhookConnect.Contracts.V1;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.QueueManager.Tests.Support;
 
-/// <summary>One redis-server and one queue-manager for a test class; each test uses its own channels.</summary>
+/// <summary>One redis-server and one queue-manager process for a test class (an xunit class fixture): starting them
+/// costs seconds on a 2-core machine. Tests keep apart by using their own channels (unique names).</summary>
 public sealed class SharedQueueManager : IAsyncLifetime
 {
+    /// <summary>A channel (or endpoint) name no other test uses.</summary>
+    public static string UniqueName(string prefix) => TestChannels.UniqueName(prefix);
+
+    public QueueAdminService.QueueAdminServiceClient Admin => new(Replica.Channel);
+
+    public PublishService.PublishServiceClient Publish => new(Replica.Channel);
+
     public RedisServer Redis { get; private set; } = null!;
 
     public QueueManagerProcess Replica { get; private set; } = null!;

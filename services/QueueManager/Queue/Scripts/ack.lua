@@ -7,12 +7,7 @@ local acked = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
   if redis.call('HGET', K_OWNERS, id) == connection then
-    redis.call('ZREM', K_LEASES, id)
-    redis.call('HDEL', K_OWNERS, id)
-    redis.call('HDEL', K_MESSAGES, id)
-    redis.call('HDEL', K_STATE, id)
-    redis.call('ZREM', K_EXPIRY, id)
-    redis.call('ZADD', K_SETTLED, now, id)
+    settle(id, now)
     acked = acked + 1
   end
 end

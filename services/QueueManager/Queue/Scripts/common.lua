@@ -38,16 +38,28 @@ local function wake(events_channel, channel)
   redis.call('PUBLISH', events_channel, 'wake|' .. channel .. '||')
 end
 
--- Invariant: a dead letter is in dlq + dlq-info + messages, and in none of ready, delayed, leases, owners,
--- expiry, state.
-local function dead_letter(id, reason, err, status, now)
-  local attempts, first, last = read_state(id)
+-- Takes a message out of every live structure (ready, delayed, leases, owners, expiry, state); its body stays.
+local function unlink(id)
   redis.call('ZREM', K_READY, id)
   redis.call('ZREM', K_DELAYED, id)
   redis.call('ZREM', K_LEASES, id)
   redis.call('HDEL', K_OWNERS, id)
   redis.call('ZREM', K_EXPIRY, id)
   redis.call('HDEL', K_STATE, id)
+end
+
+-- Settles a message for good (acked, expired): gone everywhere, remembered in settled for publish idempotency.
+local function settle(id, now)
+  unlink(id)
+  redis.call('HDEL', K_MESSAGES, id)
+  redis.call('ZADD', K_SETTLED, now, id)
+end
+
+-- Invariant: a dead letter is in dlq + dlq-info + messages, and in none of ready, delayed, leases, owners,
+-- expiry, state.
+local function dead_letter(id, reason, err, status, now)
+  local attempts, first, last = read_state(id)
+  unlink(id)
   redis.call('ZADD', K_DLQ, now, id)
   redis.call('HSET', K_DLQ_INFO, id, table.concat({ reason, attempts, first, last, now, status or 0, err or '' }, '|'))
   redis.call('HINCRBY', K_STATS, 'dead_lettered_total', 1)
@@ -60,14 +72,7 @@ local function expire(id, now)
     dead_letter(id, 'EXPIRED', 'ttl expired', 0, now)
     return
   end
-  redis.call('ZREM', K_READY, id)
-  redis.call('ZREM', K_DELAYED, id)
-  redis.call('ZREM', K_LEASES, id)
-  redis.call('HDEL', K_OWNERS, id)
-  redis.call('ZREM', K_EXPIRY, id)
-  redis.call('HDEL', K_STATE, id)
-  redis.call('HDEL', K_MESSAGES, id)
-  redis.call('ZADD', K_SETTLED, now, id)
+  settle(id, now)
 end
 
 -- A lease ended without an ack (nack with retry, lease expiry): back after the backoff, or dead-lettered when
