@@ -63,6 +63,12 @@ public static class Errors
         _ => false,
     };
 
+    /// <summary>The status for a Redis failure. The message is fixed: callers (connectors, even unauthenticated
+    /// ones) learn nothing about Redis' addresses or keys; the replica's own logs carry the details.</summary>
     public static RpcException Unavailable(Exception exception) =>
-        new(new Status(StatusCode.Unavailable, $"Redis is unreachable or not ready: {exception.Message}"));
+        new(new Status(
+            StatusCode.Unavailable,
+            exception.Message.StartsWith("OOM", StringComparison.Ordinal)
+                ? "the queue store is out of memory; retry later"
+                : "the queue store (Redis) is unreachable or not ready; retry later"));
 }

@@ -97,6 +97,21 @@ public sealed class ErrorStatusTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("/WebhookConnect.Testing.V1.EchoService/Echo")]
+    [InlineData("/webhookconnect.testing.v1.echoservice/echo")]
+    public async Task ADifferentlyCasedPathIsUnimplementedNotRoutedToTheMethod(string path)
+    {
+        using var http = RawGrpc.CreateClient();
+        using var request = RawGrpc.Request(_server.Address, path, RawGrpc.Frame(new EchoRequest { Text = "x" }));
+
+        using var response = await http.SendAsync(request).WaitAsync(Patience);
+        var body = await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal("12", RawGrpc.StatusOf(response));
+        Assert.Empty(body);
+    }
+
     [Fact]
     public async Task MalformedBinaryMetadataIsInvalidArgumentNamingTheKey()
     {

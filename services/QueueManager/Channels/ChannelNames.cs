@@ -9,6 +9,7 @@ public static partial class ChannelNames
 
     public static bool IsValid(string? name) => name is not null && Pattern().IsMatch(name);
 
-    [GeneratedRegex(Rule, RegexOptions.CultureInvariant)]
+    // \z, not $: "$" also matches before a final newline.
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9._-]{0,62}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();
 }

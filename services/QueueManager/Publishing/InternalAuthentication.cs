@@ -64,7 +64,8 @@ public sealed class InternalAuthentication
 
         foreach (var prefix in GuardedPrefixes)
         {
-            if (path.StartsWith(prefix, StringComparison.Ordinal))
+            // Ignoring case, as routing does; the transport also refuses a differently cased gRPC path.
+            if (path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

@@ -185,7 +185,16 @@ public static class GrpcServerExtensions
         {
             ArgumentNullException.ThrowIfNull(handler);
             var methodHandler = new ServerMethodHandler<TRequest, TResponse>(method, handler, _options, _logger);
-            var builder = _endpoints.MapMethods(method.FullName, ["POST"], methodHandler.HandleAsync)
+            var path = method.FullName;
+            var builder = _endpoints.MapMethods(path, ["POST"], http =>
+                    // ASP.NET Core routing ignores case; gRPC paths do not (PROTOCOL-HTTP2: ":path" is
+                    // "/" Service-Name "/" method name, exact). A differently cased path is not this method, so it
+                    // must not reach the handler (middleware keyed on the exact path would be bypassed).
+                    string.Equals(http.Request.Path.Value, path, StringComparison.Ordinal)
+                        ? methodHandler.HandleAsync(http)
+                        : HttpServerCallContext.WriteTrailersOnlyAsync(http, new Status(
+                            StatusCode.Unimplemented,
+                            $"Method '{http.Request.Path.Value}' is not implemented by this server (gRPC paths are case-sensitive).")))
                 .WithDisplayName("gRPC " + method.FullName);
             _builders.Add(builder);
             _registry.Add(method.ServiceName, method.Name, _bindType);
