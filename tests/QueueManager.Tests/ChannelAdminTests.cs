@@ -464,6 +464,49 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
 
         var channel = (await qm.Admin.GetChannelAsync(new GetChannelRequest { Channel = name })).Channel;
         Assert.Equal(ids.Select(id => $"{name}/{id}").Prepend("/" + name), channel.Endpoints.Select(e => e.Namespace + "/" + e.Id));
+        foreach (var id in ids)
+        {
+            var route = (await qm.Publish.GetEndpointAsync(new GetEndpointRequest { Namespace = name, EndpointId = id })).Route;
+            Assert.Equal(name, route.Channel);
+        }
+    }
+
+    [Fact]
+    public async Task ConcurrentAppliesWhileTheChannelChangesNeverLeaveAListedEndpointWithoutItsRoute()
+    {
+        var name = await CreateAsync("apply-race");
+        for (var round = 0; round < 12; round++)
+        {
+            var endpoint = new EndpointConfig { Id = $"r{round}", Namespace = name };
+            var applies = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+                await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Endpoints = { endpoint } })));
+            var toggles = Task.Run(async () =>
+            {
+                for (var i = 0; i < 4; i++)
+                {
+                    await qm.Admin.PauseChannelAsync(new PauseChannelRequest { Channel = name });
+                    await qm.Admin.ResumeChannelAsync(new ResumeChannelRequest { Channel = name });
+                }
+            });
+            await Task.WhenAll(applies.Append(toggles).Select(async t =>
+            {
+                try
+                {
+                    await t;
+                }
+                catch (RpcException ex) when (ex.StatusCode == StatusCode.Aborted)
+                {
+                    // Overtaken too often: allowed by the contract; the route check below is what matters.
+                }
+            }));
+
+            var listed = (await qm.Admin.GetChannelAsync(new GetChannelRequest { Channel = name })).Channel.Endpoints.Any(e => e.Id == endpoint.Id);
+            if (listed)
+            {
+                var route = (await qm.Publish.GetEndpointAsync(new GetEndpointRequest { Namespace = name, EndpointId = endpoint.Id })).Route;
+                Assert.Equal(name, route.Channel);
+            }
+        }
     }
 
     internal static EndpointConfig GitHubEndpoint(string id) =>

@@ -467,9 +467,36 @@ public sealed partial class ChannelStore(RedisConnection redis, ClusterEvents ev
             throw AlreadyExists(config.Name);
         }
 
+        await ReassertClaimsAsync(config.Name, endpoints);
         await Db.SortedSetAddAsync(GlobalKeys.Channels, config.Name, 0);
         await Db.StringIncrementAsync(GlobalKeys.EndpointRevision);
         await PublishAsync(ClusterEvent.EndpointsChanged());
+    }
+
+    /// <summary>
+    /// After a commit, makes sure every endpoint the channel now lists is routed to it. A concurrent writer's
+    /// failed commit can release a claim in the instant between another writer's read and commit (the claim looked
+    /// like the channel's own, so nobody re-claimed it); this puts it back. Also heals an index entry lost earlier,
+    /// whenever the endpoint is applied again.
+    /// </summary>
+    private async Task ReassertClaimsAsync(string channel, IEnumerable<EndpointConfig> endpoints)
+    {
+        foreach (var endpoint in endpoints)
+        {
+            var field = EndpointSecrets.Field(endpoint);
+            if (await Db.HashSetAsync(GlobalKeys.EndpointIndex, field, channel, When.NotExists))
+            {
+                LogClaimRestored(logger, channel, field);
+                continue;
+            }
+
+            var holder = (string?)await Db.HashGetAsync(GlobalKeys.EndpointIndex, field);
+            if (holder is not null && holder != channel)
+            {
+                // Only reachable if the index entry was missing long enough for another channel to take the URL.
+                LogClaimConflict(logger, channel, field, holder);
+            }
+        }
     }
 
     /// <summary>Runs a read-modify-write until its commit is not overtaken by another writer (null = overtaken).</summary>
@@ -520,6 +547,10 @@ public sealed partial class ChannelStore(RedisConnection redis, ClusterEvents ev
         if (committed is null)
         {
             await ReleaseQuietlyAsync(snapshot.Config.Name, fresh);
+        }
+        else
+        {
+            await ReassertClaimsAsync(snapshot.Config.Name, upserts);
         }
 
         return committed;
@@ -674,7 +705,13 @@ public sealed partial class ChannelStore(RedisConnection redis, ClusterEvents ev
             var tx = Db.CreateTransaction();
             tx.AddCondition(Condition.HashEqual(GlobalKeys.EndpointIndex, field, channel));
             _ = tx.HashDeleteAsync(GlobalKeys.EndpointIndex, field);
-            await tx.ExecuteAsync();
+            if (await tx.ExecuteAsync() && await Db.HashExistsAsync(keys.Endpoints, field))
+            {
+                // A concurrent writer of the channel committed the endpoint between the check above and the delete
+                // (the two keys are in different slots, so one transaction cannot cover both): put the route back.
+                // With ReassertClaimsAsync after every commit, whichever runs last leaves the route in place.
+                await Db.HashSetAsync(GlobalKeys.EndpointIndex, field, channel, When.NotExists);
+            }
         }
     }
 
@@ -776,6 +813,12 @@ public sealed partial class ChannelStore(RedisConnection redis, ClusterEvents ev
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {Channel}: could not release {Count} endpoint claim(s) after a failed change")]
     private static partial void LogReleaseFailed(ILogger logger, Exception exception, string channel, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {Channel}: endpoint {Endpoint} had lost its route after a concurrent change; restored")]
+    private static partial void LogClaimRestored(ILogger logger, string channel, string endpoint);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Channel {Channel} lists endpoint {Endpoint}, but its URL is routed to channel {Holder}; remove it from one of them")]
+    private static partial void LogClaimConflict(ILogger logger, string channel, string endpoint, string holder);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish the cluster event {Kind}; watchers catch up from the revision")]
     private static partial void LogPublishFailed(ILogger logger, Exception exception, ClusterEventKind kind);
