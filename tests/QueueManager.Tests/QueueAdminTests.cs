@@ -149,7 +149,7 @@ public sealed class QueueAdminTests(SharedQueueManager shared) : IClassFixture<S
         Assert.Equal(StatusCode.Aborted, status.StatusCode);
         Assert.Contains("maintenance window", status.Detail, StringComparison.Ordinal);
         Assert.Empty((await Admin.ListConnectionsAsync(new ListConnectionsRequest { Channel = channel })).Connections);
-        Assert.Equal(2, await shared.CountAsync(channel, "ready"));
+        await Eventually.UntilAsync(async () => await shared.CountAsync(channel, "ready") == 2, Patience, "the disconnected stream's leases released");
         var missing = await Assert.ThrowsAsync<RpcException>(() => Admin.DisconnectConnectionAsync(new DisconnectConnectionRequest { ConnectionId = connector.Subscribed.ConnectionId }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
     }
@@ -162,7 +162,6 @@ public sealed class QueueAdminTests(SharedQueueManager shared) : IClassFixture<S
 
         var overview = (await Admin.GetOverviewAsync(new GetOverviewRequest { IncludeChannels = true })).Overview;
 
-        Assert.True(overview.TotalChannels >= 1);
         Assert.Equal((uint)overview.Channels.Count, overview.TotalChannels);
         Assert.Equal(2u, overview.Channels.Single(c => c.Channel == channel).MessagesQueued);
         Assert.Equal(overview.Channels.Aggregate(0ul, (sum, c) => sum + c.PublishedTotal), overview.Totals.PublishedTotal);

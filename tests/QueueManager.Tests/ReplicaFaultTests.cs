@@ -253,7 +253,7 @@ public sealed class ReplicaFaultTests
         await using var onOld = await TestConnector.ConnectAsync(replica.Channel, channel, oldToken);
 
         var rotation = await new QueueAdminService.QueueAdminServiceClient(replica.Channel).RotateTokenAsync(
-            new RotateTokenRequest { Channel = channel, GracePeriodSeconds = 2 });
+            new RotateTokenRequest { Channel = channel, GracePeriodSeconds = 6 });
         var newToken = rotation.NewToken;
         var graceEnds = rotation.PreviousTokenExpiresAt.ToDateTimeOffset();
         await using var onNew = await TestConnector.ConnectAsync(replica.Channel, channel, newToken);
@@ -264,6 +264,7 @@ public sealed class ReplicaFaultTests
 
         Assert.Equal(StatusCode.Unauthenticated, status.StatusCode);
         Assert.True(closedAt >= graceEnds.AddMilliseconds(-100), "closed before the grace period ended");
+        Assert.True(closedAt <= graceEnds.AddMilliseconds(1500), $"closed {(closedAt - graceEnds).TotalMilliseconds:0} ms after the grace period ended");
         Assert.Equal(StatusCode.Unauthenticated, (await lateOld.Ended.WaitAsync(Patience)).StatusCode);
         Assert.False(onNew.Ended.IsCompleted);
         var refused = await Assert.ThrowsAsync<RpcException>(() => TestConnector.ConnectAsync(replica.Channel, channel, oldToken));

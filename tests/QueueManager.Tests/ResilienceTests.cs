@@ -110,10 +110,34 @@ public sealed class ResilienceTests
         var rotation = await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(replica.Channel)
             .RotateTokenAsync(new Contracts.Admin.V1.RotateTokenRequest { Channel = channel, GracePeriodSeconds = 0 });
 
-        var status = await onOld.Ended.WaitAsync(TimeSpan.FromSeconds(15));
+        // At once: through the rotation's event, well before the 5 s configuration refresh could do it.
+        var status = await onOld.Ended.WaitAsync(TimeSpan.FromSeconds(3));
         Assert.Equal(StatusCode.Unauthenticated, status.StatusCode);
         Assert.Null(rotation.PreviousTokenExpiresAt);
         await using var onNew = await TestConnector.ConnectAsync(replica.Channel, channel, rotation.NewToken);
         Assert.False(onNew.Ended.IsCompleted);
+    }
+
+    [Fact]
+    public async Task ASecondRotationRevokesTheTokenBeforeThePreviousAtOnce()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+        var admin = new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(replica.Channel);
+        var channel = TestChannels.UniqueName("two-rotations");
+        var first = await TestChannels.CreateAsync(replica.Channel, channel);
+        await using var onFirst = await TestConnector.ConnectAsync(replica.Channel, channel, first);
+        var second = (await admin.RotateTokenAsync(new Contracts.Admin.V1.RotateTokenRequest { Channel = channel, GracePeriodSeconds = 600 })).NewToken;
+        await using var onSecond = await TestConnector.ConnectAsync(replica.Channel, channel, second);
+        Assert.False(onFirst.Ended.IsCompleted, "the first token is still within its grace period");
+
+        var third = (await admin.RotateTokenAsync(new Contracts.Admin.V1.RotateTokenRequest { Channel = channel, GracePeriodSeconds = 600 })).NewToken;
+
+        Assert.Equal(StatusCode.Unauthenticated, (await onFirst.Ended.WaitAsync(TimeSpan.FromSeconds(3))).StatusCode);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => TestConnector.ConnectAsync(replica.Channel, channel, first));
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        await using var stillSecond = await TestConnector.ConnectAsync(replica.Channel, channel, second);
+        await using var onThird = await TestConnector.ConnectAsync(replica.Channel, channel, third);
+        Assert.False(onSecond.Ended.IsCompleted);
     }
 }

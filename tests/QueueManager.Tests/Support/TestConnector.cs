@@ -90,14 +90,22 @@ public sealed class TestConnector : IAsyncDisposable
         return list;
     }
 
-    /// <summary>True when no delivery arrives within <paramref name="window"/> (used only to assert absence, after
-    /// the thing that would cause a delivery has been confirmed to have happened).</summary>
+    /// <summary>True when no delivery arrives within <paramref name="window"/> while the stream stays open (used only
+    /// to assert absence, after the thing that would cause a delivery has been confirmed to have happened). A stream
+    /// that ends meanwhile is a failure, not an absence of deliveries.</summary>
     public async Task<bool> NothingWithinAsync(TimeSpan window)
     {
         using var cts = new CancellationTokenSource(window);
+        var delivery = _deliveries.Reader.WaitToReadAsync(cts.Token).AsTask();
         try
         {
-            await _deliveries.Reader.WaitToReadAsync(cts.Token);
+            var first = await Task.WhenAny(delivery, _ended.Task);
+            if (first == _ended.Task)
+            {
+                throw new InvalidOperationException($"the stream ended ({_ended.Task.Result}) while waiting for no delivery");
+            }
+
+            await delivery;
             return false;
         }
         catch (OperationCanceledException)
