@@ -106,7 +106,17 @@ public sealed partial class StreamConnection
     {
         Draining = true;
         _pulse.Set();
-        _outbound.Writer.TryWrite(new ConnectResponse { Draining = new Draining { Reason = reason } });
+        // Waits for room (the buffer may be full of deliveries), bounded: the status that follows says it anyway.
+        try
+        {
+            using var room = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await _outbound.Writer.WriteAsync(new ConnectResponse { Draining = new Draining { Reason = reason } }, room.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            // The stream is ending or its connector does not read: the UNAVAILABLE status still ends it.
+        }
+
         var deadline = DateTimeOffset.UtcNow + grace;
         while (DateTimeOffset.UtcNow < deadline && LeaseCount > 0 && !_closed.Task.IsCompleted)
         {
