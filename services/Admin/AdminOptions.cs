@@ -1,0 +1,68 @@
+using System.ComponentModel.DataAnnotations;
+using System.Net;
+
+namespace WebhookConnect.Admin;
+
+/// <summary>Settings of the admin service (configuration section <c>Admin</c>).</summary>
+public sealed class AdminOptions : IValidatableObject
+{
+    public const string SectionName = "Admin";
+
+    /// <summary>Admin tokens with full access, comma-separated (<c>Admin__Tokens</c>). At least one token, from here
+    /// or <see cref="TokenFile"/>, is required.</summary>
+    public string Tokens { get; set; } = "";
+
+    /// <summary>A file with one full-access token per line (a mounted secret).</summary>
+    public string TokenFile { get; set; } = "";
+
+    /// <summary>Tokens that may call only the read methods, comma-separated.</summary>
+    public string ReadOnlyTokens { get; set; } = "";
+
+    /// <summary>A file with one read-only token per line.</summary>
+    public string ReadOnlyTokenFile { get; set; } = "";
+
+    /// <summary>The queue-manager's gRPC address (its internal admin API).</summary>
+    [Required]
+    public string QueueManager { get; set; } = "http://127.0.0.1:5001";
+
+    /// <summary>The queue-manager's internal token, when it has one (<c>QueueManager:InternalToken</c> there).</summary>
+    public string QueueManagerToken { get; set; } = "";
+
+    /// <summary>Address of the gRPC and HTTP listeners.</summary>
+    [Required]
+    public string Host { get; set; } = "0.0.0.0";
+
+    /// <summary>gRPC port (h2c): AdminService, reflection, health.</summary>
+    [Range(1, 65535)]
+    public int GrpcPort { get; set; } = 5002;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!IPAddress.TryParse(Host, out _))
+        {
+            yield return new ValidationResult("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1.", [nameof(Host)]);
+        }
+
+        if (!Uri.TryCreate(QueueManager, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https"))
+        {
+            yield return new ValidationResult("must be an http:// or https:// address, e.g. http://queue-manager:5001.", [nameof(QueueManager)]);
+        }
+
+        foreach (var (name, path) in new[] { (nameof(TokenFile), TokenFile), (nameof(ReadOnlyTokenFile), ReadOnlyTokenFile) })
+        {
+            if (path.Length > 0 && !File.Exists(path))
+            {
+                yield return new ValidationResult("file not found.", [name]);
+            }
+        }
+
+        if (Split(Tokens).Length == 0 && TokenFile.Length == 0)
+        {
+            yield return new ValidationResult(
+                "no admin token: set Admin:Tokens (env Admin__Tokens) or Admin:TokenFile; the admin API refuses to run open.",
+                [nameof(Tokens)]);
+        }
+    }
+
+    internal static string[] Split(string list) => list.Split([',', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}
