@@ -29,6 +29,7 @@ public static class AdminExtensions
             // Reading the options validates them, so a bad setting stops start-up with the setting named.
             var options = kestrel.ApplicationServices.GetRequiredService<IOptions<AdminOptions>>().Value;
             kestrel.ListenGrpc(IPAddress.Parse(options.Host), options.GrpcPort);
+            kestrel.Listen(IPAddress.Parse(options.Host), options.HttpPort);
         });
         return builder;
     }
@@ -40,6 +41,7 @@ public static class AdminExtensions
         app.MapGrpcService<AdminService>();
         app.MapGrpcHealthService();
         app.MapGrpcReflectionService();
+        app.MapJsonTwin(app.Services.GetRequiredService<IOptions<AdminOptions>>().Value.HttpPort);
         return app;
     }
 }

@@ -36,6 +36,10 @@ public sealed class AdminOptions : IValidatableObject
     [Range(1, 65535)]
     public int GrpcPort { get; set; } = 5002;
 
+    /// <summary>HTTP/JSON twin port (HTTP/1.1): <c>/admin/webhook-connect/…</c> for curl users.</summary>
+    [Range(1, 65535)]
+    public int HttpPort { get; set; } = 8082;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!IPAddress.TryParse(Host, out _))

@@ -23,6 +23,9 @@ public sealed class AdminStack : IAsyncLifetime
 
     public GrpcChannel Channel { get; private set; } = null!;
 
+    /// <summary>The JSON twin's base address.</summary>
+    public Uri Http { get; private set; } = null!;
+
     public AdminClient Client => new(Channel);
 
     public static Metadata Bearer(string token) => new() { { "authorization", "Bearer " + token } };
@@ -32,8 +35,11 @@ public sealed class AdminStack : IAsyncLifetime
         Redis = await RedisServer.StartAsync();
         QueueManager = await QueueManagerProcess.StartAsync(Redis.Endpoint, new Dictionary<string, string> { ["QueueManager:InternalToken"] = InternalToken });
         var grpcPort = FreePort.Next();
+        var httpPort = FreePort.Next();
+        Http = new Uri($"http://127.0.0.1:{httpPort}");
         Admin = ServiceBinaries.Start("admin", AdminAssembly, Settings(grpcPort, new Dictionary<string, string>
         {
+            ["Admin:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
             ["Admin:Tokens"] = Token,
             ["Admin:ReadOnlyTokens"] = ReadOnlyToken,
             ["Admin:QueueManager"] = $"http://127.0.0.1:{QueueManager.GrpcPort}",
@@ -69,6 +75,7 @@ public sealed class AdminStack : IAsyncLifetime
         {
             ["Admin:Host"] = "127.0.0.1",
             ["Admin:GrpcPort"] = grpcPort.ToString(CultureInfo.InvariantCulture),
+            ["Admin:HttpPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
         };

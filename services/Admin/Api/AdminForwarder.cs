@@ -15,7 +15,13 @@ public sealed partial class AdminForwarder(IOptions<AdminOptions> options, ILogg
     private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(30);
     private readonly string _internalToken = options.Value.QueueManagerToken;
 
-    public async Task<TResponse> ForwardAsync<TResponse>(ServerCallContext context, string method, string channel, bool mutating, Func<CallOptions, Task<TResponse>> call)
+    /// <summary>For a gRPC call: its deadline and cancellation travel on.</summary>
+    public Task<TResponse> ForwardAsync<TResponse>(ServerCallContext context, string method, string channel, bool mutating, Func<CallOptions, Task<TResponse>> call) =>
+        ForwardAsync(context.GetHttpContext(), context.Deadline, context.CancellationToken, method, channel, mutating, call);
+
+    /// <summary>For a call of either transport (the JSON twin passes its request's context).</summary>
+    public async Task<TResponse> ForwardAsync<TResponse>(
+        HttpContext http, DateTime callerDeadline, CancellationToken cancellationToken, string method, string channel, bool mutating, Func<CallOptions, Task<TResponse>> call)
     {
         var headers = new Metadata();
         if (_internalToken.Length > 0)
@@ -23,11 +29,11 @@ public sealed partial class AdminForwarder(IOptions<AdminOptions> options, ILogg
             headers.Add("authorization", "Bearer " + _internalToken);
         }
 
-        var deadline = context.Deadline == DateTime.MaxValue ? DateTime.UtcNow + DefaultDeadline : context.Deadline;
-        var caller = context.GetHttpContext().Items[AdminAuthentication.CallerItem] as string ?? "unknown";
+        var deadline = callerDeadline == DateTime.MaxValue ? DateTime.UtcNow + DefaultDeadline : callerDeadline;
+        var caller = http.Items[AdminAuthentication.CallerItem] as string ?? "unknown";
         try
         {
-            var response = await call(new CallOptions(headers, deadline, context.CancellationToken));
+            var response = await call(new CallOptions(headers, deadline, cancellationToken));
             if (mutating)
             {
                 LogAudit(audit, caller, method, channel, "OK");

@@ -47,32 +47,44 @@ public sealed partial class AdminAuthentication
             return;
         }
 
+        if (Authorize(http, path[ServicePrefix.Length..]) is { } refusal)
+        {
+            await GrpcHttpResponses.WriteStatusAsync(http, refusal);
+            return;
+        }
+
+        await next(http);
+    }
+
+    /// <summary>
+    /// Checks the request's bearer token for <paramref name="method"/> (an AdminService method name). Returns null and
+    /// records the caller when allowed, otherwise the refusal (UNAUTHENTICATED or PERMISSION_DENIED). Both transports
+    /// use this one check.
+    /// </summary>
+    public Status? Authorize(HttpContext http, string method)
+    {
         var header = http.Request.Headers.Authorization.ToString();
         const string Scheme = "Bearer ";
         var presented = header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? header[Scheme.Length..].Trim() : "";
         if (presented.Length == 0)
         {
-            await GrpcHttpResponses.WriteStatusAsync(http, new Status(StatusCode.Unauthenticated, "missing admin token: send 'authorization: Bearer <admin token>'"));
-            return;
+            return new Status(StatusCode.Unauthenticated, "missing admin token: send 'authorization: Bearer <admin token>'");
         }
 
         var match = Find(presented);
         if (match is null)
         {
-            LogRefused(_logger, path[ServicePrefix.Length..]);
-            await GrpcHttpResponses.WriteStatusAsync(http, new Status(StatusCode.Unauthenticated, "the admin token is not valid"));
-            return;
+            LogRefused(_logger, method);
+            return new Status(StatusCode.Unauthenticated, "the admin token is not valid");
         }
 
-        var method = path[ServicePrefix.Length..];
         if (match.Value.ReadOnly && !ReadMethods.Contains(method))
         {
-            await GrpcHttpResponses.WriteStatusAsync(http, new Status(StatusCode.PermissionDenied, $"a read-only admin token may not call {method}"));
-            return;
+            return new Status(StatusCode.PermissionDenied, $"a read-only admin token may not call {method}");
         }
 
         http.Items[CallerItem] = match.Value.Id;
-        await next(http);
+        return null;
     }
 
     private (bool ReadOnly, string Id)? Find(string presented)

@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using WebhookConnect.Admin.Authentication;
+using WebhookConnect.Contracts.Admin.V1;
+using QueueAdminClient = WebhookConnect.Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient;
+
+namespace WebhookConnect.Admin.Api;
+
+/// <summary>
+/// The HTTP/JSON twin of AdminService (SPEC §8) under <c>/admin/webhook-connect</c>. Each route authenticates with the
+/// same check as gRPC, reads the gRPC request message from the JSON body (protobuf JSON, snake_case names; path and
+/// query parameters fill the channel and ids), and goes through the same forwarder to the queue-manager. Responses
+/// are protobuf JSON with the original field names and default values; for a Get the body is the resource itself.
+/// </summary>
+public static class JsonTwin
+{
+    public const string Prefix = "/admin/webhook-connect";
+
+    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true).WithFormatDefaultValues(true));
+
+    // Unknown fields are refused (400), so a typo in a field name is not silently ignored.
+    private static readonly JsonParser Parser = new(JsonParser.Settings.Default);
+
+    public static void MapJsonTwin(this IEndpointRouteBuilder app, int httpPort)
+    {
+        var api = app.MapGroup(Prefix).RequireHost($"*:{httpPort}");
+        api.MapGet("/health", () => Results.Json(new { status = "ok" }));
+
+        Route<ListChannelsRequest, ListChannelsResponse>(api, "GET", "/channels", "ListChannels", false, (r, h) =>
+        {
+            r.PageSize = Query(h, "page_size");
+            r.PageToken = h.Request.Query["page_token"].ToString();
+        }, (q, r, o) => q.ListChannelsAsync(r, o), r => r);
+        Route<CreateChannelRequest, CreateChannelResponse>(api, "POST", "/channels", "CreateChannel", true, null, (q, r, o) => q.CreateChannelAsync(r, o), r => r, StatusCodes.Status201Created);
+        Route<GetChannelRequest, GetChannelResponse>(api, "GET", "/channels/{channel}", "GetChannel", false, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.GetChannelAsync(r, o), r => r.Channel);
+        Route<UpdateChannelRequest, UpdateChannelResponse>(api, "PATCH", "/channels/{channel}", "UpdateChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.UpdateChannelAsync(r, o), r => r.Channel);
+        Route<ApplyChannelRequest, ApplyChannelResponse>(api, "PUT", "/channels/{channel}", "ApplyChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ApplyChannelAsync(r, o), r => r);
+        Route<DeleteChannelRequest, DeleteChannelResponse>(api, "DELETE", "/channels/{channel}", "DeleteChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.DeleteChannelAsync(r, o), r => r);
+        Route<AddEndpointRequest, AddEndpointResponse>(api, "POST", "/channels/{channel}/endpoints", "AddEndpoint", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.AddEndpointAsync(r, o), r => r.Channel, StatusCodes.Status201Created);
+        Route<UpdateEndpointRequest, UpdateEndpointResponse>(api, "PUT", "/channels/{channel}/endpoints/{endpoint_id}", "UpdateEndpoint", true, (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.Endpoint ??= new Contracts.V1.EndpointConfig();
+            r.Endpoint.Id = Path(h, "endpoint_id");
+        }, (q, r, o) => q.UpdateEndpointAsync(r, o), r => r.Channel);
+        Route<RemoveEndpointRequest, RemoveEndpointResponse>(api, "DELETE", "/channels/{channel}/endpoints/{endpoint_id}", "RemoveEndpoint", true, (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.EndpointId = Path(h, "endpoint_id");
+            r.Namespace = h.Request.Query["namespace"].ToString();
+        }, (q, r, o) => q.RemoveEndpointAsync(r, o), r => r.Channel);
+        Route<RotateTokenRequest, RotateTokenResponse>(api, "POST", "/channels/{channel}/rotate-token", "RotateToken", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.RotateTokenAsync(r, o), r => r);
+        Route<PauseChannelRequest, PauseChannelResponse>(api, "POST", "/channels/{channel}/pause", "PauseChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.PauseChannelAsync(r, o), r => r.Channel);
+        Route<ResumeChannelRequest, ResumeChannelResponse>(api, "POST", "/channels/{channel}/resume", "ResumeChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ResumeChannelAsync(r, o), r => r.Channel);
+        Route<ListConnectionsRequest, ListConnectionsResponse>(api, "GET", "/channels/{channel}/connections", "ListConnections", false, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ListConnectionsAsync(r, o), r => r);
+        Route<ListConnectionsRequest, ListConnectionsResponse>(api, "GET", "/connections", "ListConnections", false, null, (q, r, o) => q.ListConnectionsAsync(r, o), r => r);
+        Route<DisconnectConnectionRequest, DisconnectConnectionResponse>(api, "DELETE", "/channels/{channel}/connections/{connection_id}", "DisconnectConnection", true, (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.ConnectionId = Path(h, "connection_id");
+        }, (q, r, o) => q.DisconnectConnectionAsync(r, o), r => r);
+        Route<GetChannelStatsRequest, GetChannelStatsResponse>(api, "GET", "/channels/{channel}/stats", "GetChannelStats", false, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.GetChannelStatsAsync(r, o), r => r.Stats);
+        Route<GetOverviewRequest, GetOverviewResponse>(api, "GET", "/overview", "GetOverview", false, (r, h) => r.IncludeChannels = Flag(h, "include_channels"), (q, r, o) => q.GetOverviewAsync(r, o), r => r.Overview);
+        Route<ListDeadLettersRequest, ListDeadLettersResponse>(api, "GET", "/channels/{channel}/dead-letters", "ListDeadLetters", false, (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.PageSize = Query(h, "page_size");
+            r.PageToken = h.Request.Query["page_token"].ToString();
+            r.IncludeBody = Flag(h, "include_body");
+        }, (q, r, o) => q.ListDeadLettersAsync(r, o), r => r);
+        Route<GetDeadLetterRequest, GetDeadLetterResponse>(api, "GET", "/channels/{channel}/dead-letters/{message_id}", "GetDeadLetter", false, (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.MessageId = Path(h, "message_id");
+        }, (q, r, o) => q.GetDeadLetterAsync(r, o), r => r.DeadLetter);
+        Route<ReplayDeadLettersRequest, ReplayDeadLettersResponse>(api, "POST", "/channels/{channel}/dead-letters/replay", "ReplayDeadLetters", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ReplayDeadLettersAsync(r, o), r => r);
+        Route<PurgeDeadLettersRequest, PurgeDeadLettersResponse>(api, "DELETE", "/channels/{channel}/dead-letters", "PurgeDeadLetters", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.PurgeDeadLettersAsync(r, o), r => r);
+        Route<PurgeDeadLettersRequest, PurgeDeadLettersResponse>(api, "DELETE", "/channels/{channel}/dead-letters/{message_id}", "PurgeDeadLetters", true, (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.MessageIds.Clear();
+            r.MessageIds.Add(Path(h, "message_id"));
+        }, (q, r, o) => q.PurgeDeadLettersAsync(r, o), r => r);
+        Route<PeekMessagesRequest, PeekMessagesResponse>(api, "GET", "/channels/{channel}/messages", "PeekMessages", false, (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.Limit = Query(h, "limit");
+            r.IncludeBody = Flag(h, "include_body");
+        }, (q, r, o) => q.PeekMessagesAsync(r, o), r => r);
+    }
+
+    private static void Route<TRequest, TResponse>(
+        RouteGroupBuilder api,
+        string verb,
+        string pattern,
+        string method,
+        bool mutating,
+        Action<TRequest, HttpContext>? fromRoute,
+        Func<QueueAdminClient, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call,
+        Func<TResponse, IMessage?> body,
+        int successCode = StatusCodes.Status200OK)
+        where TRequest : IMessage<TRequest>, new()
+    {
+        api.MapMethods(pattern, [verb], async (HttpContext http, AdminAuthentication authentication, AdminForwarder forwarder, QueueAdminClient queue) =>
+        {
+            if (authentication.Authorize(http, method) is { } refusal)
+            {
+                return Error(refusal);
+            }
+
+            TRequest request;
+            try
+            {
+                request = await ReadAsync<TRequest>(http);
+                fromRoute?.Invoke(request, http);
+            }
+            catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
+            {
+                return Error(new Status(StatusCode.InvalidArgument, "the request body is not a valid " + typeof(TRequest).Name + " in JSON: " + ex.Message));
+            }
+
+            var channel = request.Descriptor.FindFieldByName("channel")?.Accessor.GetValue(request) as string ?? "";
+            try
+            {
+                var response = await forwarder.ForwardAsync(http, DateTime.MaxValue, http.RequestAborted, method, channel, mutating, options => call(queue, request, options).ResponseAsync);
+                return Results.Content(Formatter.Format(body(response)), "application/json", statusCode: successCode);
+            }
+            catch (RpcException ex)
+            {
+                return Error(ex.Status);
+            }
+        });
+    }
+
+    private static async Task<TRequest> ReadAsync<TRequest>(HttpContext http)
+        where TRequest : IMessage<TRequest>, new()
+    {
+        using var reader = new StreamReader(http.Request.Body);
+        var text = await reader.ReadToEndAsync(http.RequestAborted);
+        return string.IsNullOrWhiteSpace(text) ? new TRequest() : Parser.Parse<TRequest>(text);
+    }
+
+    private static string Path(HttpContext http, string name) => http.Request.RouteValues[name] as string ?? "";
+
+    private static uint Query(HttpContext http, string name)
+    {
+        var text = http.Request.Query[name].ToString();
+        return text.Length == 0 ? 0
+            : uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value
+            : throw new FormatException($"query parameter {name} = '{text}' is not a non-negative integer");
+    }
+
+    private static bool Flag(HttpContext http, string name) =>
+        http.Request.Query[name].ToString() is "true" or "1";
+
+    /// <summary>gRPC status → HTTP status, with a JSON body <c>{"error": {"code", "message"}}</c>.</summary>
+    private static IResult Error(Status status) => Results.Json(
+        new { error = new { code = CodeName(status.StatusCode), message = status.Detail } },
+        statusCode: status.StatusCode switch
+        {
+            StatusCode.InvalidArgument or StatusCode.OutOfRange => StatusCodes.Status400BadRequest,
+            StatusCode.Unauthenticated => StatusCodes.Status401Unauthorized,
+            StatusCode.PermissionDenied => StatusCodes.Status403Forbidden,
+            StatusCode.NotFound => StatusCodes.Status404NotFound,
+            StatusCode.AlreadyExists or StatusCode.Aborted or StatusCode.FailedPrecondition => StatusCodes.Status409Conflict,
+            StatusCode.ResourceExhausted => StatusCodes.Status429TooManyRequests,
+            StatusCode.Unimplemented => StatusCodes.Status501NotImplemented,
+            StatusCode.Unavailable => StatusCodes.Status503ServiceUnavailable,
+            StatusCode.DeadlineExceeded => StatusCodes.Status504GatewayTimeout,
+            StatusCode.Cancelled => 499,
+            _ => StatusCodes.Status500InternalServerError,
+        });
+
+    private static string CodeName(StatusCode code) => code switch
+    {
+        StatusCode.InvalidArgument => "INVALID_ARGUMENT",
+        StatusCode.Unauthenticated => "UNAUTHENTICATED",
+        StatusCode.PermissionDenied => "PERMISSION_DENIED",
+        StatusCode.NotFound => "NOT_FOUND",
+        StatusCode.AlreadyExists => "ALREADY_EXISTS",
+        StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
+        StatusCode.Aborted => "ABORTED",
+        StatusCode.OutOfRange => "OUT_OF_RANGE",
+        StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
+        StatusCode.Unavailable => "UNAVAILABLE",
+        StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
+        StatusCode.Unimplemented => "UNIMPLEMENTED",
+        StatusCode.Cancelled => "CANCELLED",
+        _ => "INTERNAL",
+    };
+}
