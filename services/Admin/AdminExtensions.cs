@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Admin.Api;
 using WebhookConnect.Admin.Authentication;
+using WebhookConnect.Admin.Declarative;
 using WebhookConnect.Grpc.Client;
 using WebhookConnect.Grpc.Server;
 using WebhookConnect.Grpc.StandardServices;
@@ -21,6 +22,9 @@ public static class AdminExtensions
         services.AddSingleton(sp => new QueueAdminClient(sp.GetRequiredService<GrpcChannel>()));
         services.AddSingleton<AdminForwarder>();
         services.AddSingleton<AdminAuthentication>();
+        services.AddSingleton<ChannelsFileApplier>();
+        services.AddHostedService(sp => sp.GetRequiredService<ChannelsFileApplier>());
+        services.AddHealthChecks().AddCheck<ChannelsFileHealthCheck>("channels-file", tags: [HealthCheckTags.Ready]);
         services.AddGrpcServer();
         services.AddGrpcHealth();
         services.AddGrpcReflection();

@@ -36,6 +36,10 @@ public sealed class AdminOptions : IValidatableObject
     [Range(1, 65535)]
     public int GrpcPort { get; set; } = 5002;
 
+    /// <summary>A YAML or JSON file of channels applied at start-up and on change (create or update, never delete);
+    /// see docs/admin.md. Empty: none.</summary>
+    public string ChannelsFile { get; set; } = "";
+
     /// <summary>HTTP/JSON twin port (HTTP/1.1): <c>/admin/webhook-connect/…</c> for curl users.</summary>
     [Range(1, 65535)]
     public int HttpPort { get; set; } = 8082;
@@ -57,6 +61,24 @@ public sealed class AdminOptions : IValidatableObject
             if (path.Length > 0 && !File.Exists(path))
             {
                 yield return new ValidationResult("file not found.", [name]);
+            }
+        }
+
+        if (ChannelsFile.Length > 0)
+        {
+            string? problem = null;
+            try
+            {
+                Declarative.ChannelsFile.Load(ChannelsFile, Environment.GetEnvironmentVariable);
+            }
+            catch (Declarative.ChannelsFileException ex)
+            {
+                problem = ex.Message;
+            }
+
+            if (problem is not null)
+            {
+                yield return new ValidationResult(problem, [nameof(ChannelsFile)]);
             }
         }
 

@@ -1,0 +1,195 @@
+using System.Text.Json.Nodes;
+using Google.Protobuf;
+using WebhookConnect.Contracts.Admin.V1;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace WebhookConnect.Admin.Declarative;
+
+/// <summary>
+/// The declarative channels file (SPEC §3): YAML or JSON, a list of channels applied at start-up and on change.
+/// <code>
+/// channels:
+///   - name: orders
+///     token_file: /run/secrets/orders-token     # or token_env: ORDERS_TOKEN (or token:, not recommended)
+///     settings: { max_in_flight: 50, ack_timeout: 30s }
+///     endpoints:
+///       - id: stripe
+///         verification: { stripe: { secret_env: STRIPE_SECRET } }
+/// </code>
+/// Settings and endpoints use the admin API's field names (protobuf JSON, snake_case); any key ending in <c>_env</c>
+/// or <c>_file</c> is replaced by the environment variable's or the file's content under the key without the suffix,
+/// so secrets never have to be written in the file. Unknown fields are errors naming the entry and the field.
+/// </summary>
+public static class ChannelsFile
+{
+    private static readonly JsonParser Parser = new(JsonParser.Settings.Default);
+
+    public static IReadOnlyList<ApplyChannelRequest> Load(string path, Func<string, string?> environment)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (IOException ex)
+        {
+            throw new ChannelsFileException($"cannot read it: {ex.Message}");
+        }
+
+        JsonNode? root;
+        try
+        {
+            var yaml = new YamlStream();
+            yaml.Load(new StringReader(text));
+            root = yaml.Documents.Count == 0 ? null : ToJson(yaml.Documents[0].RootNode);
+        }
+        catch (YamlException ex)
+        {
+            throw new ChannelsFileException($"not valid YAML or JSON at line {ex.Start.Line}, column {ex.Start.Column}: {ex.InnerException?.Message ?? ex.Message}");
+        }
+
+        if (root is not JsonObject top || top["channels"] is not JsonArray channels)
+        {
+            throw new ChannelsFileException("expected a top-level 'channels:' list");
+        }
+
+        foreach (var key in top.Select(p => p.Key))
+        {
+            if (key != "channels")
+            {
+                throw new ChannelsFileException($"unknown top-level field '{key}' (only 'channels')");
+            }
+        }
+
+        var requests = new List<ApplyChannelRequest>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < channels.Count; i++)
+        {
+            var where = $"channels[{i}]";
+            if (channels[i] is not JsonObject entry)
+            {
+                throw new ChannelsFileException($"{where}: expected a mapping with name, settings, endpoints");
+            }
+
+            var request = new JsonObject();
+            foreach (var (key, value) in entry.ToArray())
+            {
+                switch (key)
+                {
+                    case "name":
+                        request["channel"] = value?.DeepClone();
+                        break;
+                    case "settings" or "endpoints" or "token":
+                        request[key] = value?.DeepClone();
+                        break;
+                    case "token_env" or "token_file":
+                        break;
+                    default:
+                        throw new ChannelsFileException($"{where}: unknown field '{key}' (expected name, settings, endpoints, token_env, token_file or token)");
+                }
+            }
+
+            var name = request["channel"]?.GetValue<string>() ?? throw new ChannelsFileException($"{where}: 'name' is required");
+            where = $"channels[{i}] ({name})";
+            if (!names.Add(name))
+            {
+                throw new ChannelsFileException($"{where}: the channel is listed twice");
+            }
+
+            ResolveSecrets(entry, request, where, environment);
+            try
+            {
+                requests.Add(Parser.Parse<ApplyChannelRequest>(request.ToJsonString()));
+            }
+            catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException)
+            {
+                throw new ChannelsFileException($"{where}: {ex.Message}");
+            }
+        }
+
+        return requests;
+    }
+
+    /// <summary>token_env / token_file on the entry, and every <c>*_env</c> / <c>*_file</c> key below endpoints.</summary>
+    private static void ResolveSecrets(JsonObject entry, JsonObject request, string where, Func<string, string?> environment)
+    {
+        if (entry["token_env"] is { } tokenEnv)
+        {
+            request["token"] = Read(tokenEnv.GetValue<string>(), isFile: false, $"{where}.token_env", environment);
+        }
+        else if (entry["token_file"] is { } tokenFile)
+        {
+            request["token"] = Read(tokenFile.GetValue<string>(), isFile: true, $"{where}.token_file", environment);
+        }
+
+        if (request["endpoints"] is JsonNode endpoints)
+        {
+            Substitute(endpoints, $"{where}.endpoints", environment);
+        }
+    }
+
+    private static void Substitute(JsonNode node, string where, Func<string, string?> environment)
+    {
+        switch (node)
+        {
+            case JsonArray array:
+                for (var i = 0; i < array.Count; i++)
+                {
+                    if (array[i] is { } item)
+                    {
+                        Substitute(item, $"{where}[{i}]", environment);
+                    }
+                }
+
+                break;
+            case JsonObject obj:
+                foreach (var (key, value) in obj.ToArray())
+                {
+                    var isEnv = key.EndsWith("_env", StringComparison.Ordinal);
+                    var isFile = key.EndsWith("_file", StringComparison.Ordinal);
+                    if ((isEnv || isFile) && value is JsonValue reference)
+                    {
+                        obj.Remove(key);
+                        obj[key[..key.LastIndexOf('_')]] = Read(reference.GetValue<string>(), isFile, $"{where}.{key}", environment);
+                    }
+                    else if (value is not null)
+                    {
+                        Substitute(value, $"{where}.{key}", environment);
+                    }
+                }
+
+                break;
+        }
+    }
+
+    private static string Read(string reference, bool isFile, string where, Func<string, string?> environment)
+    {
+        if (isFile)
+        {
+            return File.Exists(reference)
+                ? File.ReadAllText(reference).Trim()
+                : throw new ChannelsFileException($"{where}: file '{reference}' not found");
+        }
+
+        return environment(reference) is { Length: > 0 } value
+            ? value
+            : throw new ChannelsFileException($"{where}: environment variable '{reference}' is not set");
+    }
+
+    /// <summary>YAML node → JSON node. Plain (unquoted) true/false become booleans and plain numbers stay text
+    /// (protobuf JSON accepts numbers as strings), so quoted values are always strings.</summary>
+    private static JsonNode? ToJson(YamlNode node) => node switch
+    {
+        YamlMappingNode mapping => new JsonObject(mapping.Children.Select(p => KeyValuePair.Create(((YamlScalarNode)p.Key).Value ?? "", ToJson(p.Value)))),
+        YamlSequenceNode sequence => new JsonArray([.. sequence.Children.Select(ToJson)]),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: "true" } => JsonValue.Create(true),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: "false" } => JsonValue.Create(false),
+        YamlScalarNode { Style: ScalarStyle.Plain, Value: null or "~" or "null" } => null,
+        YamlScalarNode scalar => JsonValue.Create(scalar.Value ?? ""),
+        _ => null,
+    };
+}
+
+/// <summary>The channels file is invalid; the message names the entry and the field.</summary>
+public sealed class ChannelsFileException(string message) : Exception(message);

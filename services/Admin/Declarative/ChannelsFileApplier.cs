@@ -1,0 +1,88 @@
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using WebhookConnect.Contracts.Admin.V1;
+using QueueAdminClient = WebhookConnect.Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient;
+
+namespace WebhookConnect.Admin.Declarative;
+
+/// <summary>
+/// Applies <c>Admin:ChannelsFile</c> at start-up (retrying while the queue-manager is unreachable) and again whenever
+/// the file changes (checked every few seconds, so a re-mounted ConfigMap works). Create or update only: channels
+/// and endpoints the file does not mention are never deleted. Safe from several admin replicas at once (ApplyChannel
+/// is idempotent).
+/// </summary>
+public sealed partial class ChannelsFileApplier(QueueAdminClient queue, IOptions<AdminOptions> options, ILogger<ChannelsFileApplier> logger) : BackgroundService
+{
+    private static readonly TimeSpan CheckEvery = TimeSpan.FromSeconds(2);
+    private readonly AdminOptions _options = options.Value;
+
+    /// <summary>True once the file's current content has been applied completely.</summary>
+    public bool Applied { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var path = _options.ChannelsFile;
+        if (path.Length == 0)
+        {
+            Applied = true;
+            return;
+        }
+
+        string? appliedVersion = null;
+        var retry = TimeSpan.FromSeconds(1);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var version = Version(path);
+            if (version != appliedVersion)
+            {
+                Applied = false;
+                try
+                {
+                    var requests = ChannelsFile.Load(path, Environment.GetEnvironmentVariable);
+                    foreach (var request in requests)
+                    {
+                        var response = await queue.ApplyChannelAsync(request, Headers(), DateTime.UtcNow.AddSeconds(30), stoppingToken);
+                        LogApplied(logger, request.Channel, response.Created ? "created" : "updated", response.TokenRotated);
+                    }
+
+                    appliedVersion = version;
+                    Applied = true;
+                    retry = TimeSpan.FromSeconds(1);
+                }
+                catch (ChannelsFileException ex)
+                {
+                    // Only on a change while running: at start-up the options validation already refused the file.
+                    LogInvalid(logger, path, ex.Message);
+                    appliedVersion = version;
+                }
+                catch (RpcException ex)
+                {
+                    LogFailed(logger, path, ex.StatusCode, ex.Status.Detail, retry.TotalSeconds);
+                    await Task.Delay(retry, stoppingToken);
+                    retry = TimeSpan.FromSeconds(Math.Min(30, retry.TotalSeconds * 2));
+                    continue;
+                }
+            }
+
+            await Task.Delay(CheckEvery, stoppingToken);
+        }
+    }
+
+    private Metadata Headers() =>
+        _options.QueueManagerToken.Length > 0 ? new Metadata { { "authorization", "Bearer " + _options.QueueManagerToken } } : [];
+
+    private static string? Version(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? $"{info.LastWriteTimeUtc.Ticks}:{info.Length}" : null;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Channels file: channel {Channel} {What} (token rotated: {TokenRotated})")]
+    private static partial void LogApplied(ILogger logger, string channel, string what, bool tokenRotated);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Channels file {Path} is invalid and was not applied: {Reason}")]
+    private static partial void LogInvalid(ILogger logger, string path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Channels file {Path} not applied yet: {Code} {Detail}; retrying in {Seconds} s")]
+    private static partial void LogFailed(ILogger logger, string path, StatusCode code, string detail, double seconds);
+}

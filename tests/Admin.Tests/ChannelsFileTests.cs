@@ -1,0 +1,137 @@
+using System.Globalization;
+using Grpc.Core;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.Grpc.Client;
+using WebhookConnect.QueueManager.Tests.Support;
+using WebhookConnect.TestKit;
+
+namespace WebhookConnect.Admin.Tests;
+
+/// <summary>Declarative channels (SPEC §3): a YAML file applied at start-up and on change, never deleting.</summary>
+public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminStack>, IDisposable
+{
+    private static readonly TimeSpan Patience = QueueManagerProcess.Patience;
+    private readonly string _directory = Directory.CreateTempSubdirectory("wc-channels-").FullName;
+
+    [Fact]
+    public async Task TheFileIsAppliedAtStartAndAgainWhenItChangesWithoutDeletingAnything()
+    {
+        var orders = $"orders-{Guid.NewGuid().ToString("N")[..6]}";
+        var audit = $"audit-{Guid.NewGuid().ToString("N")[..6]}";
+        var token = "wct_file_token_" + Guid.NewGuid().ToString("N");
+        await File.WriteAllTextAsync(Path.Combine(_directory, "orders-token"), token + "\n");
+        await File.WriteAllTextAsync(Path.Combine(_directory, "github-secret"), "gh-secret\n");
+        var file = Path.Combine(_directory, "channels.yaml");
+        await File.WriteAllTextAsync(file, $"""
+            channels:
+              - name: {orders}
+                token_file: {Path.Combine(_directory, "orders-token")}
+                settings:
+                  max_in_flight: 50
+                  ack_timeout: 45s
+                  paused: false
+                endpoints:
+                  - id: {orders}
+                    verification:
+                      github:
+                        secret_file: {Path.Combine(_directory, "github-secret")}
+              - name: {audit}
+                endpoints:
+                  - id: {audit}
+            """);
+        await using var admin = await StartAdminAsync(file);
+        var client = new AdminService.AdminServiceClient(admin.Channel);
+        var headers = AdminStack.Bearer(AdminStack.Token);
+
+        var first = await WaitForChannelAsync(client, orders, c => c.Settings.MaxInFlight == 50);
+        Assert.Equal(TimeSpan.FromSeconds(45), first.Settings.AckTimeout.ToTimeSpan());
+        Assert.True(first.Endpoints.Single().Verification.HasSecret);
+        Assert.Equal("", first.Endpoints.Single().Verification.Github.Secret);
+        Assert.NotNull(await WaitForChannelAsync(client, audit, _ => true));
+        var same = await client.RotateTokenAsync(new RotateTokenRequest { Channel = orders, Token = token }, headers);
+        Assert.False(same.Rotated, "the token from token_file is the channel's current token");
+
+        // An endpoint added by an operator is not in the file and must survive the next apply.
+        await client.AddEndpointAsync(new AddEndpointRequest { Channel = orders, Endpoint = new EndpointConfig { Id = orders + "-manual" } }, headers);
+        await File.WriteAllTextAsync(file, (await File.ReadAllTextAsync(file)).Replace("max_in_flight: 50", "max_in_flight: 7", StringComparison.Ordinal));
+
+        var changed = await WaitForChannelAsync(client, orders, c => c.Settings.MaxInFlight == 7);
+        Assert.Contains(changed.Endpoints, e => e.Id == orders + "-manual");
+        Assert.Contains(changed.Endpoints, e => e.Id == orders);
+        Assert.NotNull(await WaitForChannelAsync(client, audit, _ => true));
+        Assert.DoesNotContain(token, admin.Process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("gh-secret", admin.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("channels:\n  - name: x\n    endpoints: [{ id: x }]\n    colour: red\n", "channels[0]: unknown field 'colour'")]
+    [InlineData("channels:\n  - name: x\n    settings: { max_inflight: 5 }\n    endpoints: [{ id: x }]\n", "max_inflight")]
+    [InlineData("channels:\n  - name: x\n    token_env: WC_TEST_SURELY_UNSET_VARIABLE\n    endpoints: [{ id: x }]\n", "channels[0] (x).token_env: environment variable 'WC_TEST_SURELY_UNSET_VARIABLE' is not set")]
+    [InlineData("channels: [\n", "not valid YAML or JSON")]
+    public async Task AnInvalidFileStopsStartUpNamingTheEntryAndField(string content, string expected)
+    {
+        var file = Path.Combine(_directory, $"bad-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(file, content);
+        await using var admin = ServiceBinaries.Start("admin-bad-file", AdminStack.AdminAssembly, AdminStack.Settings(FreePort.Next(), new Dictionary<string, string>
+        {
+            ["Admin:Tokens"] = AdminStack.Token,
+            ["Admin:ChannelsFile"] = file,
+        }));
+
+        var exitCode = await admin.WaitForExitAsync(Patience);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Admin:ChannelsFile", admin.Output, StringComparison.Ordinal);
+        Assert.Contains(expected, admin.Output, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private async Task<AdminProcess> StartAdminAsync(string file)
+    {
+        var grpcPort = FreePort.Next();
+        var process = ServiceBinaries.Start("admin-file", AdminStack.AdminAssembly, AdminStack.Settings(grpcPort, new Dictionary<string, string>
+        {
+            ["Admin:Tokens"] = AdminStack.Token,
+            ["Admin:QueueManager"] = $"http://127.0.0.1:{stack.QueueManager.GrpcPort}",
+            ["Admin:QueueManagerToken"] = AdminStack.InternalToken,
+            ["Admin:ChannelsFile"] = file,
+        }));
+        return new AdminProcess(process, GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort.ToString(CultureInfo.InvariantCulture)}"));
+    }
+
+    private static async Task<ChannelInfo> WaitForChannelAsync(AdminService.AdminServiceClient client, string name, Func<ChannelInfo, bool> condition)
+    {
+        ChannelInfo? channel = null;
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    channel = (await client.GetChannelAsync(new GetChannelRequest { Channel = name }, AdminStack.Bearer(AdminStack.Token))).Channel;
+                    return condition(channel);
+                }
+                catch (RpcException ex) when (ex.StatusCode is StatusCode.NotFound or StatusCode.Unavailable)
+                {
+                    return false;
+                }
+            },
+            Patience,
+            $"channel {name} applied from the file");
+        return channel!;
+    }
+
+    private sealed class AdminProcess(ChildProcess process, GrpcChannel channel) : IAsyncDisposable
+    {
+        public ChildProcess Process => process;
+
+        public GrpcChannel Channel => channel;
+
+        public async ValueTask DisposeAsync()
+        {
+            channel.Dispose();
+            await process.DisposeAsync();
+        }
+    }
+}
