@@ -1,0 +1,63 @@
+using WebhookConnect.QueueManager.Tests.Support;
+using WebhookConnect.TestKit;
+
+namespace WebhookConnect.Admin.Tests;
+
+/// <summary>
+/// What an operator does with grpcurl, done by tests/interop/grpcurl.mjs (an independent gRPC implementation,
+/// @grpc/grpc-js, resolving everything through server reflection as grpcurl does): list, describe, call with a token.
+/// </summary>
+public sealed class GrpcurlTests(AdminStack stack) : IClassFixture<AdminStack>
+{
+    [Fact]
+    public async Task ListAndDescribeWorkWithoutAToken()
+    {
+        var (listCode, list) = await GrpcurlAsync([], "list");
+        var (describeCode, describe) = await GrpcurlAsync([], "describe", "webhookconnect.admin.v1.AdminService");
+
+        Assert.Equal(0, listCode);
+        Assert.Contains("webhookconnect.admin.v1.AdminService", list, StringComparison.Ordinal);
+        Assert.Contains("grpc.health.v1.Health", list, StringComparison.Ordinal);
+        Assert.Equal(0, describeCode);
+        foreach (var method in new[] { "CreateChannel", "GetChannelStats", "RotateToken", "ListDeadLetters", "PeekMessages" })
+        {
+            Assert.Contains($"rpc {method} (", describe, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task CallsThroughReflectedTypesNeedTheToken()
+    {
+        var name = $"grpcurl-{Guid.NewGuid().ToString("N")[..6]}";
+        var body = "{\"channel\":\"" + name + "\",\"endpoints\":[{\"id\":\"" + name + "\"}],\"settings\":{\"max_in_flight\":25}}";
+        var token = $"authorization: Bearer {AdminStack.Token}";
+
+        var (deniedCode, denied) = await GrpcurlAsync(["-d", body], "webhookconnect.admin.v1.AdminService/CreateChannel");
+        var (createdCode, created) = await GrpcurlAsync(["-H", token, "-d", body], "webhookconnect.admin.v1.AdminService/CreateChannel");
+        var (statsCode, stats) = await GrpcurlAsync(["-H", token, "-d", "{\"channel\":\"" + name + "\"}"], "webhookconnect.admin.v1.AdminService/GetChannelStats");
+        var (healthCode, health) = await GrpcurlAsync([], "grpc.health.v1.Health/Check");
+
+        Assert.Equal(1, deniedCode);
+        Assert.Contains("Code: Unauthenticated", denied, StringComparison.Ordinal);
+        Assert.Equal(0, createdCode);
+        Assert.Contains("\"token\": \"wct_", created, StringComparison.Ordinal);
+        Assert.Contains("\"max_in_flight\": 25", created, StringComparison.Ordinal);
+        Assert.Equal(0, statsCode);
+        Assert.Contains("\"messages_queued\": 0", stats, StringComparison.Ordinal);
+        Assert.Equal(0, healthCode);
+        Assert.Contains("\"status\": \"SERVING\"", health, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs <c>node grpcurl.mjs [flags] host:port [verb and symbol]</c> against the admin service.</summary>
+    private async Task<(int ExitCode, string Output)> GrpcurlAsync(string[] flags, params string[] command)
+    {
+        Prerequisites.RequireNodeInteropPackages();
+        var arguments = new List<string> { Path.Combine(RepoPaths.Interop, "grpcurl.mjs") };
+        arguments.AddRange(flags);
+        arguments.Add(stack.Channel.Address.Authority);
+        arguments.AddRange(command);
+        await using var process = ChildProcess.Start("grpcurl", "node", arguments, workingDirectory: RepoPaths.Interop);
+        var exitCode = await process.WaitForExitAsync(QueueManagerProcess.Patience);
+        return (exitCode, process.Output);
+    }
+}
