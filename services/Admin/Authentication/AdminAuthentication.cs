@@ -63,10 +63,8 @@ public sealed partial class AdminAuthentication
     /// </summary>
     public Status? Authorize(HttpContext http, string method)
     {
-        var header = http.Request.Headers.Authorization.ToString();
-        const string Scheme = "Bearer ";
-        var presented = header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? header[Scheme.Length..].Trim() : "";
-        if (presented.Length == 0)
+        var presented = BearerToken.From(http.Request.Headers.Authorization.ToString());
+        if (presented is null)
         {
             return new Status(StatusCode.Unauthenticated, "missing admin token: send 'authorization: Bearer <admin token>'");
         }

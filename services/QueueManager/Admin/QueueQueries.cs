@@ -15,7 +15,7 @@ namespace WebhookConnect.QueueManager.Admin;
 /// peek. Every number is read from Redis, so any replica answers the same.</summary>
 public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, ClusterEvents events)
 {
-    private static readonly RedisValue EventsChannel = "wc:events";
+    private static readonly RedisValue EventsChannel = GlobalKeys.EventsName;
     private static readonly TimeSpan ReplicaSeenWithin = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan DisconnectWait = TimeSpan.FromSeconds(10);
     private const int DeadLetterChunk = 1000;
@@ -145,14 +145,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
         var ids = await redis.Database.SortedSetRangeByRankAsync(keys.DeadLetters, offset, offset + pageSize);
         var total = await redis.Database.SortedSetLengthAsync(keys.DeadLetters);
         var response = new ListDeadLettersResponse { Total = (uint)total };
-        var page = ids.Take(pageSize).ToArray();
-        foreach (var id in page)
-        {
-            if (await ReadDeadLetterAsync(keys, id!, request.IncludeBody) is { } deadLetter)
-            {
-                response.Messages.Add(deadLetter);
-            }
-        }
+        response.Messages.Add(await ReadDeadLettersAsync(keys, [.. ids.Take(pageSize)], request.IncludeBody));
 
         if (ids.Length > pageSize)
         {
@@ -166,7 +159,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
     {
         RequireName(request.Channel, "channel");
         await RequireChannelAsync(request.Channel);
-        var deadLetter = await ReadDeadLetterAsync(queue.KeysOf(request.Channel), request.MessageId, includeBody: true)
+        var deadLetter = (await ReadDeadLettersAsync(queue.KeysOf(request.Channel), [request.MessageId], includeBody: true)).SingleOrDefault()
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"no dead letter '{request.MessageId}' in channel '{request.Channel}'"));
         return new GetDeadLetterResponse { DeadLetter = deadLetter };
     }
@@ -342,15 +335,30 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
         return list;
     }
 
-    private async Task<DeadLetter?> ReadDeadLetterAsync(ChannelKeys keys, string id, bool includeBody)
+    /// <summary>The dead letters among <paramref name="ids"/>, in order, with two round trips whatever the count.</summary>
+    private async Task<List<DeadLetter>> ReadDeadLettersAsync(ChannelKeys keys, RedisValue[] ids, bool includeBody)
     {
-        var info = await redis.Database.HashGetAsync(keys.DeadLetterInfo, id);
-        var envelope = await redis.Database.HashGetAsync(keys.Messages, id);
-        if (!info.HasValue || !envelope.HasValue)
+        var list = new List<DeadLetter>(ids.Length);
+        if (ids.Length == 0)
         {
-            return null;
+            return list;
         }
 
+        var infos = await redis.Database.HashGetAsync(keys.DeadLetterInfo, ids);
+        var envelopes = await redis.Database.HashGetAsync(keys.Messages, ids);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (infos[i].HasValue && envelopes[i].HasValue)
+            {
+                list.Add(ToDeadLetter(infos[i], envelopes[i], includeBody));
+            }
+        }
+
+        return list;
+    }
+
+    private static DeadLetter ToDeadLetter(RedisValue info, RedisValue envelope, bool includeBody)
+    {
         // reason|attempts|first_ms|last_ms|dead_lettered_ms|status|error (the error may contain '|')
         var parts = ((string)info!).Split('|', 7);
         var message = Message.Parser.ParseFrom((byte[])envelope!);

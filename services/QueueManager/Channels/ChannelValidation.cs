@@ -11,16 +11,16 @@ namespace WebhookConnect.QueueManager.Channels;
 /// <see cref="ChannelFailure.Invalid"/> whose message names the field and the bad value
 /// (<c>settings.max_in_flight = 0: must be between 1 and 10000</c>); secrets and tokens are described, never echoed.
 /// </summary>
-public static partial class ChannelValidation
+public static class ChannelValidation
 {
-    public const string NamePattern = "^[a-z0-9][a-z0-9._-]{0,62}$";
+    public const string NamePattern = ChannelNames.Rule;
     public const int MinTokenLength = 32;
     public const uint MaxGracePeriodSeconds = 2_592_000;
 
     private static readonly TimeSpan OneSecond = TimeSpan.FromSeconds(1);
 
     /// <summary>A channel name, endpoint id or namespace (SPEC §3).</summary>
-    public static bool IsValidName(string value) => NameRegex().IsMatch(value);
+    public static bool IsValidName(string value) => ChannelNames.IsValid(value);
 
     public static void Name(string field, string value)
     {
@@ -329,6 +329,4 @@ public static partial class ChannelValidation
     }
 
     // \z rather than $: `$` also matches before a trailing newline, which would let "name\n" through.
-    [GeneratedRegex(@"^[a-z0-9][a-z0-9._-]{0,62}\z", RegexOptions.CultureInvariant)]
-    private static partial Regex NameRegex();
 }

@@ -38,9 +38,7 @@ public sealed class InternalAuthentication
             return;
         }
 
-        var header = http.Request.Headers.Authorization.ToString();
-        const string Scheme = "Bearer ";
-        var presented = header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) ? header[Scheme.Length..].Trim() : "";
+        var presented = BearerToken.From(http.Request.Headers.Authorization.ToString()) ?? "";
         // Hash both sides so the comparison is constant time whatever the lengths.
         if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), _expectedHash))
         {

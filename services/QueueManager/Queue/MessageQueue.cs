@@ -17,7 +17,7 @@ namespace WebhookConnect.QueueManager.Queue;
 /// </summary>
 public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOptions> options)
 {
-    private static readonly RedisValue EventsChannel = "wc:events";
+    private static readonly RedisValue EventsChannel = GlobalKeys.EventsName;
     private const int MaxPublishBatch = 64;
     private const int MaxPublishBatchBytes = 4 * 1024 * 1024;
     private readonly ConcurrentDictionary<string, ChannelKeys> _keys = new(StringComparer.Ordinal);
@@ -201,8 +201,6 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
         var names = await redis.Database.SortedSetRangeByRankAsync(GlobalKeys.Channels);
         return Array.ConvertAll(names, n => (string)n!);
     }
-
-    internal static string Ms(DateTimeOffset time) => time.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
 }
 
 internal sealed record PendingPublish(Message Message, byte[] Envelope)

@@ -137,7 +137,10 @@ public static class GlobalKeys
     public static readonly RedisKey ReplicasAlive = "wc:replicas-alive";
 
     /// <summary>Pub/sub channel every replica subscribes to; payloads are <see cref="ClusterEvent"/>s.</summary>
-    public static readonly RedisChannel Events = new("wc:events", RedisChannel.PatternMode.Literal);
+    public static readonly RedisChannel Events = new(EventsName, RedisChannel.PatternMode.Literal);
+
+    /// <summary>The name of <see cref="Events"/>, for Lua scripts that publish on it.</summary>
+    public const string EventsName = "wc:events";
 
     /// <summary>The endpoint index field of an endpoint URL.</summary>
     public static string EndpointField(string @namespace, string endpointId) => @namespace + "/" + endpointId;

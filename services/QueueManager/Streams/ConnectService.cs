@@ -31,7 +31,7 @@ public sealed class ConnectService(
         }
 
         // A missing or malformed token is refused at once, without waiting for the first frame.
-        var token = BearerToken(context.RequestHeaders);
+        var token = ReadToken(context.RequestHeaders);
         var subscribe = await ReadSubscribeAsync(requestStream, context.CancellationToken);
         var config = await Errors.GuardAsync(() => queue.GetConfigAsync(subscribe.Channel))
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"channel '{subscribe.Channel}' does not exist"));
@@ -138,7 +138,7 @@ public sealed class ConnectService(
         return subscribe;
     }
 
-    private static string BearerToken(Metadata headers)
+    private static string ReadToken(Metadata headers)
     {
         var value = headers.GetValue("authorization");
         if (value is null)
@@ -146,13 +146,8 @@ public sealed class ConnectService(
             throw new RpcException(new Status(StatusCode.Unauthenticated, "missing authorization metadata: send 'authorization: Bearer <channel token>'"));
         }
 
-        const string Scheme = "Bearer ";
-        if (!value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase) || value.Length == Scheme.Length)
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "malformed authorization metadata: expected 'Bearer <channel token>'"));
-        }
-
-        return value[Scheme.Length..].Trim();
+        return BearerToken.From(value)
+            ?? throw new RpcException(new Status(StatusCode.Unauthenticated, "malformed authorization metadata: expected 'Bearer <channel token>'"));
     }
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
