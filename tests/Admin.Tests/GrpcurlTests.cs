@@ -1,3 +1,4 @@
+using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
@@ -46,6 +47,57 @@ public sealed class GrpcurlTests(AdminStack stack) : IClassFixture<AdminStack>
         Assert.Contains("\"messages_queued\": 0", stats, StringComparison.Ordinal);
         Assert.Equal(0, healthCode);
         Assert.Contains("\"status\": \"SERVING\"", health, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EveryMethodCanBeCalledThroughReflectedTypes()
+    {
+        var name = $"grpcurl-all-{Guid.NewGuid().ToString("N")[..6]}";
+        var channel = "\"channel\":\"" + name + "\"";
+        var calls = new (string Method, string Json, string Expected)[]
+        {
+            ("CreateChannel", "{" + channel + ",\"endpoints\":[{\"id\":\"" + name + "\"}]}", "\"token\": \"wct_"),
+            ("GetChannel", "{" + channel + "}", "\"name\": \"" + name + "\""),
+            ("ListChannels", "{\"page_size\":1000}", "\"name\": \"" + name + "\""),
+            ("UpdateChannel", "{" + channel + ",\"settings\":{\"max_in_flight\":33}}", "\"max_in_flight\": 33"),
+            ("ApplyChannel", "{" + channel + ",\"settings\":{\"max_connections\":3}}", "\"created\": false"),
+            ("AddEndpoint", "{" + channel + ",\"endpoint\":{\"id\":\"" + name + "-b\"}}", "\"id\": \"" + name + "-b\""),
+            ("UpdateEndpoint", "{" + channel + ",\"endpoint\":{\"id\":\"" + name + "-b\",\"idempotency_header\":\"X-Delivery\"}}", "\"idempotency_header\": \"X-Delivery\""),
+            ("RemoveEndpoint", "{" + channel + ",\"endpoint_id\":\"" + name + "-b\"}", "\"name\": \"" + name + "\""),
+            ("PauseChannel", "{" + channel + "}", "\"paused\": true"),
+            ("ResumeChannel", "{" + channel + "}", "\"paused\": false"),
+            ("RotateToken", "{" + channel + ",\"grace_period_seconds\":60}", "\"rotated\": true"),
+            ("ListConnections", "{" + channel + "}", "\"connections\": []"),
+            ("DisconnectConnection", "{" + channel + ",\"connection_id\":\"conn_x\"}", "Code: NotFound"),
+            ("GetChannelStats", "{" + channel + "}", "\"messages_queued\": 0"),
+            ("GetOverview", "{\"include_channels\":true}", "\"channel\": \"" + name + "\""),
+            ("ListDeadLetters", "{" + channel + "}", "\"total\": 0"),
+            ("GetDeadLetter", "{" + channel + ",\"message_id\":\"m\"}", "Code: NotFound"),
+            ("ReplayDeadLetters", "{" + channel + ",\"message_ids\":[\"m\"]}", "\"replayed\": 0"),
+            ("PurgeDeadLetters", "{" + channel + ",\"all\":true}", "\"purged\": 0"),
+            ("PeekMessages", "{" + channel + ",\"include_body\":true}", "\"messages\": []"),
+            ("DeleteChannel", "{" + channel + "}", "{"),
+        };
+        var token = $"authorization: Bearer {AdminStack.Token}";
+
+        var failures = new List<string>();
+        foreach (var (method, json, expected) in calls)
+        {
+            var (_, output) = await GrpcurlAsync(["-H", token, "-d", json], "webhookconnect.admin.v1.AdminService/" + method);
+            if (!output.Contains(expected, StringComparison.Ordinal))
+            {
+                failures.Add($"{method}: expected '{expected}' in:\n{output}");
+            }
+        }
+
+        var (goneCode, gone) = await GrpcurlAsync(["-H", token, "-d", "{" + channel + "}"], "webhookconnect.admin.v1.AdminService/GetChannel");
+
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
+        Assert.Equal(
+            AdminService.Descriptor.Methods.Select(m => m.Name).Order(StringComparer.Ordinal),
+            calls.Select(c => c.Method).Order(StringComparer.Ordinal));
+        Assert.Equal(1, goneCode);
+        Assert.Contains("Code: NotFound", gone, StringComparison.Ordinal);
     }
 
     /// <summary>Runs <c>node grpcurl.mjs [flags] host:port [verb and symbol]</c> against the admin service.</summary>
