@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using WebhookConnect.Admin.Api;
 using WebhookConnect.Admin.Authentication;
 using WebhookConnect.Admin.Declarative;
+using WebhookConnect.Admin.Telemetry;
 using WebhookConnect.Grpc.Client;
 using WebhookConnect.Grpc.Server;
 using WebhookConnect.Grpc.StandardServices;
@@ -20,6 +21,7 @@ public static class AdminExtensions
         services.AddValidatedOptions<AdminOptions>(builder.Configuration, AdminOptions.SectionName);
         services.AddSingleton(sp => GrpcChannel.ForAddress(sp.GetRequiredService<IOptions<AdminOptions>>().Value.QueueManager));
         services.AddSingleton(sp => new QueueAdminClient(sp.GetRequiredService<GrpcChannel>()));
+        services.AddSingleton<AdminMetrics>();
         services.AddSingleton<AdminForwarder>();
         services.AddSingleton<AdminAuthentication>();
         services.AddSingleton<ChannelsFileApplier>();
@@ -41,6 +43,7 @@ public static class AdminExtensions
     public static WebApplication MapAdmin(this WebApplication app)
     {
         var authentication = app.Services.GetRequiredService<AdminAuthentication>();
+        _ = app.Services.GetRequiredService<AdminMetrics>(); // its gauges exist from the start, not from the first call
         app.Use(authentication.InvokeAsync);
         app.MapGrpcService<AdminService>();
         app.MapGrpcHealthService();

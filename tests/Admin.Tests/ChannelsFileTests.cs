@@ -64,6 +64,45 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
         Assert.DoesNotContain("gh-secret", admin.Process.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AFileThatBecomesInvalidIsLoggedAndTheLastGoodOneStaysInEffect()
+    {
+        var orders = $"orders-{Guid.NewGuid().ToString("N")[..6]}";
+        var other = $"other-{Guid.NewGuid().ToString("N")[..6]}";
+        string Valid(int maxInFlight) => $"channels:\n  - name: {orders}\n    settings: {{ max_in_flight: {maxInFlight} }}\n    endpoints: [{{ id: {orders} }}]\n";
+        var file = Path.Combine(_directory, "channels.yaml");
+        await File.WriteAllTextAsync(file, Valid(50));
+        var managementPort = FreePort.Next();
+        await using var admin = await StartAdminAsync(file, managementPort);
+        var client = new AdminService.AdminServiceClient(admin.Channel);
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort.ToString(CultureInfo.InvariantCulture)}"), Timeout = Patience };
+        await WaitForChannelAsync(client, orders, c => c.Settings.MaxInFlight == 50);
+        await WaitForMetricAsync(management, "webhookconnect_admin_channels_file_applied 1");
+
+        // Not YAML the admin service accepts: nothing is applied, the error names the field.
+        await File.WriteAllTextAsync(file, Valid(7) + "    colour: red\n");
+        await Eventually.UntilAsync(() => admin.Process.Output.Contains("unknown field 'colour'", StringComparison.Ordinal), Patience, "the invalid file to be logged");
+        await WaitForMetricAsync(management, "webhookconnect_admin_channels_file_applied 0");
+        using var ready = await management.GetAsync(new Uri("/readyz", UriKind.Relative));
+        var unchanged = await client.GetChannelAsync(new GetChannelRequest { Channel = orders }, AdminStack.Bearer(AdminStack.Token));
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(50u, unchanged.Channel.Settings.MaxInFlight);
+
+        // Valid YAML the queue-manager refuses (an endpoint URL another channel owns): logged with the channel named.
+        await File.WriteAllTextAsync(file, Valid(50) + $"  - name: {other}\n    endpoints: [{{ id: {orders} }}]\n");
+        await Eventually.UntilAsync(() => admin.Process.Output.Contains($"channel '{other}'", StringComparison.Ordinal), Patience, "the refused entry to be logged");
+        await WaitForMetricAsync(management, "webhookconnect_admin_channels_file_applied 0");
+
+        // Fixed: applied again.
+        await File.WriteAllTextAsync(file, Valid(9));
+        var fixedChannel = await WaitForChannelAsync(client, orders, c => c.Settings.MaxInFlight == 9);
+        await WaitForMetricAsync(management, "webhookconnect_admin_channels_file_applied 1");
+
+        Assert.Equal(orders, fixedChannel.Name);
+        Assert.Single((await client.GetChannelAsync(new GetChannelRequest { Channel = orders }, AdminStack.Bearer(AdminStack.Token))).Channel.Endpoints);
+    }
+
     [Theory]
     [InlineData("channels:\n  - name: x\n    endpoints: [{ id: x }]\n    colour: red\n", "channels[0]: unknown field 'colour'")]
     [InlineData("channels:\n  - name: x\n    settings: { max_inflight: 5 }\n    endpoints: [{ id: x }]\n", "max_inflight")]
@@ -88,11 +127,18 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private async Task<AdminProcess> StartAdminAsync(string file)
+    private static async Task WaitForMetricAsync(HttpClient management, string line) =>
+        await Eventually.UntilAsync(
+            async () => (await management.GetStringAsync(new Uri("/metrics", UriKind.Relative))).Split('\n').Contains(line),
+            Patience,
+            $"/metrics to show '{line}'");
+
+    private async Task<AdminProcess> StartAdminAsync(string file, int? managementPort = null)
     {
         var grpcPort = FreePort.Next();
         var process = ServiceBinaries.Start("admin-file", AdminStack.AdminAssembly, AdminStack.Settings(grpcPort, new Dictionary<string, string>
         {
+            ["Management:Port"] = (managementPort ?? FreePort.Next()).ToString(CultureInfo.InvariantCulture),
             ["Admin:Tokens"] = AdminStack.Token,
             ["Admin:QueueManager"] = $"http://127.0.0.1:{stack.QueueManager.GrpcPort}",
             ["Admin:QueueManagerToken"] = AdminStack.InternalToken,

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Admin.Authentication;
+using WebhookConnect.Admin.Telemetry;
 using WebhookConnect.Grpc.Server;
 
 namespace WebhookConnect.Admin.Api;
@@ -10,7 +11,7 @@ namespace WebhookConnect.Admin.Api;
 /// statuses passed through unchanged (so INVALID_ARGUMENT names the same field), UNAVAILABLE when the queue-manager
 /// cannot be reached, and one audit line per mutating call (who, what, which channel, outcome; never a secret).
 /// </summary>
-public sealed partial class AdminForwarder(IOptions<AdminOptions> options, ILogger<AdminForwarder> audit)
+public sealed partial class AdminForwarder(IOptions<AdminOptions> options, AdminMetrics metrics, ILogger<AdminForwarder> audit)
 {
     private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(30);
     private readonly string _internalToken = options.Value.QueueManagerToken;
@@ -34,6 +35,7 @@ public sealed partial class AdminForwarder(IOptions<AdminOptions> options, ILogg
         try
         {
             var response = await call(new CallOptions(headers, deadline, cancellationToken));
+            metrics.Request(method, StatusCode.OK);
             if (mutating)
             {
                 LogAudit(audit, caller, method, channel, "OK");
@@ -43,6 +45,7 @@ public sealed partial class AdminForwarder(IOptions<AdminOptions> options, ILogg
         }
         catch (RpcException ex)
         {
+            metrics.Request(method, ex.StatusCode);
             if (mutating)
             {
                 LogAudit(audit, caller, method, channel, ex.StatusCode.ToString());

@@ -16,8 +16,14 @@ public sealed partial class ChannelsFileApplier(QueueAdminClient queue, IOptions
     private static readonly TimeSpan CheckEvery = TimeSpan.FromSeconds(2);
     private readonly AdminOptions _options = options.Value;
 
-    /// <summary>True once the file's current content has been applied completely.</summary>
+    /// <summary>
+    /// True once a version of the file has been applied completely. A later change that is invalid, or still being
+    /// applied, does not take the replica out of service: what was applied before stays in place.
+    /// </summary>
     public bool Applied { get; private set; }
+
+    /// <summary>Why the file's newest version was not applied (invalid, or refused by the queue-manager); null when it was.</summary>
+    public string? Problem { get; private set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -35,24 +41,36 @@ public sealed partial class ChannelsFileApplier(QueueAdminClient queue, IOptions
             var version = Version(path);
             if (version != appliedVersion)
             {
-                Applied = false;
+                var channel = "";
                 try
                 {
                     var requests = ChannelsFile.Load(path, Environment.GetEnvironmentVariable);
                     foreach (var request in requests)
                     {
+                        channel = request.Channel;
                         var response = await queue.ApplyChannelAsync(request, Headers(), DateTime.UtcNow.AddSeconds(30), stoppingToken);
                         LogApplied(logger, request.Channel, response.Created ? "created" : "updated", response.TokenRotated);
                     }
 
                     appliedVersion = version;
                     Applied = true;
+                    Problem = null;
                     retry = TimeSpan.FromSeconds(1);
                 }
                 catch (ChannelsFileException ex)
                 {
                     // Only on a change while running: at start-up the options validation already refused the file.
+                    // Retrying cannot help until the file changes again; what was applied before stays.
+                    Problem = ex.Message;
                     LogInvalid(logger, path, ex.Message);
+                    appliedVersion = version;
+                }
+                catch (RpcException ex) when (ex.StatusCode is StatusCode.InvalidArgument or StatusCode.FailedPrecondition or StatusCode.AlreadyExists)
+                {
+                    // The queue-manager refused an entry (for example an endpoint URL another channel owns): permanent
+                    // for this version of the file. Entries before it were applied; ApplyChannel is idempotent.
+                    Problem = $"channel '{channel}': {ex.Status.Detail}";
+                    LogInvalid(logger, path, Problem);
                     appliedVersion = version;
                 }
                 catch (RpcException ex)
