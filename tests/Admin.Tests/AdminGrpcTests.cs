@@ -42,6 +42,36 @@ public sealed class AdminGrpcTests(AdminStack stack) : IClassFixture<AdminStack>
     }
 
     [Fact]
+    public async Task EveryChangeLeavesOneAuditLineAndReadsLeaveNone()
+    {
+        var name = UniqueName("audited");
+        var missing = UniqueName("missing");
+        var headers = AdminStack.Bearer(AdminStack.Token);
+        using var http = new HttpClient { BaseAddress = stack.Http, Timeout = QueueManagerProcess.Patience };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminStack.Token);
+
+        await stack.Client.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { new EndpointConfig { Id = name } } }, headers);
+        await stack.Client.GetChannelAsync(new GetChannelRequest { Channel = name }, headers);
+        await stack.Client.GetChannelStatsAsync(new GetChannelStatsRequest { Channel = name }, headers);
+        await stack.Client.PauseChannelAsync(new PauseChannelRequest { Channel = name }, headers);
+        await Assert.ThrowsAsync<RpcException>(() => stack.Client.PauseChannelAsync(new PauseChannelRequest { Channel = missing }, headers).ResponseAsync);
+        using var resumed = await http.PostAsync(new Uri($"/admin/webhook-connect/channels/{name}/resume", UriKind.Relative), null);
+        using var read = await http.GetAsync(new Uri($"/admin/webhook-connect/channels/{name}", UriKind.Relative));
+        await stack.Admin.WaitForLineAsync(l => l.Contains($"called ResumeChannel on channel '{name}': OK", StringComparison.Ordinal), QueueManagerProcess.Patience);
+
+        var lines = stack.Admin.Output.Split('\n');
+        var audited = lines.Where(l => l.Contains("audit: ", StringComparison.Ordinal) && (l.Contains($"'{name}'", StringComparison.Ordinal) || l.Contains($"'{missing}'", StringComparison.Ordinal))).ToList();
+        Assert.Equal(System.Net.HttpStatusCode.OK, resumed.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(
+            [$"CreateChannel on channel '{name}': OK", $"PauseChannel on channel '{name}': OK", $"PauseChannel on channel '{missing}': NotFound", $"ResumeChannel on channel '{name}': OK"],
+            audited.Select(l => l[(l.IndexOf(" called ", StringComparison.Ordinal) + " called ".Length)..].TrimEnd('\r')).ToList());
+        var callers = audited.Select(l => l[(l.IndexOf("audit: ", StringComparison.Ordinal) + "audit: ".Length)..l.IndexOf(" called ", StringComparison.Ordinal)]).Distinct().ToList();
+        Assert.Single(callers);
+        Assert.DoesNotContain(AdminStack.Token, stack.Admin.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ValidationErrorsOfTheQueueManagerReachTheOperatorUnchanged()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() => stack.Client.CreateChannelAsync(

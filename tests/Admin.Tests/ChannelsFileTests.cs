@@ -65,6 +65,29 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
     }
 
     [Fact]
+    public async Task ApplyingTheSameFileAgainChangesNothing()
+    {
+        var name = $"again-{Guid.NewGuid().ToString("N")[..6]}";
+        await File.WriteAllTextAsync(Path.Combine(_directory, "token"), "wct_again_" + Guid.NewGuid().ToString("N"));
+        var file = Path.Combine(_directory, "channels.yaml");
+        await File.WriteAllTextAsync(file, $"channels:\n  - name: {name}\n    token_file: {Path.Combine(_directory, "token")}\n    settings: {{ ttl: 2h, max_in_flight: 12, retry_backoff: {{ initial: 500ms, max: 10m }} }}\n    endpoints:\n      - id: {name}\n        idempotency_header: X-GitHub-Delivery\n        verification: {{ github: {{ secret: s3cret }} }}\n");
+        ChannelInfo first;
+        await using (var admin = await StartAdminAsync(file))
+        {
+            first = await WaitForChannelAsync(new AdminService.AdminServiceClient(admin.Channel), name, c => c.Settings.MaxInFlight == 12);
+        }
+
+        await using var again = await StartAdminAsync(file);
+        await again.Process.WaitForLineAsync(l => l.Contains($"channel {name} updated (token rotated: False)", StringComparison.Ordinal), Patience);
+        var second = (await new AdminService.AdminServiceClient(again.Channel).GetChannelAsync(new GetChannelRequest { Channel = name }, AdminStack.Bearer(AdminStack.Token))).Channel;
+
+        Assert.Equal(first, second);
+        Assert.Equal(TimeSpan.FromHours(2), first.Settings.Ttl.ToTimeSpan());
+        Assert.Equal(TimeSpan.FromMilliseconds(500), first.Settings.RetryBackoff.Initial.ToTimeSpan());
+        Assert.Equal(TimeSpan.FromMinutes(10), first.Settings.RetryBackoff.Max.ToTimeSpan());
+    }
+
+    [Fact]
     public async Task AFileThatBecomesInvalidIsLoggedAndTheLastGoodOneStaysInEffect()
     {
         var orders = $"orders-{Guid.NewGuid().ToString("N")[..6]}";
@@ -108,6 +131,7 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
     [InlineData("channels:\n  - name: x\n    settings: { max_inflight: 5 }\n    endpoints: [{ id: x }]\n", "max_inflight")]
     [InlineData("channels:\n  - name: x\n    token_env: WC_TEST_SURELY_UNSET_VARIABLE\n    endpoints: [{ id: x }]\n", "channels[0] (x).token_env: environment variable 'WC_TEST_SURELY_UNSET_VARIABLE' is not set")]
     [InlineData("channels: [\n", "not valid YAML or JSON")]
+    [InlineData("channels:\n  - name: x\n    settings: { ttl: soon }\n    endpoints: [{ id: x }]\n", "channels[0] (x): ttl = 'soon' is not a duration")]
     public async Task AnInvalidFileStopsStartUpNamingTheEntryAndField(string content, string expected)
     {
         var file = Path.Combine(_directory, $"bad-{Guid.NewGuid():N}.yaml");

@@ -1,5 +1,9 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Google.Protobuf.WellKnownTypes;
 using WebhookConnect.Contracts.Admin.V1;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -21,7 +25,7 @@ namespace WebhookConnect.Admin.Declarative;
 /// or <c>_file</c> is replaced by the environment variable's or the file's content under the key without the suffix,
 /// so secrets never have to be written in the file. Unknown fields are errors naming the entry and the field.
 /// </summary>
-public static class ChannelsFile
+public static partial class ChannelsFile
 {
     private static readonly JsonParser Parser = new(JsonParser.Settings.Default);
 
@@ -100,6 +104,7 @@ public static class ChannelsFile
             ResolveSecrets(entry, request, where, environment);
             try
             {
+                Durations(request, ApplyChannelRequest.Descriptor, where);
                 requests.Add(Parser.Parse<ApplyChannelRequest>(request.ToJsonString()));
             }
             catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException)
@@ -110,6 +115,63 @@ public static class ChannelsFile
 
         return requests;
     }
+
+    /// <summary>
+    /// Lets durations be written as people write them in YAML (<c>500ms</c>, <c>45s</c>, <c>30m</c>, <c>2h</c>,
+    /// <c>7d</c>) by rewriting them to protobuf JSON's seconds form. Only fields whose type is
+    /// <c>google.protobuf.Duration</c> are touched (found through the request's descriptor), so a secret or header
+    /// that happens to look like "12h" stays as it is.
+    /// </summary>
+    private static void Durations(JsonObject node, MessageDescriptor descriptor, string where)
+    {
+        foreach (var (key, value) in node.ToArray())
+        {
+            var field = descriptor.FindFieldByName(key) ?? descriptor.Fields.InDeclarationOrder().FirstOrDefault(f => f.JsonName == key);
+            if (field is null || field.FieldType != FieldType.Message || field.IsMap)
+            {
+                continue;
+            }
+
+            if (field.MessageType.FullName == Duration.Descriptor.FullName && value is JsonValue text && text.TryGetValue<string>(out var written))
+            {
+                node[key] = ToProtobufDuration(written, $"{where}: {key}");
+            }
+            else if (value is JsonObject child)
+            {
+                Durations(child, field.MessageType, where);
+            }
+            else if (value is JsonArray items)
+            {
+                foreach (var item in items.OfType<JsonObject>())
+                {
+                    Durations(item, field.MessageType, where);
+                }
+            }
+        }
+    }
+
+    private static string ToProtobufDuration(string written, string what)
+    {
+        var match = DurationPattern().Match(written.Trim());
+        if (!match.Success)
+        {
+            throw new ChannelsFileException($"{what} = '{written}' is not a duration (write e.g. 500ms, 45s, 30m, 2h or 7d)");
+        }
+
+        var amount = decimal.Parse(match.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
+        var seconds = match.Groups[2].Value switch
+        {
+            "ms" => amount / 1000,
+            "m" => amount * 60,
+            "h" => amount * 3600,
+            "d" => amount * 86400,
+            _ => amount,
+        };
+        return seconds.ToString("0.#########", CultureInfo.InvariantCulture) + "s";
+    }
+
+    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)$")]
+    private static partial Regex DurationPattern();
 
     /// <summary>token_env / token_file on the entry, and every <c>*_env</c> / <c>*_file</c> key below endpoints.</summary>
     private static void ResolveSecrets(JsonObject entry, JsonObject request, string where, Func<string, string?> environment)
