@@ -146,7 +146,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         request.Messages.Add(TestMessages.NewMessage(full, "fits"));
         request.Messages.Add(TestMessages.NewMessage(full, "refused"));
         request.Messages.Add(TestMessages.NewMessage(open, "other channel"));
-        request.Messages.Add(TestMessages.NewMessage(full, "not attempted"));
+        request.Messages.Add(TestMessages.NewMessage(full, "refused as well"));
 
         var response = await Client.PublishBatchAsync(request);
 
@@ -154,8 +154,36 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         Assert.Equal((int)StatusCode.ResourceExhausted, response.Results[1].ErrorCode);
         Assert.Equal((int)StatusCode.ResourceExhausted, response.Results[3].ErrorCode);
         Assert.Equal(5, response.Results[3].RetryAfter.Seconds);
-        Assert.Equal(1, await shared.StatAsync(full, "rejected_total"));
+        Assert.Equal(2, await shared.StatAsync(full, "rejected_total"));
+        Assert.Equal(1, await shared.CountAsync(full, "ready"));
         Assert.Equal(request.Messages.Select(m => m.MessageId), response.Results.Select(r => r.MessageId));
+    }
+
+    [Fact]
+    public async Task ABatchIsQueuedInBatchOrderAndAMessageAfterAnInvalidOneIsNotTried()
+    {
+        var (channel, _) = await shared.NewChannelAsync("batch-order");
+        var (other, _) = await shared.NewChannelAsync("batch-order-b");
+        var request = new PublishBatchRequest();
+        for (var i = 0; i < 100; i++)
+        {
+            request.Messages.Add(TestMessages.NewMessage(channel, $"m{i}"));
+        }
+
+        request.Messages.Add(TestMessages.NewMessage(other, "valid"));
+        var invalid = TestMessages.NewMessage(other, "invalid");
+        invalid.EndpointId = "Not Valid";
+        request.Messages.Add(invalid);
+        request.Messages.Add(TestMessages.NewMessage(other, "after the invalid one"));
+
+        var response = await Client.PublishBatchAsync(request);
+        var peeked = await shared.Admin.PeekMessagesAsync(new Contracts.Admin.V1.PeekMessagesRequest { Channel = channel, Limit = 100 });
+
+        Assert.All(response.Results.Take(101), r => Assert.Equal(PublishOutcome.Queued, r.Outcome));
+        Assert.Equal((int)StatusCode.InvalidArgument, response.Results[101].ErrorCode);
+        Assert.Equal((int)StatusCode.InvalidArgument, response.Results[102].ErrorCode);
+        Assert.Equal(1, await shared.CountAsync(other, "ready"));
+        Assert.Equal(request.Messages.Take(100).Select(m => m.MessageId), peeked.Messages.Select(m => m.Message.MessageId));
     }
 
     [Fact]

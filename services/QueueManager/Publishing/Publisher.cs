@@ -24,6 +24,12 @@ public sealed class Publisher(MessageQueue queue, QueueMetrics metrics, IOptions
             : new PublishResponse { Outcome = Outcome(result.Status), MessageId = result.MessageId, Channel = message!.Channel };
     }
 
+    /// <summary>
+    /// Every valid message of the batch is handed to the channel's group-commit queue at once, in batch order, so a
+    /// batch costs a few script calls instead of one round trip per message, and per-channel order is the batch's.
+    /// After a failure, later messages of the same channel report that failure (publish.proto): a full channel stays
+    /// full within a script call, and where a later one was queued anyway, the client's retry finds ALREADY_QUEUED.
+    /// </summary>
     public async Task<PublishBatchResponse> PublishBatchAsync(PublishBatchRequest request)
     {
         if (request.Messages.Count is 0 or > MaxBatch)
@@ -31,42 +37,51 @@ public sealed class Publisher(MessageQueue queue, QueueMetrics metrics, IOptions
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"messages: {request.Messages.Count} given, 1 to {MaxBatch} allowed"));
         }
 
-        var response = new PublishBatchResponse();
-        // After a failure, later messages of the same channel get the same error, so per-channel order holds.
-        var failedChannels = new Dictionary<string, RpcException>(StringComparer.Ordinal);
-        foreach (var message in request.Messages)
+        var count = request.Messages.Count;
+        var invalid = new RpcException?[count];
+        var queued = new Task<PublishDecision>?[count];
+        var invalidChannels = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < count; i++)
         {
-            var result = new PublishResult { MessageId = message.MessageId, Channel = message.Channel };
-            RpcException? failure;
-            if (failedChannels.TryGetValue(message.Channel, out var earlier))
+            var message = request.Messages[i];
+            try
             {
-                failure = earlier;
-            }
-            else
-            {
-                try
+                // A message after an invalid one of its channel is not attempted, so the order stays the batch's.
+                if (!invalidChannels.Contains(message.Channel))
                 {
                     Validate(message);
-                    var outcome = await QueueAsync(message);
-                    failure = Map(message, outcome);
-                    if (failure is null)
-                    {
-                        result.Outcome = Outcome(outcome.Status);
-                        result.MessageId = outcome.MessageId;
-                    }
+                    queued[i] = QueueAsync(message);
                 }
-                catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
-                {
-                    failure = ex;
-                }
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
+            {
+                invalid[i] = ex;
+                invalidChannels.Add(message.Channel);
+            }
+        }
 
+        var response = new PublishBatchResponse();
+        var failedChannels = new Dictionary<string, RpcException>(StringComparer.Ordinal);
+        for (var i = 0; i < count; i++)
+        {
+            var message = request.Messages[i];
+            var result = new PublishResult { MessageId = message.MessageId, Channel = message.Channel };
+            PublishDecision? outcome = queued[i] is { } task ? await task : null;
+            if (!failedChannels.TryGetValue(message.Channel, out var failure))
+            {
+                failure = invalid[i] ?? Map(message, outcome!.Value);
                 if (failure is not null)
                 {
                     failedChannels[message.Channel] = failure;
                 }
             }
 
-            if (failure is not null)
+            if (failure is null)
+            {
+                result.Outcome = Outcome(outcome!.Value.Status);
+                result.MessageId = outcome.Value.MessageId;
+            }
+            else
             {
                 result.ErrorCode = (int)failure.StatusCode;
                 result.ErrorMessage = failure.Status.Detail;
