@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Options;
+using WebhookConnect.Connector.Configuration;
+using WebhookConnect.Connector.Delivery;
+using WebhookConnect.Connector.Streams;
+using WebhookConnect.Connector.Telemetry;
+using WebhookConnect.ServiceDefaults;
+
+namespace WebhookConnect.Connector;
+
+/// <summary>The connector's wiring, in one place.</summary>
+public static class ConnectorExtensions
+{
+    /// <summary>Replaces the builder's configuration sources with the connector's layers: the file, then the
+    /// environment (standard <c>Section__Key</c> variables and the normalised <c>CONNECTOR__*</c> ones), then flags.</summary>
+    public static WebApplicationBuilder UseConnectorConfiguration(this WebApplicationBuilder builder, IReadOnlyList<IReadOnlyDictionary<string, string?>> layers)
+    {
+        var configuration = builder.Configuration;
+        configuration.Sources.Clear();
+        configuration.AddInMemoryCollection(layers[0]);
+        configuration.AddEnvironmentVariables();
+        foreach (var layer in layers.Skip(1))
+        {
+            configuration.AddInMemoryCollection(layer);
+        }
+
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddConnector(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddValidatedOptions<ConnectorOptions>(builder.Configuration, ConnectorOptions.SectionName);
+        services.AddSingleton<ConnectorMetrics>();
+        services.AddSingleton<TargetDelivery>();
+        services.AddSingleton<ConnectorWorker>();
+        services.AddHostedService(sp => sp.GetRequiredService<ConnectorWorker>());
+        services.AddHealthChecks().AddCheck<StreamsHealthCheck>("streams", tags: [HealthCheckTags.Ready]);
+
+        // Shutdown waits for the drain: the grace period for in-flight deliveries plus time to report them and close.
+        services.AddOptions<HostOptions>().Configure<IOptions<ConnectorOptions>>((host, connector) =>
+            host.ShutdownTimeout = connector.Value.DrainGracePeriod + TimeSpan.FromSeconds(15));
+        return builder;
+    }
+}
