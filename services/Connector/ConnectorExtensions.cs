@@ -26,6 +26,29 @@ public static class ConnectorExtensions
         return builder;
     }
 
+    /// <summary><c>--check</c>: validates the settings (throwing <see cref="OptionsValidationException"/> like a start
+    /// would) and prints the effective ones as JSON, tokens masked.</summary>
+    public static void PrintEffectiveConfiguration(this WebApplication app, TextWriter output)
+    {
+        var connector = app.Services.GetRequiredService<IOptions<ConnectorOptions>>().Value;
+        var management = app.Services.GetRequiredService<IOptions<ManagementOptions>>().Value;
+        var masked = System.Text.Json.JsonSerializer.SerializeToNode(connector)!;
+        foreach (var subscription in masked["Subscriptions"]!.AsArray())
+        {
+            if (subscription!["Token"]!.GetValue<string>().Length > 0)
+            {
+                subscription["Token"] = "***";
+            }
+        }
+
+        var document = new System.Text.Json.Nodes.JsonObject
+        {
+            ["Connector"] = masked,
+            ["Management"] = System.Text.Json.JsonSerializer.SerializeToNode(management),
+        };
+        output.WriteLine(document.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    }
+
     public static WebApplicationBuilder AddConnector(this WebApplicationBuilder builder)
     {
         var services = builder.Services;

@@ -14,7 +14,8 @@ public static class ConnectorCommandLine
 {
     /// <summary>Parses <paramref name="args"/>, prints help or a usage error (exit code 2), or runs
     /// <paramref name="run"/> with the configuration layers in increasing precedence.</summary>
-    public static int Run(string[] args, Func<IReadOnlyList<IReadOnlyDictionary<string, string?>>, int> run, TextWriter? output = null, TextWriter? error = null)
+    /// <param name="environment">The variables to read (the process's by default).</param>
+    public static int Run(string[] args, Func<ConnectorLaunch, int> run, TextWriter? output = null, TextWriter? error = null, System.Collections.IDictionary? environment = null)
     {
         var defaults = new ConnectorOptions();
         var subscription = new SubscriptionOptions();
@@ -57,6 +58,9 @@ public static class ConnectorCommandLine
         Flag<string>("--management-host", "Management:Host", "address of the management listener (/healthz, /readyz, /metrics).", new ManagementOptions().Host);
         Flag<int>("--management-port", "Management:Port", "port of the management listener.", "9093");
 
+        var check = new Option<bool>("--check") { Description = "validate the configuration, print the effective settings as JSON (tokens masked) and exit: 0 when valid, 2 when not." };
+        root.Options.Add(check);
+
         var set = new Option<string[]>("--set")
         {
             Description = "any other setting by its path, e.g. --set subscriptions:1:max_in_flight=20 or --set retry:attempts=0 (repeatable). [default: none]",
@@ -68,7 +72,8 @@ public static class ConnectorCommandLine
 
         root.SetAction(parse =>
         {
-            var configPath = parse.GetValue(config) ?? Environment.GetEnvironmentVariable(ConnectorConfiguration.ConfigFileVariable);
+            var variables = environment ?? Environment.GetEnvironmentVariables();
+            var configPath = parse.GetValue(config) ?? variables[ConnectorConfiguration.ConfigFileVariable] as string;
             Dictionary<string, string?> file;
             try
             {
@@ -82,7 +87,7 @@ public static class ConnectorCommandLine
                 return ServiceEntryPoint.ConfigurationErrorExitCode;
             }
 
-            var environment = ConnectorConfiguration.FromEnvironment(Environment.GetEnvironmentVariables());
+            var fromEnvironment = ConnectorConfiguration.FromEnvironment(variables);
             var command = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
             foreach (var (_, value, key) in flags)
             {
@@ -104,7 +109,7 @@ public static class ConnectorCommandLine
                 command[ConnectorConfiguration.Normalize(assignment[..equals].Replace("__", ":", StringComparison.Ordinal))] = assignment[(equals + 1)..];
             }
 
-            return run([file, environment, command]);
+            return run(new ConnectorLaunch([file, fromEnvironment, command], parse.GetValue(check)));
         });
 
         var result = root.Parse(args);
@@ -128,3 +133,7 @@ public static class ConnectorCommandLine
         });
     }
 }
+
+/// <summary>What the command line decided: the configuration layers in increasing precedence (file, environment,
+/// flags) and whether only to check them.</summary>
+public sealed record ConnectorLaunch(IReadOnlyList<IReadOnlyDictionary<string, string?>> Layers, bool CheckOnly);

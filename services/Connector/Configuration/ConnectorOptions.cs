@@ -86,6 +86,7 @@ public sealed class QueueManagerConnectionOptions : IValidatableObject
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>The effective address with its scheme, once validated.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public Uri Uri => new(Address.Contains("://", StringComparison.Ordinal) ? Address : (Insecure ? "http://" : "https://") + Address);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
