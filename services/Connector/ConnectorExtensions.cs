@@ -53,6 +53,7 @@ public static class ConnectorExtensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<ConnectorOptions>(builder.Configuration, ConnectorOptions.SectionName);
+        services.AddSingleton<IValidateOptions<ConnectorOptions>>(new SubscriptionBindingValidator(builder.Configuration));
         services.AddSingleton<ConnectorMetrics>();
         services.AddSingleton<TargetDelivery>();
         services.AddSingleton<ConnectorWorker>();
