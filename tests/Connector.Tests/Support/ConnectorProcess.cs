@@ -100,8 +100,18 @@ public sealed class ConnectorProcess : IAsyncDisposable
         }
     }
 
-    public async Task<string> MetricsAsync() =>
-        await Http.GetStringAsync(new Uri($"http://127.0.0.1:{ManagementPort}/metrics"));
+    /// <summary>The /metrics text; empty while the management port is not listening yet.</summary>
+    public async Task<string> MetricsAsync()
+    {
+        try
+        {
+            return await Http.GetStringAsync(new Uri($"http://127.0.0.1:{ManagementPort}/metrics"));
+        }
+        catch (HttpRequestException)
+        {
+            return "";
+        }
+    }
 
     public void WriteFile(string name, string content) => File.WriteAllText(Path.Combine(Directory, name), content);
 
