@@ -25,6 +25,10 @@ public sealed class ConnectorOptions : IValidatableObject
 
     public ReconnectOptions Reconnect { get; set; } = new();
 
+    /// <summary>Most HTTP connections to one target host:port (0: no limit, one per concurrent delivery). Fewer
+    /// connections cost the target less; beyond the limit requests wait for a free connection.</summary>
+    public int TargetMaxConnections { get; set; }
+
     /// <summary>On SIGTERM, how long in-flight deliveries may finish before the rest are nacked for redelivery.</summary>
     public TimeSpan DrainGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -40,6 +44,11 @@ public sealed class ConnectorOptions : IValidatableObject
         if (DrainGracePeriod < TimeSpan.Zero || DrainGracePeriod > TimeSpan.FromHours(1))
         {
             yield return new ValidationResult("must be between 00:00:00 and 01:00:00.", [nameof(DrainGracePeriod)]);
+        }
+
+        if (TargetMaxConnections is < 0 or > 100_000)
+        {
+            yield return new ValidationResult("must be between 0 (no limit) and 100000.", [nameof(TargetMaxConnections)]);
         }
 
         var channels = new HashSet<string>(StringComparer.Ordinal);

@@ -36,6 +36,7 @@ public sealed class TargetDelivery : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             ConnectTimeout = TimeSpan.FromSeconds(5),
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            MaxConnectionsPerServer = options.Value.TargetMaxConnections == 0 ? int.MaxValue : options.Value.TargetMaxConnections,
             // Original header values are bytes; Latin-1 sends each char back as the byte it came from.
             RequestHeaderEncodingSelector = (_, _) => Encoding.Latin1,
             // The message carries the sender's trace context (traceparent) and we forward it as is; the handler must

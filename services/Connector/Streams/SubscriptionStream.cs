@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Grpc.Core;
@@ -121,7 +120,7 @@ public sealed partial class SubscriptionStream
         private readonly AsyncDuplexStreamingCall<ConnectRequest, ConnectResponse> _call;
         private readonly CancellationTokenSource _callCancel;
         private readonly Channel<ConnectRequest> _outbox;
-        private readonly ConcurrentDictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
+        private readonly InFlightCounter _inFlight = new();
         private readonly CancellationTokenSource _deliveriesCancel = new();
         private long _subscribedAt;
         private bool _delivered;
@@ -206,7 +205,7 @@ public sealed partial class SubscriptionStream
             }
 
             await _deliveriesCancel.CancelAsync();
-            await Task.WhenAll(_inFlight.Values.Select(f => f.Task));
+            await _inFlight.WhenZero();
             _outbox.Writer.TryComplete();
             await _callCancel.CancelAsync();
             await writer;
@@ -230,60 +229,58 @@ public sealed partial class SubscriptionStream
         private void OnDelivery(Contracts.V1.Delivery delivery)
         {
             _delivered = true;
-            var message = delivery.Message;
-            var cancel = CancellationTokenSource.CreateLinkedTokenSource(_deliveriesCancel.Token);
-            var inFlight = new InFlight(cancel);
-            if (!_inFlight.TryAdd(message.MessageId, inFlight))
-            {
-                // The same id twice on one stream cannot happen (one lease per message); ignore a duplicate.
-                cancel.Dispose();
-                return;
-            }
+            _inFlight.Add();
 
-            inFlight.Task = Task.Run(() => DeliverAsync(message, inFlight));
+            // Not awaited: deliveries run concurrently (at most max_in_flight, the server's credit), each reporting
+            // its own ack or nack through the outbox and leaving the counter when done.
+            _ = DeliverAsync(delivery.Message);
         }
 
-        private async Task DeliverAsync(Message message, InFlight inFlight)
+        private async Task DeliverAsync(Message message)
         {
-            DeliveryResult result;
             try
             {
-                result = await _owner._delivery.DeliverAsync(message, _owner._subscription, inFlight.Cancel.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                result = new DeliveryResult(DeliveryOutcome.Retry, 0, "connector stopped before the target answered");
-            }
-            catch (Exception ex)
-            {
-                result = new DeliveryResult(DeliveryOutcome.Retry, 0, "connector error: " + ex.Message);
-                LogDeliveryError(Logger, ChannelName, message.MessageId, ex);
-            }
-
-            var frame = result.Outcome == DeliveryOutcome.Acked
-                ? new ConnectRequest { Ack = new Ack { MessageIds = { message.MessageId } } }
-                : new ConnectRequest
+                DeliveryResult result;
+                try
                 {
-                    Nack = new Nack
+                    result = await _owner._delivery.DeliverAsync(message, _owner._subscription, _deliveriesCancel.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    result = new DeliveryResult(DeliveryOutcome.Retry, 0, "connector stopped before the target answered");
+                }
+                catch (Exception ex)
+                {
+                    result = new DeliveryResult(DeliveryOutcome.Retry, 0, "connector error: " + ex.Message);
+                    LogDeliveryError(Logger, ChannelName, message.MessageId, ex);
+                }
+
+                var frame = result.Outcome == DeliveryOutcome.Acked
+                    ? new ConnectRequest { Ack = new Ack { MessageIds = { message.MessageId } } }
+                    : new ConnectRequest
                     {
-                        MessageId = message.MessageId,
-                        Retry = result.Outcome == DeliveryOutcome.Retry,
-                        Reason = result.Reason,
-                        TargetStatusCode = (uint)result.StatusCode,
-                    },
-                };
-            if (result.Outcome != DeliveryOutcome.Acked)
-            {
-                LogNack(Logger, ChannelName, message.MessageId, message.Attempt, result.Outcome == DeliveryOutcome.Retry, result.Reason);
-            }
+                        Nack = new Nack
+                        {
+                            MessageId = message.MessageId,
+                            Retry = result.Outcome == DeliveryOutcome.Retry,
+                            Reason = result.Reason,
+                            TargetStatusCode = (uint)result.StatusCode,
+                        },
+                    };
+                if (result.Outcome != DeliveryOutcome.Acked)
+                {
+                    LogNack(Logger, ChannelName, message.MessageId, message.Attempt, result.Outcome == DeliveryOutcome.Retry, result.Reason);
+                }
 
-            if (await SendAsync(frame))
-            {
-                _owner._metrics.Settled(ChannelName, result);
+                if (await SendAsync(frame))
+                {
+                    _owner._metrics.Settled(ChannelName, result);
+                }
             }
-
-            _inFlight.TryRemove(message.MessageId, out _);
-            inFlight.Cancel.Dispose();
+            finally
+            {
+                _inFlight.Done();
+            }
         }
 
         /// <summary>SIGTERM: no new deliveries, in-flight ones finish within the grace period (the rest are nacked
@@ -294,10 +291,9 @@ public sealed partial class SubscriptionStream
             var grace = _owner._options.DrainGracePeriod;
             LogDraining(Logger, ChannelName, _inFlight.Count, grace);
             await SendAsync(new ConnectRequest { StopDeliveries = new StopDeliveries() });
-            var pending = Task.WhenAll(_inFlight.Values.Select(f => f.Task).ToArray());
             try
             {
-                await pending.WaitAsync(grace);
+                await _inFlight.WhenZero().WaitAsync(grace);
             }
             catch (TimeoutException)
             {
@@ -305,8 +301,8 @@ public sealed partial class SubscriptionStream
                 await _deliveriesCancel.CancelAsync();
             }
 
-            // A delivery may have arrived between StopDeliveries and the server seeing it; wait for those too.
-            await Task.WhenAll(_inFlight.Values.Select(f => f.Task).ToArray());
+            // Cancelled deliveries still report their nack before the counter reaches zero.
+            await _inFlight.WhenZero();
             _outbox.Writer.TryComplete();
 
             // The server answers the half-close by completing the call; don't wait for ever.
@@ -366,11 +362,53 @@ public sealed partial class SubscriptionStream
         private static readonly WriteOptions BufferHint = new(WriteFlags.BufferHint);
     }
 
-    private sealed class InFlight(CancellationTokenSource cancel)
+    /// <summary>Deliveries started and not yet settled, and a way to wait until there are none.</summary>
+    private sealed class InFlightCounter
     {
-        public CancellationTokenSource Cancel { get; } = cancel;
+        private readonly Lock _gate = new();
+        private int _count;
+        private TaskCompletionSource? _zero;
 
-        public Task Task { get; set; } = Task.CompletedTask;
+        public int Count
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _count;
+                }
+            }
+        }
+
+        public void Add()
+        {
+            lock (_gate)
+            {
+                _count++;
+            }
+        }
+
+        public void Done()
+        {
+            TaskCompletionSource? zero = null;
+            lock (_gate)
+            {
+                if (--_count == 0)
+                {
+                    (zero, _zero) = (_zero, null);
+                }
+            }
+
+            zero?.TrySetResult();
+        }
+
+        public Task WhenZero()
+        {
+            lock (_gate)
+            {
+                return _count == 0 ? Task.CompletedTask : (_zero ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Subscribed to channel {Channel}: connection {ConnectionId} on replica {ReplicaId}, max in flight {MaxInFlight}, paused {Paused}")]
