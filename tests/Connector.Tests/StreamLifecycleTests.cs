@@ -135,6 +135,34 @@ public sealed class StreamLifecycleTests(QueueStack stack) : IClassFixture<Queue
         Assert.Contains($"webhookconnect_connector_target_duration_seconds_count{{channel=\"{channel}\",outcome=\"acked\"}} 3", await connector.MetricsAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task PingsAreAnsweredSoAnIdleStreamOutlivesManyHeartbeatIntervals()
+    {
+        // queue-manager drops a connection that leaves two heartbeat intervals without a Pong (SPEC §7).
+        await using var redis = await RedisServer.StartAsync();
+        await using var queueManager = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string> { ["QueueManager:HeartbeatInterval"] = "00:00:01" });
+        var channel = TestChannels.UniqueName("idle");
+        var token = await TestChannels.CreateAsync(queueManager.Channel, channel);
+        await using var target = await TargetServer.StartAsync();
+        await using var connector = await ConnectorProcess.StartReadyAsync(queueManager.GrpcPort, Configs.Single(channel, target.Url()), files: Configs.Token(token));
+        var admin = new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(queueManager.Channel);
+
+        async Task<Contracts.Admin.V1.Connection> OnlyConnectionAsync() =>
+            Assert.Single((await admin.ListConnectionsAsync(new Contracts.Admin.V1.ListConnectionsRequest { Channel = channel })).Connections);
+
+        var first = await OnlyConnectionAsync();
+        Contracts.Admin.V1.Connection current = first;
+        await Eventually.UntilAsync(
+            async () => (current = await OnlyConnectionAsync()).ConnectionId != first.ConnectionId ||
+                DateTimeOffset.UtcNow - first.ConnectedAt.ToDateTimeOffset() > TimeSpan.FromSeconds(5),
+            Patience,
+            "the connection to live 5 s (5 heartbeat intervals) or be replaced");
+
+        Assert.Equal(first.ConnectionId, current.ConnectionId);
+        Assert.Equal(1, Count(connector.Process.Output, "Subscribed to channel " + channel));
+        Assert.Equal(HttpStatusCode.OK, await connector.ReadyStatusAsync());
+    }
+
     private static int Count(string text, string part)
     {
         var count = 0;
