@@ -37,7 +37,15 @@ public sealed class ConnectorProcess : IAsyncDisposable
     /// <summary>Starts a connector with <paramref name="configYaml"/> as its config file (in a fresh directory, where
     /// <paramref name="files"/> are written too) plus <paramref name="args"/>; does not wait for readiness.</summary>
     public static ConnectorProcess Start(int queueManagerPort, string configYaml, IEnumerable<string>? args = null,
-        IReadOnlyDictionary<string, string>? files = null, IReadOnlyDictionary<string, string?>? env = null)
+        IReadOnlyDictionary<string, string>? files = null, IReadOnlyDictionary<string, string?>? env = null) =>
+        Start(["--queue-manager", $"http://127.0.0.1:{queueManagerPort.ToString(CultureInfo.InvariantCulture)}", "--insecure", .. args ?? []], configYaml, files, env);
+
+    /// <summary>Like <see cref="Start(int, string, IEnumerable{string}?, IReadOnlyDictionary{string, string}?, IReadOnlyDictionary{string, string?}?)"/>
+    /// but the queue-manager address and TLS flags are the caller's (<paramref name="args"/>).</summary>
+    public static ConnectorProcess StartWithoutQueueManagerFlags(string configYaml, IEnumerable<string> args, IReadOnlyDictionary<string, string>? files = null) =>
+        Start(args, configYaml, files, null);
+
+    private static ConnectorProcess Start(IEnumerable<string> args, string configYaml, IReadOnlyDictionary<string, string>? files, IReadOnlyDictionary<string, string?>? env)
     {
         var directory = Path.Combine(Path.GetTempPath(), "wc-connector-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(directory);
@@ -52,10 +60,9 @@ public sealed class ConnectorProcess : IAsyncDisposable
         var arguments = new List<string>
         {
             Assembly, "--config", config,
-            "--queue-manager", $"http://127.0.0.1:{queueManagerPort.ToString(CultureInfo.InvariantCulture)}", "--insecure",
             "--management-host", "127.0.0.1", "--management-port", managementPort.ToString(CultureInfo.InvariantCulture),
         };
-        arguments.AddRange(args ?? []);
+        arguments.AddRange(args);
         var process = ChildProcess.Start("connector", "dotnet", arguments, Isolated(env), workingDirectory: directory);
         return new ConnectorProcess(process, managementPort, directory);
     }
