@@ -22,6 +22,7 @@ var maxInFlight = Arg("--max-in-flight", 1000);
 var bodyBytes = Arg("--body-bytes", 1024);
 var h2loadRequests = Arg("--h2load-requests", 200_000);
 var targetConnections = Arg("--target-connections", 0);
+var restarts = Arg("--restarts", 5);
 if (args.Contains("--help"))
 {
     Console.WriteLine("usage: [--messages 100000] [--max-in-flight 1000] [--body-bytes 1024] [--h2load-requests 200000]");
@@ -123,9 +124,10 @@ try
             Default: Warning
         """);
     var assembly = ServiceBinaries.Assembly("Connector", "WebhookConnect.Connector");
+    var managementPort = FreePort.Next();
     var started = Stopwatch.GetTimestamp();
     connector = ChildProcess.Start("connector", "dotnet", [assembly, "--config", config, "--insecure", "--queue-manager", $"http://127.0.0.1:{stack.QueueManager.GrpcPort}",
-        "--management-host", "127.0.0.1", "--management-port", FreePort.Next().ToString(CultureInfo.InvariantCulture)]);
+        "--management-host", "127.0.0.1", "--management-port", managementPort.ToString(CultureInfo.InvariantCulture)]);
     await Eventually.UntilAsync(async () =>
     {
         if (connector.HasExited)
@@ -146,6 +148,51 @@ try
     if (Interlocked.Read(ref hooks) != messages || await stack.StatAsync(channel, "acked_total") != messages)
     {
         failures.Add($"expected exactly {messages} target requests and acks");
+    }
+
+    // 5. Reconnect after a queue-manager restart (SPEC §13: < 2 s), with the default backoff (full jitter, 1 s → 60 s):
+    //    kill -9 the replica, start a new one on the same port, time from "it serves" to "/readyz is 200 again".
+    using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+    async Task<bool> ReadyAsync()
+    {
+        try
+        {
+            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{managementPort}/readyz"));
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    var resumeTimes = new List<double>();
+    var current = stack.QueueManager.Process;
+    for (var round = 0; round < restarts; round++)
+    {
+        await Eventually.UntilAsync(ReadyAsync, TimeSpan.FromMinutes(2), "the connector to be ready", TimeSpan.FromMilliseconds(10));
+        // Let the stream count as healthy (10 s subscribed) so each round starts from a reset backoff.
+        await Task.Delay(TimeSpan.FromSeconds(11));
+        current.Signal(ChildProcess.SigKill);
+        await current.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        if (round > 0)
+        {
+            await current.DisposeAsync();
+        }
+
+        await Eventually.UntilAsync(async () => !await ReadyAsync(), TimeSpan.FromMinutes(1), "the connector to notice", TimeSpan.FromMilliseconds(10));
+        current = await WebhookConnect.Connector.Tests.Support.FixedPortQueueManager.StartAsync(stack.Redis.Endpoint, stack.QueueManager.GrpcPort, $"qm-restart-{round}");
+        var serving = Stopwatch.StartNew();
+        await Eventually.UntilAsync(ReadyAsync, TimeSpan.FromMinutes(2), "the connector to resume", TimeSpan.FromMilliseconds(10));
+        resumeTimes.Add(serving.Elapsed.TotalSeconds);
+    }
+
+    if (restarts > 0)
+    {
+        resumeTimes.Sort();
+        rows.Add(($"reconnect after kill -9 + restart ({restarts}×, default backoff)",
+            $"resumed {resumeTimes[0]:0.00} / {resumeTimes[resumeTimes.Count / 2]:0.00} / {resumeTimes[^1]:0.00} s (min / median / max) after the new replica served"));
+        await current.DisposeAsync();
     }
 }
 finally
