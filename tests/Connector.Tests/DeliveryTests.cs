@@ -192,7 +192,7 @@ public sealed class DeliveryTests(QueueStack stack) : IClassFixture<QueueStack>
         await using var target = await TargetServer.StartAsync();
         target.Answer = request => request.Attempt == 1 ? new TargetAnswer(200, Delay: TimeSpan.FromSeconds(30)) : new TargetAnswer(200);
         var (channel, token) = await stack.CreateChannelAsync("timeout");
-        var config = Configs.Single(channel, target.Url()).Replace("timeout: \"00:00:05\"", "timeout: \"00:00:00.3\"", StringComparison.Ordinal);
+        var config = Configs.Single(channel, target.Url()).Replace("timeout: \"00:00:05\"", "timeout: \"00:00:01\"", StringComparison.Ordinal);
         await using var connector = await ConnectorProcess.StartReadyAsync(stack.Port, config, ["--retry-attempts", "1"], files: Configs.Token(token));
 
         var message = await stack.PublishAsync(channel, channel, "{}"u8.ToArray());
