@@ -1,0 +1,239 @@
+// Connector benchmark (not a test; SPEC §13 "a connector draining a 100 000-message backlog at ≥ 10 000 messages/s").
+// Usage: dotnet run -c Release --project tests/Benchmarks/Connector -- [--messages 100000] [--max-in-flight 1000]
+//        [--body-bytes 1024] [--h2load-requests 200000]
+// Starts its own redis-server, queue-manager and a Kestrel target on 127.0.0.1; publishes the backlog; measures the
+// target's raw request rate with h2load (HTTP/1.1, 64 connections) in the same run; then starts the connector binary
+// and times the drain from its first request to the last ack. Exits 1 if the counts are not exact.
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using WebhookConnect.Benchmarks.Queue;
+using WebhookConnect.TestKit;
+
+var messages = Arg("--messages", 100_000);
+var maxInFlight = Arg("--max-in-flight", 1000);
+var bodyBytes = Arg("--body-bytes", 1024);
+var h2loadRequests = Arg("--h2load-requests", 200_000);
+var targetConnections = Arg("--target-connections", 0);
+var restarts = Arg("--restarts", 5);
+if (args.Contains("--help"))
+{
+    Console.WriteLine("usage: [--messages 100000] [--max-in-flight 1000] [--body-bytes 1024] [--h2load-requests 200000]");
+    return 0;
+}
+
+using var cancel = new CancellationTokenSource();
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+{
+    context.Cancel = true;
+    cancel.Cancel();
+});
+
+// The target: answers 200 at once, counts requests per path, remembers when /hook saw its first and last request.
+var port = FreePort.Next();
+long hooks = 0, baseline = 0, firstHook = 0, lastHook = 0;
+var builder = WebApplication.CreateSlimBuilder();
+builder.Logging.ClearProviders();
+builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
+var target = builder.Build();
+target.Run(async context =>
+{
+    await context.Request.Body.CopyToAsync(Stream.Null);
+    if (context.Request.Path == "/hook")
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (Interlocked.Increment(ref hooks) == 1)
+        {
+            Interlocked.Exchange(ref firstHook, now);
+        }
+
+        Interlocked.Exchange(ref lastHook, now);
+    }
+    else
+    {
+        Interlocked.Increment(ref baseline);
+    }
+
+    context.Response.StatusCode = 200;
+});
+await target.StartAsync();
+
+var rows = new List<(string What, string Value)>();
+var failures = new List<string>();
+await using var stack = await BenchStack.StartAsync();
+ChildProcess? connector = null;
+var directory = Directory.CreateTempSubdirectory("wc-connector-bench-").FullName;
+try
+{
+    const string channel = "bench";
+    var token = await stack.CreateChannelAsync(channel, messages + 1000, maxInFlight);
+
+    // 1. The backlog.
+    var publish = await PublishLoad.RunAsync(stack.QueueManager.Channel, channel, "m", messages, bodyBytes, 64, null, cancel.Token);
+    rows.Add(("backlog published (Publish, 64 in flight)", $"{publish.Count} × {bodyBytes} B in {publish.Elapsed.TotalSeconds:0.0} s ({publish.Rate:0} msg/s)"));
+
+    // 2. The raw limit of the target, same run: h2load over HTTP/1.1 with the same body.
+    var bodyFile = Path.Combine(directory, "body");
+    File.WriteAllBytes(bodyFile, Encoding.ASCII.GetBytes(new string('x', bodyBytes)));
+    var h2load = FindOnPath("h2load");
+    if (h2load is null)
+    {
+        rows.Add(("target raw rate (h2load)", "skipped: apt-get install nghttp2-client"));
+    }
+    else
+    {
+        var output = await RunAsync(h2load, ["--h1", "-n", h2loadRequests.ToString(CultureInfo.InvariantCulture), "-c", "64", "-t", "1", "-d", bodyFile,
+            "-H", "content-type: application/json", $"http://127.0.0.1:{port}/baseline"]);
+        var match = Regex.Match(output, @"finished in [^,]+, (?<rate>[\d.]+) req/s");
+        rows.Add(("target raw rate (h2load --h1, 64 connections, POST)", match.Success ? $"{double.Parse(match.Groups["rate"].Value, CultureInfo.InvariantCulture):0} req/s" : "unparsed: " + output));
+        var succeeded = Regex.Match(output, @"(?<ok>\d+) succeeded");
+        if (!succeeded.Success || succeeded.Groups["ok"].Value != h2loadRequests.ToString(CultureInfo.InvariantCulture))
+        {
+            failures.Add("h2load did not complete every request:\n" + output);
+        }
+    }
+
+    // 3. The queue-manager's own ceiling, same run: a target-less stream client that acks every delivery at once.
+    const string rawChannel = "bench-raw";
+    var rawToken = await stack.CreateChannelAsync(rawChannel, messages + 1000, maxInFlight);
+    await PublishLoad.RunAsync(stack.QueueManager.Channel, rawChannel, "r", messages, bodyBytes, 64, null, cancel.Token);
+    var raw = await DrainConnector.RunAsync(stack.QueueManager.Channel, rawChannel, rawToken, (uint)maxInFlight, messages, cancel.Token);
+    var rawSeconds = Stopwatch.GetElapsedTime(raw.FirstDeliveryTimestamp, raw.LastAckTimestamp).TotalSeconds;
+    rows.Add(("queue-manager ceiling (stream client, no target)", $"{raw.Unique / rawSeconds:0} msg/s ({rawSeconds:0.00} s)"));
+
+    // 4. The connector drains the backlog.
+    File.WriteAllText(Path.Combine(directory, "token"), token);
+    var config = Path.Combine(directory, "connector.yaml");
+    File.WriteAllText(config, $"""
+        subscriptions:
+          - channel: {channel}
+            token_file: {directory}/token
+            max_in_flight: {maxInFlight}
+            default_target:
+              url: http://127.0.0.1:{port}/hook
+        target_max_connections: {targetConnections}
+        logging:
+          log_level:
+            Default: Warning
+        """);
+    var assembly = ServiceBinaries.Assembly("Connector", "WebhookConnect.Connector");
+    var managementPort = FreePort.Next();
+    var started = Stopwatch.GetTimestamp();
+    connector = ChildProcess.Start("connector", "dotnet", [assembly, "--config", config, "--insecure", "--queue-manager", $"http://127.0.0.1:{stack.QueueManager.GrpcPort}",
+        "--management-host", "127.0.0.1", "--management-port", managementPort.ToString(CultureInfo.InvariantCulture)]);
+    await Eventually.UntilAsync(async () =>
+    {
+        if (connector.HasExited)
+        {
+            throw new InvalidOperationException("connector exited:\n" + connector.Output);
+        }
+
+        return await stack.StatAsync(channel, "acked_total") >= messages;
+    }, TimeSpan.FromMinutes(10), "the backlog to be acked", TimeSpan.FromMilliseconds(20));
+    var acked = Stopwatch.GetTimestamp();
+    var drain = Stopwatch.GetElapsedTime(Interlocked.Read(ref firstHook), acked);
+    var withStartup = Stopwatch.GetElapsedTime(started, acked);
+    var (rss, peak) = BenchStack.Memory(connector.Id);
+    rows.Add(("connector drain (first target request → last ack)", $"{messages / drain.TotalSeconds:0} msg/s ({drain.TotalSeconds:0.00} s, max_in_flight {maxInFlight}, target connections {(targetConnections == 0 ? "unlimited" : targetConnections)})"));
+    rows.Add(("  including process start and subscribe", $"{messages / withStartup.TotalSeconds:0} msg/s ({withStartup.TotalSeconds:0.00} s)"));
+    rows.Add(("  target requests / acked / delivered", $"{Interlocked.Read(ref hooks)} / {await stack.StatAsync(channel, "acked_total")} / {await stack.StatAsync(channel, "delivered_total")}"));
+    rows.Add(("  connector memory (RSS / peak)", $"{rss / 1048576} MiB / {peak / 1048576} MiB"));
+    if (Interlocked.Read(ref hooks) != messages || await stack.StatAsync(channel, "acked_total") != messages)
+    {
+        failures.Add($"expected exactly {messages} target requests and acks");
+    }
+
+    // 5. Reconnect after a queue-manager restart (SPEC §13: < 2 s), with the default backoff (full jitter, 1 s → 60 s):
+    //    kill -9 the replica, start a new one on the same port, time from "it serves" to "/readyz is 200 again".
+    using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+    async Task<bool> ReadyAsync()
+    {
+        try
+        {
+            using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{managementPort}/readyz"));
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    var resumeTimes = new List<double>();
+    var current = stack.QueueManager.Process;
+    for (var round = 0; round < restarts; round++)
+    {
+        await Eventually.UntilAsync(ReadyAsync, TimeSpan.FromMinutes(2), "the connector to be ready", TimeSpan.FromMilliseconds(10));
+        // Let the stream count as healthy (10 s subscribed) so each round starts from a reset backoff.
+        await Task.Delay(TimeSpan.FromSeconds(11));
+        current.Signal(ChildProcess.SigKill);
+        await current.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        if (round > 0)
+        {
+            await current.DisposeAsync();
+        }
+
+        await Eventually.UntilAsync(async () => !await ReadyAsync(), TimeSpan.FromMinutes(1), "the connector to notice", TimeSpan.FromMilliseconds(10));
+        current = await WebhookConnect.Connector.Tests.Support.FixedPortQueueManager.StartAsync(stack.Redis.Endpoint, stack.QueueManager.GrpcPort, $"qm-restart-{round}");
+        var serving = Stopwatch.StartNew();
+        await Eventually.UntilAsync(ReadyAsync, TimeSpan.FromMinutes(2), "the connector to resume", TimeSpan.FromMilliseconds(10));
+        resumeTimes.Add(serving.Elapsed.TotalSeconds);
+    }
+
+    if (restarts > 0)
+    {
+        resumeTimes.Sort();
+        rows.Add(($"reconnect after kill -9 + restart ({restarts}×, default backoff)",
+            $"resumed {resumeTimes[0]:0.00} / {resumeTimes[resumeTimes.Count / 2]:0.00} / {resumeTimes[^1]:0.00} s (min / median / max) after the new replica served"));
+        await current.DisposeAsync();
+    }
+}
+finally
+{
+    if (connector is not null)
+    {
+        connector.Signal(ChildProcess.SigTerm);
+        await connector.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        await connector.DisposeAsync();
+    }
+
+    await target.StopAsync();
+    Directory.Delete(directory, recursive: true);
+}
+
+Console.WriteLine();
+Console.WriteLine($"Connector benchmark ({Environment.ProcessorCount} cores, everything on this machine)");
+foreach (var (what, value) in rows)
+{
+    Console.WriteLine($"  {what,-52} {value}");
+}
+
+foreach (var failure in failures)
+{
+    Console.WriteLine("FAILED: " + failure);
+}
+
+return failures.Count == 0 ? 0 : 1;
+
+int Arg(string name, int fallback)
+{
+    var at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+static string? FindOnPath(string name) =>
+    (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
+
+static async Task<string> RunAsync(string file, IEnumerable<string> arguments)
+{
+    await using var process = ChildProcess.Start(Path.GetFileName(file), file, arguments);
+    await process.WaitForExitAsync(TimeSpan.FromMinutes(5));
+    return process.Output;
+}
