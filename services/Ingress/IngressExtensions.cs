@@ -34,8 +34,15 @@ public static class IngressExtensions
         {
             // Reading the options validates them, so a bad setting stops start-up with the setting named.
             var options = kestrel.ApplicationServices.GetRequiredService<IOptions<IngressOptions>>().Value;
-            kestrel.Listen(IPAddress.Parse(options.Host), options.Port, listen => listen.Protocols = HttpProtocols.Http1AndHttp2);
+            kestrel.Listen(IPAddress.Parse(options.Host), options.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseCleartextHttp2Detection();
+            });
             kestrel.AddServerHeader = false;
+            // h2c connections are marked like ALPN ones (CleartextHttp2), so Kestrel takes them for TLS; the
+            // request's own :scheme (http) is the truth and must not be refused as a mismatch.
+            kestrel.AllowAlternateSchemes = true;
             kestrel.Limits.MaxRequestHeaderCount = options.MaxHeaderCount;
             kestrel.Limits.MaxRequestHeadersTotalSize = options.MaxHeadersTotalBytes;
             kestrel.Limits.Http2.MaxRequestHeaderFieldSize = Math.Max(kestrel.Limits.Http2.MaxRequestHeaderFieldSize, options.MaxHeadersTotalBytes);
@@ -52,9 +59,9 @@ public static class IngressExtensions
     {
         var options = app.Services.GetRequiredService<IOptions<IngressOptions>>().Value;
         var handler = app.Services.GetRequiredService<WebhookHandler>();
-        var webhooks = app.MapGroup("/webhook").RequireHost($"*:{options.Port}");
-        webhooks.Map($"/{{{WebhookHandler.EndpointRouteValue}}}", handler.HandleAsync);
-        webhooks.Map($"/{{{WebhookHandler.NamespaceRouteValue}}}/{{{WebhookHandler.EndpointRouteValue}}}", handler.HandleAsync);
+        // Everything that arrives on the webhook port is the handler's, by the socket's port and not by the Host
+        // header: behind a load balancer the Host is the public name, without our port.
+        app.MapWhen(context => context.Connection.LocalPort == options.Port, webhooks => webhooks.Run(handler.HandleAsync));
         return app;
     }
 }

@@ -27,8 +27,7 @@ public sealed partial class WebhookHandler(
     IOptions<IngressOptions> options,
     ILogger<WebhookHandler> logger)
 {
-    public const string NamespaceRouteValue = "namespace";
-    public const string EndpointRouteValue = "endpoint_id";
+    private const string Prefix = "/webhook/";
 
     private readonly IngressOptions _options = options.Value;
     private int _queueDown;
@@ -62,6 +61,12 @@ public sealed partial class WebhookHandler(
     private async Task<string> AdmitAsync(HttpContext context, DateTimeOffset receivedAt)
     {
         var request = context.Request;
+        if (!TryRoute(request.Path, out var ns, out var id))
+        {
+            await WebhookResponses.UnknownEndpointAsync(context);
+            return IngressMetrics.UnknownEndpoint;
+        }
+
         if (!HttpMethods.IsPost(request.Method))
         {
             await WebhookResponses.MethodNotAllowedAsync(context);
@@ -74,8 +79,6 @@ public sealed partial class WebhookHandler(
             return IngressMetrics.UnknownEndpoint;
         }
 
-        var ns = request.RouteValues[NamespaceRouteValue] as string ?? "";
-        var id = request.RouteValues[EndpointRouteValue] as string ?? "";
         if (endpoints.Find(ns, id) is not { } endpoint)
         {
             await WebhookResponses.UnknownEndpointAsync(context);
@@ -165,6 +168,36 @@ public sealed partial class WebhookHandler(
                 await WebhookResponses.FailedAsync(context);
                 break;
         }
+    }
+
+    /// <summary><c>/webhook/{id}</c> or <c>/webhook/{namespace}/{id}</c>, each segment non-empty.</summary>
+    internal static bool TryRoute(PathString path, out string ns, out string id)
+    {
+        ns = "";
+        id = "";
+        var value = path.Value;
+        if (value is null || !value.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var rest = value.AsSpan(Prefix.Length);
+        var slash = rest.IndexOf('/');
+        if (slash < 0)
+        {
+            id = rest.ToString();
+            return id.Length > 0;
+        }
+
+        var second = rest[(slash + 1)..];
+        if (slash == 0 || second.Length == 0 || second.Contains('/'))
+        {
+            return false;
+        }
+
+        ns = rest[..slash].ToString();
+        id = second.ToString();
+        return true;
     }
 
     /// <summary>The raw body, or null when it is larger than <paramref name="limit"/> (declared or actual).</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using WebhookConnect.Ingress.Endpoints;
 using WebhookConnect.Ingress.Spool;
 
 namespace WebhookConnect.Ingress.Telemetry;
@@ -21,7 +22,7 @@ public sealed class IngressMetrics
     private readonly Counter<long> _replayed;
     private readonly Counter<long> _dropped;
 
-    public IngressMetrics(IMeterFactory meterFactory, SpoolFile spool)
+    public IngressMetrics(IMeterFactory meterFactory, SpoolFile spool, EndpointCache endpoints)
     {
         var meter = meterFactory.Create(ServiceDefaults.Telemetry.MeterName("Ingress"));
         _requests = meter.CreateCounter<long>("webhookconnect.ingress.requests", description: "Webhook requests answered, by endpoint and HTTP status code.");
@@ -29,6 +30,8 @@ public sealed class IngressMetrics
         _replayed = meter.CreateCounter<long>("webhookconnect.ingress.spool.replayed", description: "Spooled messages the queue has accepted.");
         _dropped = meter.CreateCounter<long>("webhookconnect.ingress.spool.dropped", description: "Spooled messages the queue refused for good (channel deleted, too large).");
         meter.CreateObservableGauge("webhookconnect.ingress.spool.messages", () => spool.Depth, description: "Messages in the spool waiting to be replayed.");
+        // Compare with ListEndpoints' revision to tell whether this replica has seen an admin change yet.
+        meter.CreateObservableGauge("webhookconnect.ingress.endpoint_table.revision", () => (long)endpoints.Revision, description: "Revision of the endpoint table this replica routes with.");
     }
 
     public void Request(string endpoint, int code) =>
