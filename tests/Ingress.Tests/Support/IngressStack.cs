@@ -55,6 +55,13 @@ public sealed class IngressStack : IAsyncLifetime
         return await IngressProcess.StartAsync(QueueManager.GrpcPort, SpoolPath, settings, waitReady, port);
     }
 
+    /// <summary>Kills ingress the hard way (SIGKILL), as a crash would, and waits until it is gone.</summary>
+    public async Task KillIngressAsync()
+    {
+        Ingress.Process.Signal(ChildProcess.SigKill);
+        await Ingress.Process.WaitForExitAsync(IngressProcess.Patience);
+    }
+
     /// <summary>Replaces the running ingress (after a kill) with a new process on the same spool.</summary>
     public async Task RestartIngressAsync()
     {
