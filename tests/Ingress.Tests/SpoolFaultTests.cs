@@ -117,6 +117,47 @@ public sealed class SpoolFaultTests
         Assert.Equal(3u, (await stack.StatsAsync(channel)).MessagesQueued);
     }
 
+    [Fact]
+    public async Task AFullSpoolWhileTheQueueIsUnreachableIs503WithRetryAfterAndWhatWasAcceptedIsKept()
+    {
+        await using var stack = new IngressStack { AppendOnly = true, IngressSettings = new Dictionary<string, string> { ["Ingress:SpoolMaxBytes"] = "4096" } };
+        await stack.InitializeAsync();
+        var channel = await stack.NewChannelAsync("spool-full");
+        await stack.Redis.StopAsync();
+
+        var accepted = new List<string>();
+        HttpResponseMessage? refused = null;
+        for (var i = 0; i < 100 && refused is null; i++)
+        {
+            var response = await stack.PostAsync($"/webhook/{channel}", Encoding.UTF8.GetBytes(new string('x', 500)));
+            if (response.StatusCode == HttpStatusCode.Accepted)
+            {
+                using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                accepted.Add(json.RootElement.GetProperty("message_id").GetString()!);
+                response.Dispose();
+            }
+            else
+            {
+                refused = response;
+            }
+        }
+
+        Assert.NotNull(refused);
+        using (refused)
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(5), refused.Headers.RetryAfter?.Delta);
+        }
+
+        Assert.InRange(accepted.Count, 1, 4096 / 500);
+        await stack.Redis.RestartAsync();
+        await Eventually.UntilAsync(
+            async () => await TryStatsAsync(stack, channel) is { } stats && stats.PublishedTotal == (ulong)accepted.Count,
+            IngressProcess.Patience,
+            "every accepted webhook to be queued");
+        Assert.Equal(accepted, (await stack.PeekAsync(channel)).Select(m => m.MessageId).ToList());
+    }
+
     /// <summary>Posts <see cref="Count"/> webhooks, each expected to get <paramref name="expected"/>; returns id → body.</summary>
     private static async Task<Dictionary<string, string>> PostManyAsync(IngressStack stack, string channel, string phase, HttpStatusCode expected)
     {
