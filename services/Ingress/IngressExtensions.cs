@@ -20,6 +20,7 @@ public static class IngressExtensions
         services.AddValidatedOptions<IngressOptions>(builder.Configuration, IngressOptions.SectionName);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<QueueManagerClient>();
+        services.AddSingleton<QueueAvailability>();
         services.AddSingleton<IQueuePublisher>(sp => sp.GetRequiredService<IOptions<IngressOptions>>().Value.PublishBatching
             ? ActivatorUtilities.CreateInstance<BatchingPublisher>(sp)
             : ActivatorUtilities.CreateInstance<UnaryPublisher>(sp));

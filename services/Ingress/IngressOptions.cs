@@ -70,7 +70,7 @@ public sealed class IngressOptions : IValidatableObject
 
     /// <summary>Longest delay between replay attempts.</summary>
     [Range(typeof(TimeSpan), "00:00:00.01", "01:00:00")]
-    public TimeSpan SpoolReplayMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan SpoolReplayMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The Retry-After sent with 503 when the spool is full or no endpoint table has arrived yet.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]

@@ -22,6 +22,7 @@ public sealed partial class WebhookHandler(
     EndpointCache endpoints,
     IQueuePublisher publisher,
     SpoolFile spool,
+    QueueAvailability availability,
     IngressMetrics metrics,
     TimeProvider time,
     IOptions<IngressOptions> options,
@@ -30,7 +31,6 @@ public sealed partial class WebhookHandler(
     private const string Prefix = "/webhook/";
 
     private readonly IngressOptions _options = options.Value;
-    private int _queueDown;
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -122,18 +122,22 @@ public sealed partial class WebhookHandler(
         using var activity = IngressMetrics.Source.StartActivity("publish webhook", ActivityKind.Internal);
         activity?.SetTag("webhookconnect.message_id", message.MessageId);
         activity?.SetTag("webhookconnect.channel", message.Channel);
-        var started = Stopwatch.GetTimestamp();
-        var answer = await publisher.PublishAsync(message);
-        metrics.Published(Outcome(answer.Kind), Stopwatch.GetElapsedTime(started));
+        QueueAnswer answer;
+        if (availability.IsDown)
+        {
+            answer = new QueueAnswer(QueueAnswerKind.Transient, message.MessageId, message.Channel, Detail: "the queue is known to be unreachable");
+        }
+        else
+        {
+            var started = Stopwatch.GetTimestamp();
+            answer = await publisher.PublishAsync(message);
+            metrics.Published(Outcome(answer.Kind), Stopwatch.GetElapsedTime(started));
+        }
+
         switch (answer.Kind)
         {
             case QueueAnswerKind.Queued:
             case QueueAnswerKind.Duplicate:
-                if (Interlocked.Exchange(ref _queueDown, 0) == 1)
-                {
-                    LogQueueBack(logger);
-                }
-
                 await WebhookResponses.QueuedAsync(context, answer.MessageId, answer.Channel, answer.Kind == QueueAnswerKind.Duplicate);
                 break;
             case QueueAnswerKind.NotFound:
@@ -146,15 +150,16 @@ public sealed partial class WebhookHandler(
                 await WebhookResponses.QueueFullAsync(context, answer.RetryAfter);
                 break;
             case QueueAnswerKind.Transient:
-                if (Interlocked.Exchange(ref _queueDown, 1) == 0)
-                {
-                    LogQueueDown(logger, answer.Detail ?? "");
-                }
-
                 activity?.SetTag("webhookconnect.spooled", true);
                 switch (await spool.AppendAsync(message))
                 {
                     case SpoolAppend.Written:
+                        // Only after the write: the replayer must have a message to find the queue back with.
+                        if (availability.MarkDown())
+                        {
+                            LogQueueDown(logger, answer.Detail ?? "");
+                        }
+
                         await WebhookResponses.AcceptedAsync(context, message.MessageId);
                         break;
                     default:
@@ -293,9 +298,6 @@ public sealed partial class WebhookHandler(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "the queue is unreachable ({Detail}); webhooks go to the spool")]
     private static partial void LogQueueDown(ILogger logger, string detail);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "the queue is reachable again")]
-    private static partial void LogQueueBack(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "publishing message {MessageId} to channel '{Channel}' failed: {Detail}")]
     private static partial void LogPublishFailed(ILogger logger, string messageId, string channel, string detail);

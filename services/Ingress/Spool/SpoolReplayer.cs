@@ -17,7 +17,7 @@ namespace WebhookConnect.Ingress.Spool;
 /// answered any more, since its sender already got 202: it is logged with its id and counted as dropped.
 /// </summary>
 public sealed partial class SpoolReplayer(
-    SpoolFile spool, QueueManagerClient queue, IngressMetrics metrics, IOptions<IngressOptions> options, ILogger<SpoolReplayer> logger) : BackgroundService
+    SpoolFile spool, QueueManagerClient queue, QueueAvailability availability, IngressMetrics metrics, IOptions<IngressOptions> options, ILogger<SpoolReplayer> logger) : BackgroundService
 {
     private const int BatchCount = 500;
     private const long BatchBytes = 4 * 1024 * 1024;
@@ -88,6 +88,12 @@ public sealed partial class SpoolReplayer(
             throw new ReplayIncompleteException(messages.Count, TimeSpan.Zero, ex.Status.ToString());
         }
 
+        // The queue answered: webhooks may go to it directly again (the rest of the spool drains behind them).
+        if (availability.MarkUp())
+        {
+            LogQueueBack(logger);
+        }
+
         var again = new List<Message>();
         var retryAfter = TimeSpan.Zero;
         string? reason = null;
@@ -120,6 +126,9 @@ public sealed partial class SpoolReplayer(
             throw new ReplayIncompleteException(again.Count, retryAfter, reason ?? "");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "the queue is reachable again; webhooks are published directly")]
+    private static partial void LogQueueBack(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "spool: replayed {Count} messages into the queue")]
     private static partial void LogReplayed(ILogger logger, int count);
