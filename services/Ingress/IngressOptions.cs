@@ -51,18 +51,17 @@ public sealed class IngressOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.1", "00:01:00")]
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Coalesce concurrent requests into PublishBatch calls instead of one unary Publish per request. Off by
-    /// default: queue-manager's PublishBatch queues a batch's messages one after another, while concurrent unary
-    /// Publishes are group-committed per channel, which measured faster (docs/ingress.md, "Throughput").</summary>
-    public bool PublishBatching { get; set; }
+    /// <summary>Coalesce concurrent requests into PublishBatch calls (true, the default) instead of one unary Publish
+    /// per request; measured about 3.5 times faster (docs/ingress.md, "Throughput").</summary>
+    public bool PublishBatching { get; set; } = true;
 
     /// <summary>Most messages in one coalesced PublishBatch call.</summary>
     [Range(1, 1000)]
     public int PublishBatchSize { get; set; } = 256;
 
     /// <summary>PublishBatch calls in flight at once from the request path.</summary>
-    [Range(1, 64)]
-    public int PublishConcurrency { get; set; } = 4;
+    [Range(1, 256)]
+    public int PublishConcurrency { get; set; } = 16;
 
     /// <summary>First delay of the spool replayer after a failed replay; it doubles up to <see cref="SpoolReplayMaxDelay"/>.</summary>
     [Range(typeof(TimeSpan), "00:00:00.01", "00:10:00")]

@@ -6,7 +6,7 @@ using WebhookConnect.Contracts.V1;
 namespace WebhookConnect.Ingress.Publishing;
 
 /// <summary>
-/// Coalesces concurrent requests into PublishBatch calls (<c>Ingress:PublishBatching</c>, off by default). Requests
+/// Coalesces concurrent requests into PublishBatch calls (<c>Ingress:PublishBatching</c>, on by default). Requests
 /// wait in a bounded channel; one loop takes whatever is waiting (up to <c>PublishBatchSize</c>) as soon as one of
 /// <c>PublishConcurrency</c> call slots is free. Nobody waits for a batch to fill: a lone request goes out alone at
 /// once, and under load the batches grow while the previous calls are in flight.

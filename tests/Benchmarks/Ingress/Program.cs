@@ -5,8 +5,8 @@
 // It starts a private redis-server, the queue-manager and ingress binaries (Release), creates a channel, and drives
 // 1 KiB JSON webhooks with h2load (nghttp2-client) at:
 //   a. an empty Kestrel endpoint in this process (same protocols, same h2c detection): the machine's ceiling;
-//   b. ingress with the queue up (200), one unary Publish per request (the default);
-//   c. the same coalescing concurrent requests into PublishBatch calls (Ingress:PublishBatching=true);
+//   b. ingress with the queue up (200), one unary Publish per request (Ingress:PublishBatching=false);
+//   c. the same coalescing concurrent requests into PublishBatch calls (the default);
 //   d. ingress with Redis stopped (202: every request appended to the spool and fsynced, in groups).
 // Every run checks its status codes: a row whose answers are not all the expected code says so.
 using System.Diagnostics;
@@ -72,14 +72,14 @@ var spool = Directory.CreateTempSubdirectory("wc-bench-spool-").FullName;
 try
 {
     // b. Queue up, one unary Publish per request.
-    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool))
+    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool, new Dictionary<string, string> { ["Ingress:PublishBatching"] = "false" }))
     {
         var unary = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
         rows.Add(("b. ingress, queue up (200), unary Publish", unary.Describe(baseline)));
     }
 
     // c. Queue up, coalesced PublishBatch.
-    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool, new Dictionary<string, string> { ["Ingress:PublishBatching"] = "true" }))
+    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool))
     {
         var batched = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
         rows.Add(("c. ingress, queue up (200), PublishBatch coalescing", batched.Describe(baseline)));
@@ -121,8 +121,10 @@ async Task<LoadResult> LoadAsync(string url)
         arguments.AddRange(["-m", streams.ToString(CultureInfo.InvariantCulture)]);
     }
 
-    // Warm-up (JIT, connection pools), not counted.
-    await RunAsync(h2load, ["-n", "2000", "-c", "4", "-d", bodyFile, "-H", "content-type: application/json", .. (http1 ? new[] { "--h1" } : []), url]);
+    // Warm-up at the same concurrency (JIT tiering, connection pools), not counted.
+    var warmUp = new List<string>(arguments) { url };
+    warmUp[1] = Math.Min(5, seconds).ToString(CultureInfo.InvariantCulture);
+    await RunAsync(h2load, warmUp);
     arguments.Add(url);
     var output = await RunAsync(h2load, arguments);
     var rate = Regex.Match(output, @"finished in [\d.]+s, (?<rps>[\d.]+) req/s");

@@ -6,11 +6,13 @@ using WebhookConnect.Ingress.Tests.Support;
 
 namespace WebhookConnect.Ingress.Tests;
 
-/// <summary><c>Ingress:PublishBatching=true</c>: concurrent requests coalesced into PublishBatch calls answer exactly
-/// as unary Publishes would.</summary>
-public sealed class PublishBatchingTests : IAsyncLifetime
+/// <summary>
+/// Both publish modes under concurrency: coalesced PublishBatch calls (the default, with every other test class
+/// exercising it too) and one unary Publish per request (<c>Ingress:PublishBatching=false</c>) answer the same.
+/// </summary>
+public abstract class PublishModeTests(bool batching) : IAsyncLifetime
 {
-    private readonly IngressStack _stack = new() { IngressSettings = new Dictionary<string, string> { ["Ingress:PublishBatching"] = "true" } };
+    private readonly IngressStack _stack = new() { IngressSettings = new Dictionary<string, string> { ["Ingress:PublishBatching"] = batching ? "true" : "false" } };
 
     public ValueTask InitializeAsync() => _stack.InitializeAsync();
 
@@ -51,3 +53,7 @@ public sealed class PublishBatchingTests : IAsyncLifetime
         return (response.StatusCode, json.RootElement.TryGetProperty("message_id", out var id) ? id.GetString() : null);
     }
 }
+
+public sealed class CoalescedPublishTests() : PublishModeTests(batching: true);
+
+public sealed class UnaryPublishTests() : PublishModeTests(batching: false);
