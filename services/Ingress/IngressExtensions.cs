@@ -1,0 +1,68 @@
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using WebhookConnect.Ingress.Endpoints;
+using WebhookConnect.Ingress.Intake;
+using WebhookConnect.Ingress.Publishing;
+using WebhookConnect.Ingress.Spool;
+using WebhookConnect.Ingress.Telemetry;
+using WebhookConnect.ServiceDefaults;
+
+namespace WebhookConnect.Ingress;
+
+/// <summary>The ingress service's wiring, in one place.</summary>
+public static class IngressExtensions
+{
+    public static WebApplicationBuilder AddIngress(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddValidatedOptions<IngressOptions>(builder.Configuration, IngressOptions.SectionName);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<QueueManagerClient>();
+        services.AddSingleton<QueueAvailability>();
+        services.AddSingleton<IQueuePublisher>(sp => sp.GetRequiredService<IOptions<IngressOptions>>().Value.PublishBatching
+            ? ActivatorUtilities.CreateInstance<BatchingPublisher>(sp)
+            : ActivatorUtilities.CreateInstance<UnaryPublisher>(sp));
+        services.AddSingleton<EndpointCache>();
+        services.AddHostedService(sp => sp.GetRequiredService<EndpointCache>());
+        services.AddSingleton<SpoolFile>();
+        services.AddHostedService<SpoolReplayer>();
+        services.AddSingleton<IngressMetrics>();
+        services.AddSingleton<WebhookHandler>();
+        services.AddHealthChecks().AddCheck<EndpointCache>("endpoint-table", tags: [HealthCheckTags.Ready]);
+        builder.WebHost.ConfigureKestrel((_, kestrel) =>
+        {
+            // Reading the options validates them, so a bad setting stops start-up with the setting named.
+            var options = kestrel.ApplicationServices.GetRequiredService<IOptions<IngressOptions>>().Value;
+            kestrel.Listen(IPAddress.Parse(options.Host), options.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseCleartextHttp2Detection();
+            });
+            kestrel.AddServerHeader = false;
+            // h2c connections are marked like ALPN ones (CleartextHttp2), so Kestrel takes them for TLS; the
+            // request's own :scheme (http) is the truth and must not be refused as a mismatch.
+            kestrel.AllowAlternateSchemes = true;
+            kestrel.Limits.MaxRequestHeaderCount = options.MaxHeaderCount;
+            kestrel.Limits.MaxRequestHeadersTotalSize = options.MaxHeadersTotalBytes;
+            kestrel.Limits.Http2.MaxRequestHeaderFieldSize = Math.Max(kestrel.Limits.Http2.MaxRequestHeaderFieldSize, options.MaxHeadersTotalBytes);
+            // The handler enforces the endpoint's limit itself (413); Kestrel's is only the backstop above it.
+            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes + 1L;
+            // Header values are taken as Latin-1, byte for byte, so obs-text (0x80-0xFF) and UTF-8 alike reach the
+            // message exactly as sent (message.proto: header values are the octets received).
+            kestrel.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
+        });
+        return builder;
+    }
+
+    public static WebApplication MapIngress(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<IngressOptions>>().Value;
+        var handler = app.Services.GetRequiredService<WebhookHandler>();
+        // Everything that arrives on the webhook port is the handler's, by the socket's port and not by the Host
+        // header: behind a load balancer the Host is the public name, without our port.
+        app.MapWhen(context => context.Connection.LocalPort == options.Port, webhooks => webhooks.Run(handler.HandleAsync));
+        return app;
+    }
+}

@@ -1,0 +1,304 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Options;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.Ingress.Endpoints;
+using WebhookConnect.Ingress.Publishing;
+using WebhookConnect.Ingress.Spool;
+using WebhookConnect.Ingress.Telemetry;
+
+namespace WebhookConnect.Ingress.Intake;
+
+/// <summary>
+/// <c>POST /webhook/{endpoint_id}</c> and <c>/webhook/{namespace}/{endpoint_id}</c> (SPEC §4). Checks run cheapest
+/// first, so floods are refused before their bodies are read: method, endpoint, source address, rate limit,
+/// declared size; then the body is read (bounded), the sender verified, and the message published, or spooled when
+/// the queue cannot be reached. Only a confirmed write is answered 200; only a durable spool write 202.
+/// </summary>
+public sealed partial class WebhookHandler(
+    EndpointCache endpoints,
+    IQueuePublisher publisher,
+    SpoolFile spool,
+    QueueAvailability availability,
+    IngressMetrics metrics,
+    TimeProvider time,
+    IOptions<IngressOptions> options,
+    ILogger<WebhookHandler> logger)
+{
+    private const string Prefix = "/webhook/";
+
+    private readonly IngressOptions _options = options.Value;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var receivedAt = time.GetUtcNow();
+        var label = IngressMetrics.UnknownEndpoint;
+        try
+        {
+            label = await AdmitAsync(context, receivedAt);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // A malformed or aborted body: Kestrel's own status (400, 408, 413), nothing stored.
+            if (!context.Response.HasStarted)
+            {
+                context.Response.StatusCode = ex.StatusCode;
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The sender went away before we answered; if it was after a publish, the message is queued and a
+            // retry of the sender's will be a duplicate, which is what at-least-once allows.
+        }
+
+        metrics.Request(label, context.Response.StatusCode);
+    }
+
+    /// <returns>The endpoint label for the request metric.</returns>
+    private async Task<string> AdmitAsync(HttpContext context, DateTimeOffset receivedAt)
+    {
+        var request = context.Request;
+        if (!TryRoute(request.Path, out var ns, out var id))
+        {
+            await WebhookResponses.UnknownEndpointAsync(context);
+            return IngressMetrics.UnknownEndpoint;
+        }
+
+        if (!HttpMethods.IsPost(request.Method))
+        {
+            await WebhookResponses.MethodNotAllowedAsync(context);
+            return IngressMetrics.UnknownEndpoint;
+        }
+
+        if (!endpoints.IsLoaded)
+        {
+            await WebhookResponses.NotReadyAsync(context, _options.UnavailableRetryAfter);
+            return IngressMetrics.UnknownEndpoint;
+        }
+
+        if (endpoints.Find(ns, id) is not { } endpoint)
+        {
+            await WebhookResponses.UnknownEndpointAsync(context);
+            return IngressMetrics.UnknownEndpoint;
+        }
+
+        var source = endpoint.Source.Resolve(context);
+        if (!endpoint.Source.IsAllowed(source))
+        {
+            await WebhookResponses.ForbiddenAsync(context);
+            return endpoint.Label;
+        }
+
+        if (endpoint.RateLimiter is { } limiter && !limiter.TryTake(out var retryAfter))
+        {
+            await WebhookResponses.RateLimitedAsync(context, retryAfter);
+            return endpoint.Label;
+        }
+
+        var limit = endpoint.MaxMessageBytes is > 0 and var channelLimit && channelLimit < _options.MaxBodyBytes ? (int)channelLimit : _options.MaxBodyBytes;
+        var body = await ReadBodyAsync(context, limit);
+        if (body is null)
+        {
+            await WebhookResponses.TooLargeAsync(context);
+            return endpoint.Label;
+        }
+
+        if (endpoint.Verifier is { } verifier && !verifier.Verify(request.Headers, body, receivedAt))
+        {
+            await WebhookResponses.UnauthorizedAsync(context);
+            return endpoint.Label;
+        }
+
+        var message = Capture(context, endpoint, body, receivedAt, source?.ToString() ?? "");
+        await PublishAsync(context, message);
+        return endpoint.Label;
+    }
+
+    private async Task PublishAsync(HttpContext context, Message message)
+    {
+        using var activity = IngressMetrics.Source.StartActivity("publish webhook", ActivityKind.Internal);
+        activity?.SetTag("webhookconnect.message_id", message.MessageId);
+        activity?.SetTag("webhookconnect.channel", message.Channel);
+        QueueAnswer answer;
+        if (availability.IsDown)
+        {
+            answer = new QueueAnswer(QueueAnswerKind.Transient, message.MessageId, message.Channel, Detail: "the queue is known to be unreachable");
+        }
+        else
+        {
+            var started = Stopwatch.GetTimestamp();
+            answer = await publisher.PublishAsync(message);
+            metrics.Published(Outcome(answer.Kind), Stopwatch.GetElapsedTime(started));
+        }
+
+        switch (answer.Kind)
+        {
+            case QueueAnswerKind.Queued:
+            case QueueAnswerKind.Duplicate:
+                await WebhookResponses.QueuedAsync(context, answer.MessageId, answer.Channel, answer.Kind == QueueAnswerKind.Duplicate);
+                break;
+            case QueueAnswerKind.NotFound:
+                await WebhookResponses.UnknownEndpointAsync(context);
+                break;
+            case QueueAnswerKind.TooLarge:
+                await WebhookResponses.TooLargeAsync(context);
+                break;
+            case QueueAnswerKind.Full:
+                await WebhookResponses.QueueFullAsync(context, answer.RetryAfter);
+                break;
+            case QueueAnswerKind.Transient:
+                activity?.SetTag("webhookconnect.spooled", true);
+                switch (await spool.AppendAsync(message))
+                {
+                    case SpoolAppend.Written:
+                        // Only after the write: the replayer must have a message to find the queue back with.
+                        if (availability.MarkDown())
+                        {
+                            LogQueueDown(logger, answer.Detail ?? "");
+                        }
+
+                        await WebhookResponses.AcceptedAsync(context, message.MessageId);
+                        break;
+                    default:
+                        await WebhookResponses.SpoolFullAsync(context, _options.UnavailableRetryAfter);
+                        break;
+                }
+
+                break;
+            default:
+                LogPublishFailed(logger, message.MessageId, message.Channel, answer.Detail ?? "");
+                await WebhookResponses.FailedAsync(context);
+                break;
+        }
+    }
+
+    /// <summary><c>/webhook/{id}</c> or <c>/webhook/{namespace}/{id}</c>, each segment non-empty.</summary>
+    internal static bool TryRoute(PathString path, out string ns, out string id)
+    {
+        ns = "";
+        id = "";
+        var value = path.Value;
+        if (value is null || !value.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var rest = value.AsSpan(Prefix.Length);
+        var slash = rest.IndexOf('/');
+        if (slash < 0)
+        {
+            id = rest.ToString();
+            return id.Length > 0;
+        }
+
+        var second = rest[(slash + 1)..];
+        if (slash == 0 || second.Length == 0 || second.Contains('/'))
+        {
+            return false;
+        }
+
+        ns = rest[..slash].ToString();
+        id = second.ToString();
+        return true;
+    }
+
+    /// <summary>The raw body, or null when it is larger than <paramref name="limit"/> (declared or actual).</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, int limit)
+    {
+        var request = context.Request;
+        if (request.ContentLength is long declared)
+        {
+            if (declared > limit)
+            {
+                return null;
+            }
+
+            var exact = new byte[declared];
+            await request.Body.ReadExactlyAsync(exact, context.RequestAborted);
+            return exact;
+        }
+
+        // Chunked (or HTTP/2 without content-length): read until the end or one byte past the limit.
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        while (true)
+        {
+            var memory = buffer.GetMemory(Math.Min(64 * 1024, limit + 1 - buffer.WrittenCount + 1));
+            var read = await request.Body.ReadAsync(memory, context.RequestAborted);
+            if (read == 0)
+            {
+                return buffer.WrittenSpan.ToArray();
+            }
+
+            buffer.Advance(read);
+            if (buffer.WrittenCount > limit)
+            {
+                return null;
+            }
+        }
+    }
+
+    private static Message Capture(HttpContext context, CachedEndpoint endpoint, byte[] body, DateTimeOffset receivedAt, string source)
+    {
+        var request = context.Request;
+        var message = new Message
+        {
+            MessageId = Guid.CreateVersion7(receivedAt).ToString(),
+            Channel = endpoint.Channel,
+            EndpointId = endpoint.Id,
+            EndpointNamespace = endpoint.Namespace,
+            ReceivedAt = Timestamp.FromDateTimeOffset(receivedAt),
+            Body = UnsafeByteOperations.UnsafeWrap(body),
+            ContentType = request.ContentType ?? "",
+            RemoteAddress = source,
+            QueryString = request.QueryString.Value ?? "",
+        };
+
+        // Header values were decoded as Latin-1 (see IngressExtensions), so encoding them back gives the exact octets.
+        foreach (var (name, values) in request.Headers)
+        {
+            foreach (var value in values)
+            {
+                message.Headers.Add(new Header { Name = name, Value = UnsafeByteOperations.UnsafeWrap(Encoding.Latin1.GetBytes(value ?? "")) });
+            }
+        }
+
+        if (endpoint.IdempotencyHeader.Length > 0 && request.Headers[endpoint.IdempotencyHeader] is { Count: > 0 } key)
+        {
+            message.IdempotencyKey = key[0] ?? "";
+        }
+
+        // The server span of this request (ASP.NET Core's, or the sender's context when we are not sampling).
+        if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity)
+        {
+            message.Traceparent = activity.Id ?? "";
+            message.Tracestate = activity.TraceStateString ?? "";
+        }
+        else
+        {
+            message.Traceparent = request.Headers["traceparent"].ToString();
+            message.Tracestate = request.Headers["tracestate"].ToString();
+        }
+
+        return message;
+    }
+
+    private static string Outcome(QueueAnswerKind kind) => kind switch
+    {
+        QueueAnswerKind.Queued => "queued",
+        QueueAnswerKind.Duplicate => "duplicate",
+        QueueAnswerKind.NotFound => "not_found",
+        QueueAnswerKind.TooLarge => "too_large",
+        QueueAnswerKind.Full => "full",
+        QueueAnswerKind.Transient => "unavailable",
+        _ => "failed",
+    };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the queue is unreachable ({Detail}); webhooks go to the spool")]
+    private static partial void LogQueueDown(ILogger logger, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "publishing message {MessageId} to channel '{Channel}' failed: {Detail}")]
+    private static partial void LogPublishFailed(ILogger logger, string messageId, string channel, string detail);
+}

@@ -1,0 +1,380 @@
+using System.Buffers.Binary;
+using System.Threading.Channels;
+using Google.Protobuf;
+using Microsoft.Extensions.Options;
+using Microsoft.Win32.SafeHandles;
+using WebhookConnect.Contracts.V1;
+
+namespace WebhookConnect.Ingress.Spool;
+
+/// <summary>What became of a spool append.</summary>
+public enum SpoolAppend
+{
+    /// <summary>On disk (fsynced): the request may be answered 202.</summary>
+    Written,
+
+    /// <summary>The spool is at <c>Ingress:SpoolMaxBytes</c>: 503.</summary>
+    Full,
+
+    /// <summary>The disk refused the write: 503.</summary>
+    Failed,
+}
+
+/// <summary>
+/// The durable spool (SPEC §4): one append-only file of framed records (<see cref="SpoolFormat"/>) in
+/// <c>Ingress:SpoolPath</c>, plus <c>spool.pos</c>, the offset up to which records have been replayed.
+/// </summary>
+/// <remarks>
+/// One loop owns every write (single writer): appends that arrive together are written together and made durable
+/// with one fsync (group commit), and only then answered, so a 202 always means "on disk". The replayer reads
+/// records up to the durable end on its own handle and reports what it has replayed; when that is everything, the
+/// loop truncates the file to zero (the spool only grows during an outage). Recovery at start-up reads the
+/// position, counts the records after it, and cuts a torn tail off so new records never follow garbage. A crash
+/// between the truncation and the position update leaves a position past the end, which reads as zero.
+/// </remarks>
+public sealed partial class SpoolFile : IAsyncDisposable
+{
+    public const string LogFileName = "spool.log";
+    public const string PositionFileName = "spool.pos";
+
+    private readonly ILogger<SpoolFile> _logger;
+    private readonly string _logPath;
+    private readonly string _positionPath;
+    private readonly long _maxBytes;
+    private readonly FileStream _writer;
+    private readonly SafeFileHandle _reader;
+    private readonly Channel<Command> _commands = Channel.CreateBounded<Command>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Task _loop;
+    private long _durableEnd;
+    private long _depth;
+
+    public SpoolFile(IOptions<IngressOptions> options, ILogger<SpoolFile> logger)
+    {
+        _logger = logger;
+        _maxBytes = options.Value.SpoolMaxBytes;
+        var directory = Path.GetFullPath(options.Value.SpoolPath);
+        Directory.CreateDirectory(directory);
+        _logPath = Path.Combine(directory, LogFileName);
+        _positionPath = Path.Combine(directory, PositionFileName);
+        _writer = new FileStream(_logPath, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+        _reader = File.OpenHandle(_logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        Recover();
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Records written and not yet replayed (the <c>webhookconnect_ingress_spool_messages</c> gauge).</summary>
+    public long Depth => Interlocked.Read(ref _depth);
+
+    /// <summary>Size of the spool file.</summary>
+    public long Bytes => Interlocked.Read(ref _durableEnd);
+
+    /// <summary>The offset the replayer starts from (the saved position after recovery).</summary>
+    public long ReplayStart { get; private set; }
+
+    /// <summary>Writes a message and returns once it is on disk (or refused).</summary>
+    public async Task<SpoolAppend> AppendAsync(Message message)
+    {
+        var append = new Append(SpoolFormat.Frame(message.ToByteArray()));
+        try
+        {
+            await _commands.Writer.WriteAsync(append);
+        }
+        catch (ChannelClosedException)
+        {
+            return SpoolAppend.Failed;
+        }
+
+        return await append.Done.Task;
+    }
+
+    /// <summary>Waits until there are durable records after <paramref name="offset"/>.</summary>
+    public async Task WaitForRecordsAsync(long offset, CancellationToken cancellationToken)
+    {
+        while (Interlocked.Read(ref _durableEnd) <= offset)
+        {
+            await _wake.Reader.ReadAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Reads up to <paramref name="maxCount"/> records (and about <paramref name="maxBytes"/>) from
+    /// <paramref name="offset"/>; <paramref name="end"/> is where the next read starts. Damaged records are skipped
+    /// (and logged); they are not returned.</summary>
+    public List<Message> Read(long offset, int maxCount, long maxBytes, out long end)
+    {
+        var durable = Interlocked.Read(ref _durableEnd);
+        var messages = new List<Message>();
+        long bytes = 0;
+        end = offset;
+        while (end < durable && messages.Count < maxCount && bytes < maxBytes)
+        {
+            var at = end;
+            var payload = SpoolFormat.Read(_reader, at, durable, out end, out var damaged);
+            if (damaged)
+            {
+                LogSkipped(_logger, at, end - at);
+            }
+
+            if (payload is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                messages.Add(Message.Parser.ParseFrom(payload));
+            }
+            catch (InvalidProtocolBufferException)
+            {
+                // The CRC matched, so this is not damage but a record we cannot read; skip it, loudly.
+                LogSkipped(_logger, at, end - at);
+            }
+
+            bytes += payload.Length;
+        }
+
+        return messages;
+    }
+
+    /// <summary>Records up to <paramref name="end"/> (<paramref name="count"/> of them) are in the queue. Returns the
+    /// offset to continue from: <paramref name="end"/>, or 0 when the spool was emptied and truncated.</summary>
+    public async Task<long> ReplayedAsync(long end, int count)
+    {
+        var replayed = new Replayed(end, count);
+        try
+        {
+            await _commands.Writer.WriteAsync(replayed);
+        }
+        catch (ChannelClosedException)
+        {
+            return end;
+        }
+
+        return await replayed.Done.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _commands.Writer.TryComplete();
+        await _loop;
+        await _writer.DisposeAsync();
+        _reader.Dispose();
+    }
+
+    private void Recover()
+    {
+        var length = _writer.Length;
+        var start = ReadPosition();
+        if (start > length)
+        {
+            start = 0;
+        }
+
+        long count = 0;
+        var lastGood = start;
+        for (var offset = start; offset < length;)
+        {
+            var at = offset;
+            var payload = SpoolFormat.Read(_reader, at, length, out offset, out var damaged);
+            if (damaged)
+            {
+                LogSkipped(_logger, at, offset - at);
+            }
+
+            if (payload is not null)
+            {
+                count++;
+                lastGood = offset;
+            }
+        }
+
+        if (lastGood < length)
+        {
+            // A torn tail (the process died mid-write): cut it off so the next record starts clean.
+            LogTornTail(_logger, length - lastGood);
+            _writer.SetLength(lastGood);
+            _writer.Flush(flushToDisk: true);
+            length = lastGood;
+        }
+
+        _writer.Position = length;
+        _durableEnd = length;
+        _depth = count;
+        ReplayStart = start;
+        if (count > 0)
+        {
+            LogRecovered(_logger, count, length - start);
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var written = new List<Append>();
+        var reader = _commands.Reader;
+        while (await reader.WaitToReadAsync())
+        {
+            while (reader.TryRead(out var command))
+            {
+                switch (command)
+                {
+                    case Append append:
+                        if (_durableEnd + Pending(written) + append.Frame.Length > _maxBytes)
+                        {
+                            append.Done.TrySetResult(SpoolAppend.Full);
+                        }
+                        else
+                        {
+                            written.Add(append);
+                        }
+
+                        break;
+                    case Replayed replayed:
+                        // Appends before this point are made durable first: the truncation check needs the true end.
+                        Commit(written);
+                        replayed.Done.TrySetResult(MarkReplayed(replayed));
+                        break;
+                }
+            }
+
+            Commit(written);
+        }
+    }
+
+    private static long Pending(List<Append> written)
+    {
+        long total = 0;
+        foreach (var append in written)
+        {
+            total += append.Frame.Length;
+        }
+
+        return total;
+    }
+
+    private void Commit(List<Append> written)
+    {
+        if (written.Count == 0)
+        {
+            return;
+        }
+
+        var result = SpoolAppend.Written;
+        try
+        {
+            foreach (var append in written)
+            {
+                _writer.Write(append.Frame);
+            }
+
+            _writer.Flush(flushToDisk: true);
+            Interlocked.Exchange(ref _durableEnd, _writer.Position);
+            Interlocked.Add(ref _depth, written.Count);
+        }
+        catch (IOException ex)
+        {
+            // Nothing of this group is acknowledged; cut back to the last durable end so no half record stays.
+            LogWriteFailed(_logger, ex);
+            result = SpoolAppend.Failed;
+            try
+            {
+                _writer.SetLength(_durableEnd);
+                _writer.Position = _durableEnd;
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        foreach (var append in written)
+        {
+            append.Done.TrySetResult(result);
+        }
+
+        written.Clear();
+        _wake.Writer.TryWrite(true);
+    }
+
+    private long MarkReplayed(Replayed replayed)
+    {
+        Interlocked.Add(ref _depth, -replayed.Count);
+        try
+        {
+            if (replayed.End >= _durableEnd)
+            {
+                _writer.SetLength(0);
+                _writer.Position = 0;
+                _writer.Flush(flushToDisk: true);
+                Interlocked.Exchange(ref _durableEnd, 0);
+                Interlocked.Exchange(ref _depth, 0);
+                WritePosition(0);
+                return 0;
+            }
+
+            WritePosition(replayed.End);
+        }
+        catch (IOException ex)
+        {
+            // The position is only an optimisation: replaying from an older one re-publishes, which is idempotent.
+            LogWriteFailed(_logger, ex);
+        }
+
+        return replayed.End;
+    }
+
+    private long ReadPosition()
+    {
+        try
+        {
+            var bytes = File.ReadAllBytes(_positionPath);
+            if (bytes.Length == 12 && Crc32.Compute(bytes.AsSpan(0, 8)) == BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)))
+            {
+                return BinaryPrimitives.ReadInt64LittleEndian(bytes);
+            }
+        }
+        catch (FileNotFoundException)
+        {
+        }
+
+        return 0;
+    }
+
+    private void WritePosition(long offset)
+    {
+        var bytes = new byte[12];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, offset);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), Crc32.Compute(bytes.AsSpan(0, 8)));
+        var temporary = _positionPath + ".tmp";
+        File.WriteAllBytes(temporary, bytes);
+        File.Move(temporary, _positionPath, overwrite: true);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "spool: skipped {Bytes} damaged bytes at offset {Offset}")]
+    private static partial void LogSkipped(ILogger logger, long offset, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "spool: cut off a torn tail of {Bytes} bytes (a write interrupted by a crash)")]
+    private static partial void LogTornTail(ILogger logger, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "spool: {Count} messages ({Bytes} bytes) left by a previous process will be replayed")]
+    private static partial void LogRecovered(ILogger logger, long count, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "spool: writing to disk failed")]
+    private static partial void LogWriteFailed(ILogger logger, Exception exception);
+
+    private abstract class Command;
+
+    private sealed class Append(byte[] frame) : Command
+    {
+        public byte[] Frame { get; } = frame;
+
+        public TaskCompletionSource<SpoolAppend> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Replayed(long end, int count) : Command
+    {
+        public long End { get; } = end;
+
+        public int Count { get; } = count;
+
+        public TaskCompletionSource<long> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

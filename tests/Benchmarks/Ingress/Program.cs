@@ -1,0 +1,179 @@
+// Ingress benchmark (SPEC §13: ingest ≥ 10 000 requests/s on 2 cores). Not a test: it prints figures.
+//
+//   dotnet run -c Release --project tests/Benchmarks/Ingress -- [--seconds 10] [--clients 16] [--streams 16] [--h1]
+//
+// It starts a private redis-server, the queue-manager and ingress binaries (Release), creates a channel, and drives
+// 1 KiB JSON webhooks with h2load (nghttp2-client) at:
+//   a. an empty Kestrel endpoint in this process (same protocols, same h2c detection): the machine's ceiling;
+//   b. ingress with the queue up (200), one unary Publish per request (Ingress:PublishBatching=false);
+//   c. the same coalescing concurrent requests into PublishBatch calls (the default);
+//   d. ingress with Redis stopped (202: every request appended to the spool and fsynced, in groups).
+// Every run checks its status codes: a row whose answers are not all the expected code says so.
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.Queue.V1;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.Ingress.Intake;
+using WebhookConnect.Ingress.Tests.Support;
+using WebhookConnect.QueueManager.Tests.Support;
+using WebhookConnect.TestKit;
+
+var seconds = Option("--seconds", 10);
+var clients = Option("--clients", 16);
+var streams = Option("--streams", 16);
+var http1 = args.Contains("--h1");
+var h2load = Prerequisites.RequireExecutable("h2load", "sudo apt-get install -y nghttp2-client");
+
+var bodyFile = Path.Combine(Path.GetTempPath(), $"wc-bench-{Environment.ProcessId}.json");
+await File.WriteAllTextAsync(bodyFile, OneKiBJson());
+var rows = new List<(string What, string Result)>();
+
+// a. The empty endpoint.
+var emptyPort = FreePort.Next();
+var empty = WebApplication.CreateSlimBuilder();
+empty.Logging.ClearProviders();
+empty.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, emptyPort, l =>
+{
+    l.Protocols = HttpProtocols.Http1AndHttp2;
+    l.UseCleartextHttp2Detection();
+}));
+empty.WebHost.ConfigureKestrel(k => k.AllowAlternateSchemes = true);
+var emptyApp = empty.Build();
+emptyApp.MapPost("/webhook/{id}", async context =>
+{
+    // Read the body as ingress must, then answer.
+    await context.Request.Body.CopyToAsync(Stream.Null);
+    context.Response.StatusCode = 200;
+});
+await emptyApp.StartAsync();
+var baseline = await LoadAsync($"http://127.0.0.1:{emptyPort}/webhook/bench");
+rows.Add(("a. empty Kestrel endpoint (reads the body, 200)", baseline.Describe()));
+await emptyApp.StopAsync();
+
+// The stack: redis-server, queue-manager, a channel that never fills within the run.
+await using var redis = await RedisServer.StartAsync();
+await using var queueManager = await QueueManagerProcess.StartAsync(redis.Endpoint);
+var admin = new QueueAdminService.QueueAdminServiceClient(queueManager.Channel);
+await admin.CreateChannelAsync(new CreateChannelRequest
+{
+    Channel = "bench",
+    Settings = new ChannelSettings { MaxQueueSize = 10_000_000, Ttl = Duration.FromTimeSpan(TimeSpan.FromHours(1)) },
+    Endpoints = { new EndpointConfig { Id = "bench" } },
+});
+
+var spool = Directory.CreateTempSubdirectory("wc-bench-spool-").FullName;
+try
+{
+    // b. Queue up, one unary Publish per request.
+    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool, new Dictionary<string, string> { ["Ingress:PublishBatching"] = "false" }))
+    {
+        var unary = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
+        rows.Add(("b. ingress, queue up (200), unary Publish", unary.Describe(baseline)));
+    }
+
+    // c. Queue up, coalesced PublishBatch.
+    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool))
+    {
+        var batched = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
+        rows.Add(("c. ingress, queue up (200), PublishBatch coalescing", batched.Describe(baseline)));
+    }
+
+    // d. Redis down: every request goes to the spool (202).
+    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool))
+    {
+        await redis.StopAsync();
+        var spooled = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
+        var depth = await ingress.MetricAsync("webhookconnect_ingress_spool_messages");
+        rows.Add(("d. ingress, Redis stopped (202, spooled + fsync)", spooled.Describe(baseline) + $"; spool depth after: {depth}"));
+    }
+}
+finally
+{
+    Directory.Delete(spool, recursive: true);
+    File.Delete(bodyFile);
+}
+
+Console.WriteLine();
+Console.WriteLine($"Ingress benchmark: 1 KiB JSON POSTs, h2load {(http1 ? "HTTP/1.1" : "h2c")}, {clients} connections{(http1 ? "" : $" × {streams} streams")}, {seconds} s per row, {Environment.ProcessorCount} cores");
+foreach (var (what, result) in rows)
+{
+    Console.WriteLine($"  {what,-52} {result}");
+}
+
+return 0;
+
+async Task<LoadResult> LoadAsync(string url)
+{
+    var arguments = new List<string> { "-D", seconds.ToString(CultureInfo.InvariantCulture), "-c", clients.ToString(CultureInfo.InvariantCulture), "-d", bodyFile, "-H", "content-type: application/json" };
+    if (http1)
+    {
+        arguments.AddRange(["--h1", "-m", "1"]);
+    }
+    else
+    {
+        arguments.AddRange(["-m", streams.ToString(CultureInfo.InvariantCulture)]);
+    }
+
+    // Warm-up at the same concurrency (JIT tiering, connection pools), not counted.
+    var warmUp = new List<string>(arguments) { url };
+    warmUp[1] = Math.Min(5, seconds).ToString(CultureInfo.InvariantCulture);
+    await RunAsync(h2load, warmUp);
+    arguments.Add(url);
+    var output = await RunAsync(h2load, arguments);
+    var rate = Regex.Match(output, @"finished in [\d.]+s, (?<rps>[\d.]+) req/s");
+    var codes = Regex.Match(output, @"status codes: (?<c2>\d+) 2xx, (?<c3>\d+) 3xx, (?<c4>\d+) 4xx, (?<c5>\d+) 5xx");
+    if (!rate.Success || !codes.Success)
+    {
+        throw new InvalidOperationException($"unexpected h2load output:\n{output}");
+    }
+
+    var latency = Regex.Match(output, @"time for request:\s+(?<min>\S+)\s+(?<max>\S+)\s+(?<mean>\S+)");
+    return new LoadResult(
+        double.Parse(rate.Groups["rps"].Value, CultureInfo.InvariantCulture),
+        long.Parse(codes.Groups["c2"].Value, CultureInfo.InvariantCulture),
+        long.Parse(codes.Groups["c4"].Value, CultureInfo.InvariantCulture) + long.Parse(codes.Groups["c5"].Value, CultureInfo.InvariantCulture),
+        latency.Success ? latency.Groups["mean"].Value : "?");
+}
+
+static async Task<string> RunAsync(string file, IEnumerable<string> arguments)
+{
+    var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (var argument in arguments)
+    {
+        info.ArgumentList.Add(argument);
+    }
+
+    using var process = Process.Start(info)!;
+    var stdout = process.StandardOutput.ReadToEndAsync();
+    var stderr = process.StandardError.ReadToEndAsync();
+    await process.WaitForExitAsync();
+    return await stdout + await stderr;
+}
+
+int Option(string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+static string OneKiBJson()
+{
+    var json = new StringBuilder("{\"type\":\"order.created\",\"data\":{\"id\":\"ord_1234567890\",\"padding\":\"");
+    var closing = "\"}}";
+    json.Append('x', 1024 - json.Length - closing.Length).Append(closing);
+    return json.ToString();
+}
+
+internal readonly record struct LoadResult(double RequestsPerSecond, long Ok, long Errors, string MeanLatency)
+{
+    public string Describe(LoadResult? baseline = null) =>
+        $"{RequestsPerSecond,9:N0} req/s  mean {MeanLatency,-8}  {Ok} 2xx, {Errors} 4xx/5xx"
+        + (baseline is { } b ? $"  ({RequestsPerSecond / b.RequestsPerSecond:P0} of empty)" : "");
+}

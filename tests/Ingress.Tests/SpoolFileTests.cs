@@ -1,0 +1,172 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.Ingress.Spool;
+
+namespace WebhookConnect.Ingress.Tests;
+
+/// <summary>The spool file format and its recovery, on a real file in a temporary directory.</summary>
+public sealed class SpoolFileTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("wc-spool-unit-").FullName;
+
+    private string LogPath => Path.Combine(_directory, SpoolFile.LogFileName);
+
+    [Fact]
+    public async Task RecordsSurviveAReopenAndATornLastRecordIsCutOffWithoutLosingTheOthers()
+    {
+        var messages = Messages(3);
+        await using (var spool = Open())
+        {
+            foreach (var message in messages)
+            {
+                Assert.Equal(SpoolAppend.Written, await spool.AppendAsync(message));
+            }
+        }
+
+        var validLength = new FileInfo(LogPath).Length;
+        var torn = SpoolFormat.Frame(Messages(1)[0].ToByteArray());
+        await AppendBytesAsync(torn.AsSpan(0, torn.Length - 5).ToArray());
+
+        await using (var reopened = Open())
+        {
+            Assert.Equal(3, reopened.Depth);
+            Assert.Equal(validLength, new FileInfo(LogPath).Length);
+            Assert.Equal(messages, reopened.Read(reopened.ReplayStart, 100, long.MaxValue, out var end));
+            Assert.Equal(validLength, end);
+
+            // New records follow the last good one, not the garbage.
+            var next = Messages(1)[0];
+            Assert.Equal(SpoolAppend.Written, await reopened.AppendAsync(next));
+            Assert.Equal([next], reopened.Read(end, 100, long.MaxValue, out _));
+        }
+    }
+
+    [Fact]
+    public async Task AHeaderOnlyTailIsCutOffToo()
+    {
+        await using (var spool = Open())
+        {
+            await spool.AppendAsync(Messages(1)[0]);
+        }
+
+        var validLength = new FileInfo(LogPath).Length;
+        await AppendBytesAsync(SpoolFormat.Frame(new byte[100]).AsSpan(0, 7).ToArray());
+
+        await using var reopened = Open();
+        Assert.Equal(1, reopened.Depth);
+        Assert.Equal(validLength, new FileInfo(LogPath).Length);
+    }
+
+    [Fact]
+    public async Task ADamagedRecordInTheMiddleIsSkippedAndTheRecordsAroundItAreKept()
+    {
+        var messages = Messages(3);
+        await using (var spool = Open())
+        {
+            foreach (var message in messages)
+            {
+                await spool.AppendAsync(message);
+            }
+        }
+
+        // Flip one byte inside the second record's payload: its CRC no longer matches.
+        var firstLength = SpoolFormat.Frame(messages[0].ToByteArray()).Length;
+        var bytes = await File.ReadAllBytesAsync(LogPath);
+        bytes[firstLength + SpoolFormat.HeaderSize + 3] ^= 0x55;
+        await File.WriteAllBytesAsync(LogPath, bytes);
+
+        await using var reopened = Open();
+        Assert.Equal(2, reopened.Depth);
+        Assert.Equal([messages[0], messages[2]], reopened.Read(reopened.ReplayStart, 100, long.MaxValue, out var end));
+        Assert.Equal(bytes.Length, end);
+    }
+
+    [Fact]
+    public async Task ReplayingEverythingTruncatesTheFileAndAPartialReplayIsRememberedAcrossRestarts()
+    {
+        var messages = Messages(3);
+        long afterFirst;
+        await using (var spool = Open())
+        {
+            foreach (var message in messages)
+            {
+                await spool.AppendAsync(message);
+            }
+
+            Assert.Equal([messages[0]], spool.Read(0, 1, long.MaxValue, out afterFirst));
+            Assert.Equal(afterFirst, await spool.ReplayedAsync(afterFirst, 1));
+            Assert.Equal(2, spool.Depth);
+        }
+
+        await using (var reopened = Open())
+        {
+            Assert.Equal(afterFirst, reopened.ReplayStart);
+            Assert.Equal(2, reopened.Depth);
+            var rest = reopened.Read(reopened.ReplayStart, 100, long.MaxValue, out var end);
+            Assert.Equal(messages[1..], rest);
+
+            Assert.Equal(0, await reopened.ReplayedAsync(end, rest.Count));
+            Assert.Equal(0, reopened.Depth);
+            Assert.Equal(0, new FileInfo(LogPath).Length);
+        }
+
+        await using var empty = Open();
+        Assert.Equal(0, empty.ReplayStart);
+        Assert.Equal(0, empty.Depth);
+    }
+
+    [Fact]
+    public async Task AFullSpoolRefusesAppendsUntilItIsReplayed()
+    {
+        await using var spool = Open(maxBytes: 4096);
+        var message = Messages(1)[0];
+        message.Body = ByteString.CopyFrom(new byte[1000]);
+        var written = 0;
+        while (await spool.AppendAsync(message) == SpoolAppend.Written)
+        {
+            written++;
+        }
+
+        Assert.Equal(4096 / SpoolFormat.Frame(message.ToByteArray()).Length, written);
+        Assert.Equal(SpoolAppend.Full, await spool.AppendAsync(message));
+        Assert.True(new FileInfo(LogPath).Length <= 4096);
+
+        spool.Read(0, 100, long.MaxValue, out var end);
+        await spool.ReplayedAsync(end, written);
+        Assert.Equal(SpoolAppend.Written, await spool.AppendAsync(message));
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private SpoolFile Open(long maxBytes = 1L << 30) =>
+        new(Options.Create(new IngressOptions { SpoolPath = _directory, SpoolMaxBytes = maxBytes }), NullLogger<SpoolFile>.Instance);
+
+    private async Task AppendBytesAsync(byte[] bytes)
+    {
+        await using var file = new FileStream(LogPath, FileMode.Append);
+        await file.WriteAsync(bytes);
+    }
+
+    private static List<Message> Messages(int count) =>
+        [.. Enumerable.Range(0, count).Select(i => new Message
+        {
+            MessageId = Guid.CreateVersion7().ToString(),
+            Channel = "spool-test",
+            EndpointId = "spool-test",
+            ReceivedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+            Body = ByteString.CopyFromUtf8($"{{\"n\":{i}}}"),
+            Headers = { new Header { Name = "X-N", Value = ByteString.CopyFromUtf8(i.ToString(System.Globalization.CultureInfo.InvariantCulture)) } },
+        })];
+}
