@@ -1,0 +1,224 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Health.V1;
+using WebhookConnect.Connector.Tests.Support;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.V1;
+using WebhookConnect.Grpc.Client;
+using WebhookConnect.Ingress.Tests.Support;
+using WebhookConnect.QueueManager.Tests.Support;
+using WebhookConnect.TestKit;
+
+namespace WebhookConnect.EndToEnd.Tests.Support;
+
+/// <summary>
+/// One scenario's cloud side, as separate processes on free loopback ports: an empty redis-server, queue-manager,
+/// admin (token <c>admin_secret_123</c>, as in SCENARIOS.md) and ingress. Connectors and targets are started by the
+/// scenario. Disposing stops everything it started.
+/// </summary>
+public sealed class ScenarioStack : IAsyncDisposable
+{
+    public const string AdminToken = "admin_secret_123";
+    public static readonly TimeSpan Patience = QueueManagerProcess.Patience;
+
+    private readonly List<IAsyncDisposable> _started = [];
+
+    private ScenarioStack(string directory) => Directory = directory;
+
+    public string Directory { get; }
+
+    public RedisServer Redis { get; private set; } = null!;
+
+    public QueueManagerProcess QueueManager { get; private set; } = null!;
+
+    public ChildProcess Admin { get; private set; } = null!;
+
+    public GrpcChannel AdminChannel { get; private set; } = null!;
+
+    /// <summary>The admin HTTP/JSON twin's base address.</summary>
+    public Uri AdminHttp { get; private set; } = null!;
+
+    public IngressProcess Ingress { get; private set; } = null!;
+
+    public AdminService.AdminServiceClient AdminClient => new(AdminChannel);
+
+    public static Metadata AdminHeaders => new() { { "authorization", "Bearer " + AdminToken } };
+
+    public static async Task<ScenarioStack> StartAsync(bool redisAppendOnly = false)
+    {
+        var stack = new ScenarioStack(System.IO.Directory.CreateTempSubdirectory("wc-e2e-").FullName);
+        try
+        {
+            stack.Redis = stack.Track(await RedisServer.StartAsync(redisAppendOnly));
+            stack.QueueManager = stack.Track(await QueueManagerProcess.StartAsync(stack.Redis.Endpoint));
+            await stack.StartAdminAsync();
+            stack.Ingress = stack.Track(await IngressProcess.StartAsync(stack.QueueManager.GrpcPort, Path.Combine(stack.Directory, "spool")));
+            return stack;
+        }
+        catch
+        {
+            await stack.DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAdminAsync()
+    {
+        var grpcPort = FreePort.Next();
+        var httpPort = FreePort.Next();
+        AdminHttp = new Uri($"http://127.0.0.1:{Text(httpPort)}");
+        Admin = Track(ServiceBinaries.Start("admin", ServiceBinaries.Assembly("Admin", "WebhookConnect.Admin"), new Dictionary<string, string>
+        {
+            ["Admin:Host"] = "127.0.0.1",
+            ["Admin:GrpcPort"] = Text(grpcPort),
+            ["Admin:HttpPort"] = Text(httpPort),
+            ["Admin:Tokens"] = AdminToken,
+            ["Admin:QueueManager"] = $"http://127.0.0.1:{Text(QueueManager.GrpcPort)}",
+            ["Management:Host"] = "127.0.0.1",
+            ["Management:Port"] = Text(FreePort.Next()),
+        }));
+        AdminChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{Text(grpcPort)}");
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                if (Admin.HasExited)
+                {
+                    throw new InvalidOperationException($"admin exited with {Admin.ExitCode}:\n{Admin.Output}");
+                }
+
+                try
+                {
+                    return (await new Health.HealthClient(AdminChannel).CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving;
+                }
+                catch (RpcException)
+                {
+                    return false;
+                }
+            },
+            Patience,
+            "admin's gRPC health to answer SERVING");
+    }
+
+    /// <summary>
+    /// Creates a channel through admin (as an operator would) and waits until ingress routes its endpoints.
+    /// Returns the connector token.
+    /// </summary>
+    public async Task<string> CreateChannelAsync(string name, string[] endpoints, ChannelSettings? settings = null)
+    {
+        var request = new CreateChannelRequest { Channel = name, Settings = settings };
+        request.Endpoints.AddRange(endpoints.Select(id => new EndpointConfig { Id = id }));
+        var created = await AdminClient.CreateChannelAsync(request, AdminHeaders);
+        await WaitForIngressRoutesAsync();
+        return created.Token;
+    }
+
+    /// <summary>Waits until ingress routes with the queue-manager's current endpoint table.</summary>
+    public async Task WaitForIngressRoutesAsync()
+    {
+        var table = await new PublishService.PublishServiceClient(QueueManager.Channel).ListEndpointsAsync(new ListEndpointsRequest());
+        await Ingress.WaitForRevisionAsync(table.Revision);
+    }
+
+    public async Task<ChannelStats> StatsAsync(string channel) =>
+        (await AdminClient.GetChannelStatsAsync(new GetChannelStatsRequest { Channel = channel }, AdminHeaders)).Stats;
+
+    /// <summary>Waits until the channel's stats satisfy <paramref name="condition"/>; returns them.</summary>
+    public async Task<ChannelStats> WaitForStatsAsync(string channel, Func<ChannelStats, bool> condition, string what)
+    {
+        ChannelStats? stats = null;
+        await Eventually.UntilAsync(async () => condition(stats = await StatsAsync(channel)), Patience, $"{channel}: {what} (last: {stats})");
+        return stats!;
+    }
+
+    /// <summary>The scenario body of webhook <paramref name="sequence"/> of <paramref name="total"/> (SCENARIOS.md).</summary>
+    public static byte[] WebhookBody(int sequence, int total) =>
+        Encoding.UTF8.GetBytes($$$"""{"event":"test_event","sequence":{{{sequence}}},"data":{"message":"Test webhook {{{sequence}}} of {{{total}}}"}}""");
+
+    /// <summary>POSTs a webhook to ingress with a per-request header <c>X-Scenario-Sequence</c>.</summary>
+    public async Task<WebhookReply> PostWebhookAsync(string endpoint, int sequence, int total, IReadOnlyDictionary<string, string>? headers = null)
+    {
+        var body = WebhookBody(sequence, total);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/webhook/{endpoint}", UriKind.Relative))
+        {
+            Content = new ByteArrayContent(body),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.Add("X-Scenario-Sequence", Text(sequence));
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+        {
+            request.Headers.Add(name, value);
+        }
+
+        using var response = await Ingress.Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        var json = text.StartsWith('{') ? JsonDocument.Parse(text).RootElement.Clone() : default;
+        return new WebhookReply(
+            response.StatusCode,
+            json,
+            response.Headers.TryGetValues("X-Webhook-Message-Id", out var ids) ? ids.Single() : null,
+            response.Headers.RetryAfter?.Delta,
+            body);
+    }
+
+    /// <summary>Starts a connector for one channel (token in a file) with a default target and optional per-endpoint targets, ready.</summary>
+    public async Task<ConnectorProcess> StartConnectorAsync(string channel, string token, TargetServer? defaultTarget, IReadOnlyDictionary<string, TargetServer>? targets = null, string extraYaml = "")
+    {
+        var yaml = new StringBuilder();
+        yaml.AppendLine("subscriptions:");
+        yaml.AppendLine(CultureInfo.InvariantCulture, $"  - channel: {channel}");
+        yaml.AppendLine("    token_file: {dir}/token");
+        if (defaultTarget is not null)
+        {
+            yaml.AppendLine(CultureInfo.InvariantCulture, $"    default_target: {{ url: \"{defaultTarget.Url()}\" }}");
+        }
+
+        if (targets is { Count: > 0 })
+        {
+            yaml.AppendLine("    targets:");
+            foreach (var (endpoint, target) in targets)
+            {
+                yaml.AppendLine(CultureInfo.InvariantCulture, $"      {endpoint}: {{ url: \"{target.Url()}\" }}");
+            }
+        }
+
+        yaml.Append(extraYaml);
+        return Track(await ConnectorProcess.StartReadyAsync(QueueManager.GrpcPort, yaml.ToString(), files: new Dictionary<string, string> { ["token"] = token }));
+    }
+
+    public async Task<TargetServer> StartTargetAsync() => Track(await TargetServer.StartAsync());
+
+    private T Track<T>(T started)
+        where T : IAsyncDisposable
+    {
+        _started.Add(started);
+        return started;
+    }
+
+    private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    public async ValueTask DisposeAsync()
+    {
+        AdminChannel?.Dispose();
+        for (var i = _started.Count - 1; i >= 0; i--)
+        {
+            await _started[i].DisposeAsync();
+        }
+
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>What ingress answered to one webhook, and the body that was sent.</summary>
+public sealed record WebhookReply(HttpStatusCode Status, JsonElement Json, string? MessageIdHeader, TimeSpan? RetryAfter, byte[] SentBody)
+{
+    public string MessageId => Json.GetProperty("message_id").GetString()!;
+}
