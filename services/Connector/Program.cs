@@ -6,7 +6,7 @@ return ConnectorCommandLine.Run(args, launch => ServiceEntryPoint.Run(() =>
 {
     var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
     builder.UseConnectorConfiguration(launch.Layers);
-    builder.AddServiceDefaults(new ServiceDefaultsSettings("connector", DefaultManagementPort: 9093));
+    builder.AddServiceDefaults(ConnectorExtensions.ServiceDefaults(builder.Configuration));
     builder.AddConnector();
 
     var app = builder.Build();

@@ -12,7 +12,6 @@ using WebhookConnect.Connector.Tests.Support;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.Grpc.Server;
 using WebhookConnect.QueueManager.Tests.Support;
-using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Connector.Tests;
 
@@ -116,12 +115,12 @@ public sealed class TlsTests : IDisposable
 
         public static async Task<TlsConnectServer> StartAsync(X509Certificate2 certificate, string? requiredClientThumbprint)
         {
-            var server = new TlsConnectServer { Port = FreePort.Next() };
+            var server = new TlsConnectServer();
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             builder.Services.AddGrpcServer();
             builder.Services.AddSingleton(server);
-            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, server.Port, listen =>
+            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
                 listen.UseHttps(https =>
@@ -137,6 +136,9 @@ public sealed class TlsTests : IDisposable
             server._app = builder.Build();
             server._app.MapGrpcService<TlsConnectServer>();
             await server._app.StartAsync();
+            var address = server._app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
+            server.Port = new Uri(address).Port;
             return server;
         }
 

@@ -138,6 +138,7 @@ try
         return await stack.StatAsync(channel, "acked_total") >= messages;
     }, TimeSpan.FromMinutes(10), "the backlog to be acked", TimeSpan.FromMilliseconds(20));
     var acked = Stopwatch.GetTimestamp();
+    var cpu = CpuTime(connector.Id);
     var drain = Stopwatch.GetElapsedTime(Interlocked.Read(ref firstHook), acked);
     var withStartup = Stopwatch.GetElapsedTime(started, acked);
     var (rss, peak) = BenchStack.Memory(connector.Id);
@@ -145,6 +146,7 @@ try
     rows.Add(("  including process start and subscribe", $"{messages / withStartup.TotalSeconds:0} msg/s ({withStartup.TotalSeconds:0.00} s)"));
     rows.Add(("  target requests / acked / delivered", $"{Interlocked.Read(ref hooks)} / {await stack.StatAsync(channel, "acked_total")} / {await stack.StatAsync(channel, "delivered_total")}"));
     rows.Add(("  connector memory (RSS / peak)", $"{rss / 1048576} MiB / {peak / 1048576} MiB"));
+    rows.Add(("  connector CPU per message (user+system, incl. start)", $"{cpu.TotalMilliseconds * 1000 / messages:0.0} µs ({cpu.TotalSeconds:0.00} s CPU)"));
     if (Interlocked.Read(ref hooks) != messages || await stack.StatAsync(channel, "acked_total") != messages)
     {
         failures.Add($"expected exactly {messages} target requests and acks");
@@ -226,6 +228,15 @@ int Arg(string name, int fallback)
 {
     var at = Array.IndexOf(args, name);
     return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+// utime + stime of a process from /proc/<pid>/stat (clock ticks of 10 ms): CPU spent, whatever else runs on the machine.
+static TimeSpan CpuTime(int pid)
+{
+    var stat = File.ReadAllText($"/proc/{pid}/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    return TimeSpan.FromMilliseconds(ticks * 10);
 }
 
 static string? FindOnPath(string name) =>

@@ -3,9 +3,11 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Connector.Tests.Support;
 
@@ -32,13 +34,9 @@ public sealed class TargetServer : IAsyncDisposable
     private int _active;
     private int _maxActive;
 
-    private TargetServer(WebApplication app, int port)
-    {
-        _app = app;
-        Port = port;
-    }
+    private TargetServer(WebApplication app) => _app = app;
 
-    public int Port { get; }
+    public int Port { get; private set; }
 
     public string Url(string path = "/hook") => $"http://127.0.0.1:{Port}{path}";
 
@@ -56,19 +54,21 @@ public sealed class TargetServer : IAsyncDisposable
 
     public static async Task<TargetServer> StartAsync()
     {
-        var port = FreePort.Next();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(IPAddress.Loopback, port);
+            // Port 0: the OS picks a port nobody holds, so no other test's FreePort.Next() can be handed the same one.
+            k.Listen(IPAddress.Loopback, 0);
             // Header values are bytes; Latin-1 keeps each one (0x80–0xFF included) as one char.
             k.RequestHeaderEncodingSelector = _ => Encoding.Latin1;
         });
         var app = builder.Build();
-        var server = new TargetServer(app, port);
+        var server = new TargetServer(app);
         app.Run(server.HandleAsync);
         await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        server.Port = new Uri(address).Port;
         return server;
     }
 
