@@ -270,7 +270,7 @@ public sealed partial class SpoolFile : IAsyncDisposable
             Interlocked.Exchange(ref _durableEnd, _writer.Position);
             Interlocked.Add(ref _depth, written.Count);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // Nothing of this group is acknowledged; cut back to the last durable end so no half record stays.
             LogWriteFailed(_logger, ex);
