@@ -98,7 +98,28 @@ public sealed class Stack(DevStackOptions options, Output output) : IAsyncDispos
         });
         await WaitReadyAsync(admin, "ADMIN_MANAGEMENT_PORT", cancellationToken);
 
+        var ingress = StartService("ingress", "Ingress", "INGRESS_MANAGEMENT_PORT", new()
+        {
+            ["Ingress:Host"] = "127.0.0.1",
+            ["Ingress:Port"] = Text(options.Port("INGRESS_PORT")),
+            ["Ingress:QueueManager"] = $"http://127.0.0.1:{Text(options.Port("QUEUE_MANAGER_PORT"))}",
+            ["Ingress:SpoolPath"] = Path.Combine(options.DataDirectory, "spool"),
+        });
+        await WaitReadyAsync(ingress, "INGRESS_MANAGEMENT_PORT", cancellationToken);
+
         _echo = await EchoTarget.StartAsync(options.Port("ECHO_PORT"), output);
+
+        // The connector takes flags, as a developer would run it by hand.
+        var connector = Start("connector", "dotnet",
+        [
+            ServiceAssembly("Connector"),
+            "--queue-manager", $"http://127.0.0.1:{Text(options.Port("QUEUE_MANAGER_PORT"))}", "--insecure",
+            "--connector-id", "devstack",
+            "--channel", "demo", "--token-file", DemoTokenFile,
+            "--target", $"http://127.0.0.1:{Text(options.Port("ECHO_PORT"))}/webhooks",
+            "--management-host", "127.0.0.1", "--management-port", Text(options.Port("CONNECTOR_MANAGEMENT_PORT")),
+        ]);
+        await WaitReadyAsync(connector, "CONNECTOR_MANAGEMENT_PORT", cancellationToken);
     }
 
     /// <summary>The demo channel, declared the way an operator would (admin's channels file), with a token kept in the data directory.</summary>
