@@ -12,7 +12,7 @@ using WebhookConnect.ServiceDefaults;
 namespace WebhookConnect.Ingress;
 
 /// <summary>The ingress service's wiring, in one place.</summary>
-public static class IngressExtensions
+public static partial class IngressExtensions
 {
     public static WebApplicationBuilder AddIngress(this WebApplicationBuilder builder)
     {
@@ -63,6 +63,13 @@ public static class IngressExtensions
         // Everything that arrives on the webhook port is the handler's, by the socket's port and not by the Host
         // header: behind a load balancer the Host is the public name, without our port.
         app.MapWhen(context => context.Connection.LocalPort == options.Port, webhooks => webhooks.Run(handler.HandleAsync));
+
+        // Kestrel warns at start that HTTP/2 "requires TLS" on this endpoint; CleartextHttp2 serves h2c anyway.
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("WebhookConnect.Ingress");
+        app.Lifetime.ApplicationStarted.Register(() => LogListening(logger, options.Host, options.Port));
         return app;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhooks on http://{Host}:{Port}/webhook/{{endpoint}}: HTTP/1.1 and HTTP/2 with prior knowledge (h2c); Kestrel's warning that HTTP/2 needs TLS does not apply to this endpoint")]
+    private static partial void LogListening(ILogger logger, string host, int port);
 }

@@ -96,9 +96,32 @@ public sealed class IngressOptions : IValidatableObject
             yield return new ValidationResult("file not found (the queue-manager token file).", [nameof(QueueManagerTokenFile)]);
         }
 
+        if (SpoolPath.Length > 0 && SpoolDirectoryProblem(SpoolPath) is { } problem)
+        {
+            yield return new ValidationResult(problem, [nameof(SpoolPath)]);
+        }
+
         if (SpoolReplayMaxDelay < SpoolReplayInitialDelay)
         {
             yield return new ValidationResult("must be at least Ingress:SpoolReplayInitialDelay.", [nameof(SpoolReplayMaxDelay)]);
+        }
+    }
+
+    /// <summary>Why the spool directory cannot be used (it cannot be created, or a file cannot be written in it), or
+    /// null. Checked at start-up so an operator sees the setting at fault instead of a crash on the first outage.</summary>
+    private static string? SpoolDirectoryProblem(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+            using var probe = new FileStream(
+                Path.Combine(path, ".write-probe"), FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+            probe.WriteByte(0);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            return "the spool directory cannot be created or written (" + ex.GetType().Name + ").";
         }
     }
 }

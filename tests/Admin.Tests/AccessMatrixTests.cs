@@ -3,7 +3,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
-using WebhookConnect.QueueManager.Tests.Support;
 using AdminServiceDescriptor = WebhookConnect.Contracts.Admin.V1.AdminService;
 
 namespace WebhookConnect.Admin.Tests;

@@ -2,7 +2,6 @@ using Grpc.Core;
 using Grpc.Reflection.V1;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Admin.Tests;

@@ -2,7 +2,6 @@ using System.Globalization;
 using Grpc.Core;
 using Grpc.Health.V1;
 using WebhookConnect.Grpc.Client;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 using AdminClient = WebhookConnect.Contracts.Admin.V1.AdminService.AdminServiceClient;
 

@@ -1,5 +1,4 @@
 using WebhookConnect.Contracts.Admin.V1;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Admin.Tests;

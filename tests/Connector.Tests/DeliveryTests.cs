@@ -2,7 +2,6 @@ using System.Text;
 using Google.Protobuf;
 using WebhookConnect.Connector.Tests.Support;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Connector.Tests;

@@ -1,5 +1,4 @@
 using WebhookConnect.Connector.Tests.Support;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Connector.Tests;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using WebhookConnect.Connector.Tests.Support;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Connector.Tests;
@@ -91,6 +90,26 @@ public sealed class StreamLifecycleTests(QueueStack stack) : IClassFixture<Queue
         Assert.Equal(message.MessageId, Assert.Single(target.Requests).MessageId);
         Assert.DoesNotContain(wrong, connector.Process.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(token, connector.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AfterARefusalAChangedTokenFileIsUsedAtOnceWithoutWaitingTheAuthFailureDelay()
+    {
+        await using var target = await TargetServer.StartAsync();
+        var (channel, token) = await stack.CreateChannelAsync("auth-fixed");
+        await using var connector = ConnectorProcess.Start(stack.Port, Configs.Single(channel, target.Url()),
+            ["--set", "reconnect:auth_failure_delay=00:05:00"], Configs.Token("wrong-token-0123456789abcdef"));
+        await connector.Process.WaitForLineAsync(line => line.Contains($"QUEUE-MANAGER REFUSED channel {channel}: Unauthenticated", StringComparison.Ordinal), Patience);
+
+        connector.WriteFile("token", token);
+        var fixedAt = Stopwatch.StartNew();
+        await connector.WaitReadyAsync(TimeSpan.FromSeconds(60));
+
+        // Far below the 5-minute delay: the token is checked every half second while waiting.
+        Assert.True(fixedAt.Elapsed < TimeSpan.FromSeconds(30), $"ready {fixedAt.Elapsed} after the token file was fixed");
+        await connector.Process.WaitForLineAsync(line => line.Contains($"The token of channel {channel} changed; reconnecting now", StringComparison.Ordinal), Patience);
+        await stack.PublishAsync(channel, channel, "{}"u8.ToArray());
+        await stack.WaitStatsAsync(channel, s => s.AckedTotal == 1, "a message acked with the fixed token");
     }
 
     [Fact]

@@ -11,7 +11,6 @@ using Microsoft.Extensions.Logging;
 using WebhookConnect.Connector.Tests.Support;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.Grpc.Server;
-using WebhookConnect.QueueManager.Tests.Support;
 
 namespace WebhookConnect.Connector.Tests;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using WebhookConnect.Connector.Tests.Support;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.EndToEnd.Tests.Support;
 using WebhookConnect.TestKit;

@@ -3,11 +3,9 @@ using System.Diagnostics;
 using System.Net;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using WebhookConnect.Connector.Tests.Support;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.EndToEnd.Tests.Support;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.EndToEnd.Tests;

@@ -14,6 +14,7 @@ public sealed class HostTests
     [InlineData("Ingress:QueueManager", "queue-manager:5001", "Invalid configuration: Ingress:QueueManager = 'queue-manager:5001'")]
     [InlineData("Ingress:SpoolMaxBytes", "10", "Invalid configuration: Ingress:SpoolMaxBytes = '10'")]
     [InlineData("Ingress:QueueManagerTokenFile", "/nonexistent/token", "Invalid configuration: Ingress:QueueManagerTokenFile = '/nonexistent/token'")]
+    [InlineData("Ingress:SpoolPath", "/dev/null/spool", "Invalid configuration: Ingress:SpoolPath = '/dev/null/spool'")]
     public async Task AnInvalidSettingStopsStartUpWithExitCodeTwoNamingTheSettingAndValue(string key, string value, string expected)
     {
         await using var ingress = ServiceBinaries.Start("ingress-bad-config", IngressProcess.Assembly, new Dictionary<string, string>

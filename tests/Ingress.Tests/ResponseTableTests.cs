@@ -191,6 +191,41 @@ public sealed class ResponseTableTests(IngressStack stack) : IClassFixture<Ingre
     }
 
     [Fact]
+    public async Task TooManyHeadersAre431OverHttpTwoTheSizeLimitIsAnnouncedAndTheConnectionKeepsServing()
+    {
+        var channel = await stack.NewChannelAsync("headers-h2");
+        using var http = new HttpClient { BaseAddress = stack.Ingress.Http.BaseAddress };
+
+        async Task<(HttpStatusCode Status, Version Version)> PostAsync(IEnumerable<KeyValuePair<string, string>> headers)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"/webhook/{channel}", UriKind.Relative))
+            {
+                Content = new ByteArrayContent(Json),
+                Version = HttpVersion.Version20,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            };
+            foreach (var (name, value) in headers)
+            {
+                request.Headers.TryAddWithoutValidation(name, value);
+            }
+
+            using var response = await http.SendAsync(request);
+            return (response.StatusCode, response.Version);
+        }
+
+        var tooMany = await PostAsync(Enumerable.Range(0, 150).Select(i => new KeyValuePair<string, string>($"x-h{i}", "v")));
+        // Over HTTP/2 the size limit is also announced (SETTINGS_MAX_HEADER_LIST_SIZE = Ingress:MaxHeadersTotalBytes),
+        // so a conforming client refuses to send a larger header block instead of getting a 431 for it.
+        var tooLarge = await Assert.ThrowsAsync<HttpRequestException>(() => PostAsync([new("x-large", new string('a', 40 * 1024))]));
+        var fine = await PostAsync([]);
+
+        Assert.Equal((HttpStatusCode.RequestHeaderFieldsTooLarge, HttpVersion.Version20), tooMany);
+        Assert.Contains("server limit of 32768 bytes", tooLarge.Message, StringComparison.Ordinal);
+        Assert.Equal((HttpStatusCode.OK, HttpVersion.Version20), fine);
+        Assert.Equal(1u, (await stack.StatsAsync(channel)).PublishedTotal);
+    }
+
+    [Fact]
     public async Task AFullChannelIs503WithRetryAfterAndNothingIsDropped()
     {
         var channel = await stack.NewChannelAsync("full", new ChannelSettings { MaxQueueSize = 2 });

@@ -150,6 +150,44 @@ public sealed class SpoolFileTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task WhileTheQueueFlapsTheReplayedPrefixIsCompactedAwayAndNeverCountsAgainstTheLimit()
+    {
+        // The replayer always stays one record behind the writer, so the file is never emptied and truncated.
+        const long maxBytes = 64 * 1024;
+        var pending = new List<Message>();
+        long offset;
+        long largest = 0;
+        await using (var spool = Open(maxBytes))
+        {
+            offset = spool.ReplayStart;
+            for (var round = 0; round < 100; round++)
+            {
+                foreach (var message in Messages(3))
+                {
+                    message.Body = ByteString.CopyFrom(new byte[1000]);
+                    Assert.Equal(SpoolAppend.Written, await spool.AppendAsync(message));
+                    pending.Add(message);
+                }
+
+                Assert.Equal(pending, spool.Read(offset, 100, long.MaxValue, out _));
+                var replayed = spool.Read(offset, pending.Count - 1, long.MaxValue, out var end);
+                offset = await spool.ReplayedAsync(end, replayed.Count);
+                pending.RemoveRange(0, replayed.Count);
+                Assert.Equal(pending, spool.Read(offset, 100, long.MaxValue, out _));
+                Assert.Equal(pending.Count, spool.Depth);
+                largest = Math.Max(largest, new FileInfo(LogPath).Length);
+            }
+        }
+
+        // 300 KiB went through a 64 KiB spool without a refusal, and the file stayed within the limit.
+        Assert.InRange(largest, 1, maxBytes);
+        Assert.Single(pending);
+        await using var reopened = Open(maxBytes);
+        Assert.Equal(pending, reopened.Read(reopened.ReplayStart, 100, long.MaxValue, out _));
+        Assert.Equal(1, reopened.Depth);
+    }
+
     private SpoolFile Open(long maxBytes = 1L << 30) =>
         new(Options.Create(new IngressOptions { SpoolPath = _directory, SpoolMaxBytes = maxBytes }), NullLogger<SpoolFile>.Instance);
 

@@ -151,6 +151,11 @@ public sealed class ReplicaFaultTests
             async () => (await redis.ExecuteAsync("ZCOUNT", $"wc:{{{channel}}}:conns", "(" + DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), "+inf")) == "1",
             Patience,
             "only the surviving connection counted");
+        // And the sweep forgets it everywhere, the cross-slot connection index included.
+        await Eventually.UntilAsync(
+            async () => (await redis.ExecuteAsync("ZCARD", $"wc:{{{channel}}}:conns"), await redis.ExecuteAsync("HLEN", "wc:connection-index")) == ("1", "1"),
+            Patience,
+            "the dead replica's connection removed from the channel's connections and the connection index");
     }
 
     [Fact]

@@ -6,16 +6,17 @@ namespace WebhookConnect.TestKit;
 /// </summary>
 public static class ServiceBinaries
 {
+    /// <summary>The build configuration of the running test assembly ("Release" or "Debug"), which the binaries share.</summary>
+    public static string Configuration { get; } =
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+
     /// <summary>The path of a service's main assembly, e.g. <c>("QueueManager", "WebhookConnect.QueueManager")</c>.</summary>
     public static string Assembly(string serviceFolder, string assemblyName)
     {
-        var configuration = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
-            ? "Release"
-            : "Debug";
-        var path = Path.Combine(RepoPaths.Root, "services", serviceFolder, "bin", configuration, "net10.0", assemblyName + ".dll");
+        var path = Path.Combine(RepoPaths.Root, "services", serviceFolder, "bin", Configuration, "net10.0", assemblyName + ".dll");
         return File.Exists(path)
             ? path
-            : throw new InvalidOperationException($"The {serviceFolder} service is not built at {path}; run: dotnet build -c {configuration} services/{serviceFolder}");
+            : throw new InvalidOperationException($"The {serviceFolder} service is not built at {path}; run: dotnet build -c {Configuration} services/{serviceFolder}");
     }
 
     /// <summary>Starts a service binary with <c>dotnet</c>, with settings as command-line flags (<c>--Section:Key=value</c>).</summary>

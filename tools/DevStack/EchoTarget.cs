@@ -1,10 +1,14 @@
+using System.Globalization;
 using System.Text;
 
 namespace WebhookConnect.DevStack;
 
 /// <summary>
-/// The demo connector's target: answers 200 to every request and prints what arrived (the X-Webhook-* headers and
-/// the start of the body), so a developer sees each delivery without writing a processor first.
+/// The demo connector's target: prints what arrived (the X-Webhook-* headers and the start of the body), so a
+/// developer sees each delivery without writing a processor first. It answers 200 until told otherwise:
+/// <c>PUT /status</c> with a status code as the body (<c>curl -X PUT -d 500 127.0.0.1:8099/status</c>) makes every
+/// later delivery get that status, so the README's walkthrough can break the target and watch retries and dead letters;
+/// <c>-d 200</c> fixes it again.
 /// </summary>
 public static class EchoTarget
 {
@@ -16,15 +20,42 @@ public static class EchoTarget
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, port));
         var app = builder.Build();
+        var status = StatusCodes.Status200OK;
+
+        // Terminal middleware only (no routing): WebApplication runs mapped endpoints after app.Run's handler.
+        async Task SetStatusAsync(HttpContext http)
+        {
+            using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+            var text = (await reader.ReadToEndAsync(http.RequestAborted)).Trim();
+            if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var code) || code is < 200 or > 599)
+            {
+                http.Response.StatusCode = StatusCodes.Status400BadRequest;
+                await http.Response.WriteAsync($"the body must be an HTTP status code between 200 and 599, got '{text}'\n", http.RequestAborted);
+                return;
+            }
+
+            Volatile.Write(ref status, code);
+            output.Line("echo", $"answering {code} to every delivery from now on");
+            await http.Response.WriteAsync($"answering {code}\n", http.RequestAborted);
+        }
+
         app.Run(async http =>
         {
+            if (HttpMethods.IsPut(http.Request.Method) && http.Request.Path == "/status")
+            {
+                await SetStatusAsync(http);
+                return;
+            }
+
             using var body = new MemoryStream();
             await http.Request.Body.CopyToAsync(body, http.RequestAborted);
             var headers = http.Request.Headers;
+            var answer = Volatile.Read(ref status);
             var text = Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)Math.Min(body.Length, BodyExcerpt)).ReplaceLineEndings(" ");
             output.Line("echo", $"{http.Request.Method} {http.Request.Path} channel={headers["X-Webhook-Channel"]} endpoint={headers["X-Webhook-Endpoint"]} " +
-                $"message_id={headers["X-Webhook-Message-Id"]} attempt={headers["X-Webhook-Attempt"]} {body.Length} bytes: {text}{(body.Length > BodyExcerpt ? "…" : "")}");
-            http.Response.StatusCode = StatusCodes.Status200OK;
+                $"message_id={headers["X-Webhook-Message-Id"]} attempt={headers["X-Webhook-Attempt"]} {body.Length} bytes: {text}{(body.Length > BodyExcerpt ? "…" : "")}" +
+                (answer == StatusCodes.Status200OK ? "" : $" → answered {answer}"));
+            http.Response.StatusCode = answer;
         });
         await app.StartAsync();
         return app;

@@ -63,7 +63,8 @@ public sealed partial class SubscriptionStream
             }
 
             TimeSpan delay;
-            if (end.Status.StatusCode is StatusCode.Unauthenticated or StatusCode.NotFound or StatusCode.PermissionDenied)
+            var refused = end.Status.StatusCode is StatusCode.Unauthenticated or StatusCode.NotFound or StatusCode.PermissionDenied;
+            if (refused)
             {
                 // An operator has to act (wrong token, unknown channel): retry slowly and say so loudly.
                 delay = _options.Reconnect.AuthFailureDelay;
@@ -81,14 +82,54 @@ public sealed partial class SubscriptionStream
             }
 
             _metrics.StreamEnded(Channel, end.Status.StatusCode.ToString());
-            try
-            {
-                await Task.Delay(delay, stopping);
-            }
-            catch (OperationCanceledException)
+            if (!await WaitBeforeReconnectAsync(delay, end.Token, watchToken: refused, stopping))
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits <paramref name="delay"/> before the next attempt. After a refusal (<paramref name="watchToken"/>) the token
+    /// (file or variable) is read every half second, and a token that differs from the refused one ends the wait at
+    /// once: an operator who fixes or rotates it should not wait the whole delay. Returns false when stopping.
+    /// </summary>
+    private async Task<bool> WaitBeforeReconnectAsync(TimeSpan delay, string? refused, bool watchToken, CancellationToken stopping)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (waited.Elapsed < delay)
+        {
+            var step = delay - waited.Elapsed;
+            try
+            {
+                await Task.Delay(watchToken && step > TokenCheckInterval ? TokenCheckInterval : step, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+
+            if (watchToken && TokenChanged(refused))
+            {
+                LogTokenChanged(_logger, Channel);
+                return true;
+            }
+        }
+
+        return !stopping.IsCancellationRequested;
+    }
+
+    private static readonly TimeSpan TokenCheckInterval = TimeSpan.FromMilliseconds(500);
+
+    private bool TokenChanged(string? refused)
+    {
+        try
+        {
+            return !string.Equals(TokenSource.Read(_subscription), refused, StringComparison.Ordinal);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            return false;
         }
     }
 
@@ -101,17 +142,17 @@ public sealed partial class SubscriptionStream
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
-            return new StreamEnd(new Status(StatusCode.Unauthenticated, "token unavailable: " + ex.Message), Healthy: false);
+            return new StreamEnd(new Status(StatusCode.Unauthenticated, "token unavailable: " + ex.Message), Healthy: false, Token: null);
         }
 
         using var callCancel = new CancellationTokenSource();
         var headers = new Metadata { { "authorization", "Bearer " + token } };
         using var call = _client.Connect(headers, cancellationToken: callCancel.Token);
         var connection = new Connection(this, call, callCancel);
-        return await connection.RunAsync(stopping);
+        return await connection.RunAsync(stopping) with { Token = token };
     }
 
-    private readonly record struct StreamEnd(Status Status, bool Healthy);
+    private readonly record struct StreamEnd(Status Status, bool Healthy, string? Token = null);
 
     /// <summary>One attempt: a single Connect call and the deliveries it carries.</summary>
     private sealed class Connection
@@ -419,6 +460,9 @@ public sealed partial class SubscriptionStream
 
     [LoggerMessage(Level = LogLevel.Error, Message = "QUEUE-MANAGER REFUSED channel {Channel}: {Status}: {Detail}. Check the channel name and its token (token file, token env); retrying in {Delay}")]
     private static partial void LogRefused(ILogger logger, string channel, StatusCode status, string detail, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The token of channel {Channel} changed; reconnecting now")]
+    private static partial void LogTokenChanged(ILogger logger, string channel);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "queue-manager is draining channel {Channel}'s stream: {Reason}")]
     private static partial void LogServerDraining(ILogger logger, string channel, string reason);

@@ -41,12 +41,14 @@ public sealed partial class SpoolFile : IAsyncDisposable
     private readonly string _logPath;
     private readonly string _positionPath;
     private readonly long _maxBytes;
-    private readonly FileStream _writer;
-    private readonly SafeFileHandle _reader;
+    private FileStream _writer;
+    private SafeFileHandle _reader;
     private readonly Channel<Command> _commands = Channel.CreateBounded<Command>(new BoundedChannelOptions(65_536) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Task _loop;
     private long _durableEnd;
+    /// <summary>Where the replayed prefix ends; <c>Ingress:SpoolMaxBytes</c> bounds the bytes after it.</summary>
+    private long _replayedEnd;
     private long _depth;
 
     public SpoolFile(IOptions<IngressOptions> options, ILogger<SpoolFile> logger)
@@ -57,6 +59,7 @@ public sealed partial class SpoolFile : IAsyncDisposable
         Directory.CreateDirectory(directory);
         _logPath = Path.Combine(directory, LogFileName);
         _positionPath = Path.Combine(directory, PositionFileName);
+        File.Delete(CompactPath); // a compaction interrupted by a crash: the log itself is still whole
         _writer = new FileStream(_logPath, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
         _reader = File.OpenHandle(_logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         Recover();
@@ -71,6 +74,11 @@ public sealed partial class SpoolFile : IAsyncDisposable
 
     /// <summary>The offset the replayer starts from (the saved position after recovery).</summary>
     public long ReplayStart { get; private set; }
+
+    private string CompactPath => _logPath + ".compact";
+
+    /// <summary>A replayed prefix at least this long, and at least as long as what follows it, is compacted away.</summary>
+    private long CompactThreshold => Math.Clamp(_maxBytes / 4, 4096, 1 << 20);
 
     /// <summary>Writes a message and returns once it is on disk (or refused).</summary>
     public async Task<SpoolAppend> AppendAsync(Message message)
@@ -201,6 +209,7 @@ public sealed partial class SpoolFile : IAsyncDisposable
         _durableEnd = length;
         _depth = count;
         ReplayStart = start;
+        _replayedEnd = start;
         if (count > 0)
         {
             LogRecovered(_logger, count, length - start);
@@ -218,7 +227,7 @@ public sealed partial class SpoolFile : IAsyncDisposable
                 switch (command)
                 {
                     case Append append:
-                        if (_durableEnd + Pending(written) + append.Frame.Length > _maxBytes)
+                        if (_durableEnd - _replayedEnd + Pending(written) + append.Frame.Length > _maxBytes)
                         {
                             append.Done.TrySetResult(SpoolAppend.Full);
                         }
@@ -305,9 +314,16 @@ public sealed partial class SpoolFile : IAsyncDisposable
                 _writer.Position = 0;
                 _writer.Flush(flushToDisk: true);
                 Interlocked.Exchange(ref _durableEnd, 0);
+                Interlocked.Exchange(ref _replayedEnd, 0);
                 Interlocked.Exchange(ref _depth, 0);
                 WritePosition(0);
                 return 0;
+            }
+
+            Interlocked.Exchange(ref _replayedEnd, replayed.End);
+            if (replayed.End >= CompactThreshold && replayed.End >= _durableEnd - replayed.End)
+            {
+                return Compact(replayed.End);
             }
 
             WritePosition(replayed.End);
@@ -319,6 +335,58 @@ public sealed partial class SpoolFile : IAsyncDisposable
         }
 
         return replayed.End;
+    }
+
+    /// <summary>
+    /// While the queue flaps, new records keep arriving before the replayer reaches the end, so the file is never
+    /// emptied and truncated. Then the records after <paramref name="replayedEnd"/> are copied to a new file, which
+    /// replaces the log. Order matters for a crash at any point: the copy is on disk first; then the position is set
+    /// to 0 (a crash now replays the whole old log again: idempotent, nothing skipped); then the rename. Runs on the
+    /// writer loop, while the replayer waits for this call's answer, so nothing reads or writes the log meanwhile.
+    /// Returns the offset the replayer continues from.
+    /// </summary>
+    private long Compact(long replayedEnd)
+    {
+        var tail = _durableEnd - replayedEnd;
+        try
+        {
+            using (var copy = new FileStream(CompactPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
+            {
+                var buffer = new byte[64 * 1024];
+                for (var at = replayedEnd; at < _durableEnd;)
+                {
+                    var read = RandomAccess.Read(_reader, buffer.AsSpan(0, (int)Math.Min(buffer.Length, _durableEnd - at)), at);
+                    if (read == 0)
+                    {
+                        throw new IOException($"spool.log ended at {at}, before its durable end {_durableEnd}");
+                    }
+
+                    copy.Write(buffer, 0, read);
+                    at += read;
+                }
+
+                copy.Flush(flushToDisk: true);
+            }
+
+            WritePosition(0);
+            File.Move(CompactPath, _logPath, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            LogWriteFailed(_logger, ex);
+            File.Delete(CompactPath);
+            WritePosition(replayedEnd);
+            return replayedEnd;
+        }
+
+        _writer.Dispose();
+        _reader.Dispose();
+        _writer = new FileStream(_logPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0) { Position = tail };
+        _reader = File.OpenHandle(_logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        Interlocked.Exchange(ref _durableEnd, tail);
+        Interlocked.Exchange(ref _replayedEnd, 0);
+        LogCompacted(_logger, replayedEnd, tail);
+        return 0;
     }
 
     private long ReadPosition()
@@ -356,6 +424,9 @@ public sealed partial class SpoolFile : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "spool: {Count} messages ({Bytes} bytes) left by a previous process will be replayed")]
     private static partial void LogRecovered(ILogger logger, long count, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "spool: compacted: dropped {Replayed} replayed bytes, kept {Kept} bytes not yet replayed")]
+    private static partial void LogCompacted(ILogger logger, long replayed, long kept);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "spool: writing to disk failed")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception);

@@ -168,7 +168,19 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
                 EventsChannel,
                 channel,
             ]))!;
+        await ForgetStaleConnectionsAsync(result[2]);
         return (int)result[1] == 1;
+    }
+
+    /// <summary>The scripts drop connections of crashed replicas from the channel's own keys; their entries in the
+    /// cross-slot connection index go here, so the index does not keep every connection that ever crashed.</summary>
+    private async Task ForgetStaleConnectionsAsync(RedisResult stale)
+    {
+        var ids = (RedisValue[])stale!;
+        if (ids.Length > 0)
+        {
+            await redis.Database.HashDeleteAsync(GlobalKeys.ConnectionIndex, ids);
+        }
     }
 
     public async Task<RegisterStatus> RegisterConnectionAsync(string channel, Connection info, TimeSpan aliveFor)
@@ -177,6 +189,11 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
             QueueScripts.Connect,
             KeysOf(channel).ScriptKeys,
             [info.ConnectionId, (long)aliveFor.TotalMilliseconds, info.ToByteArray()]))!;
+        if (result.Length > 2)
+        {
+            await ForgetStaleConnectionsAsync(result[2]);
+        }
+
         return (string)result[0]! switch
         {
             "ok" => RegisterStatus.Registered,

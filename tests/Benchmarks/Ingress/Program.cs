@@ -13,16 +13,14 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using System.Text.RegularExpressions;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using WebhookConnect.Benchmarks;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.Queue.V1;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.Ingress.Intake;
-using WebhookConnect.Ingress.Tests.Support;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 var seconds = Option("--seconds", 10);
@@ -109,7 +107,7 @@ foreach (var (what, result) in rows)
 
 return 0;
 
-async Task<LoadResult> LoadAsync(string url)
+async Task<H2LoadOutput> LoadAsync(string url)
 {
     var arguments = new List<string> { "-D", seconds.ToString(CultureInfo.InvariantCulture), "-c", clients.ToString(CultureInfo.InvariantCulture), "-d", bodyFile, "-H", "content-type: application/json" };
     if (http1)
@@ -126,20 +124,7 @@ async Task<LoadResult> LoadAsync(string url)
     warmUp[1] = Math.Min(5, seconds).ToString(CultureInfo.InvariantCulture);
     await RunAsync(h2load, warmUp);
     arguments.Add(url);
-    var output = await RunAsync(h2load, arguments);
-    var rate = Regex.Match(output, @"finished in [\d.]+s, (?<rps>[\d.]+) req/s");
-    var codes = Regex.Match(output, @"status codes: (?<c2>\d+) 2xx, (?<c3>\d+) 3xx, (?<c4>\d+) 4xx, (?<c5>\d+) 5xx");
-    if (!rate.Success || !codes.Success)
-    {
-        throw new InvalidOperationException($"unexpected h2load output:\n{output}");
-    }
-
-    var latency = Regex.Match(output, @"time for request:\s+(?<min>\S+)\s+(?<max>\S+)\s+(?<mean>\S+)");
-    return new LoadResult(
-        double.Parse(rate.Groups["rps"].Value, CultureInfo.InvariantCulture),
-        long.Parse(codes.Groups["c2"].Value, CultureInfo.InvariantCulture),
-        long.Parse(codes.Groups["c4"].Value, CultureInfo.InvariantCulture) + long.Parse(codes.Groups["c5"].Value, CultureInfo.InvariantCulture),
-        latency.Success ? latency.Groups["mean"].Value : "?");
+    return H2LoadOutput.Parse(await RunAsync(h2load, arguments));
 }
 
 static async Task<string> RunAsync(string file, IEnumerable<string> arguments)
@@ -171,9 +156,9 @@ static string OneKiBJson()
     return json.ToString();
 }
 
-internal readonly record struct LoadResult(double RequestsPerSecond, long Ok, long Errors, string MeanLatency)
+internal static class LoadText
 {
-    public string Describe(LoadResult? baseline = null) =>
-        $"{RequestsPerSecond,9:N0} req/s  mean {MeanLatency,-8}  {Ok} 2xx, {Errors} 4xx/5xx"
-        + (baseline is { } b ? $"  ({RequestsPerSecond / b.RequestsPerSecond:P0} of empty)" : "");
+    public static string Describe(this H2LoadOutput result, H2LoadOutput? baseline = null) =>
+        $"{result.RequestsPerSecond,9:N0} req/s  mean {result.MeanLatency,-8}  {result.Ok} 2xx, {result.Errors} 4xx/5xx"
+        + (baseline is { } b ? $"  ({result.RequestsPerSecond / b.RequestsPerSecond:P0} of empty)" : "");
 }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using StackExchange.Redis;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Benchmarks.Queue;

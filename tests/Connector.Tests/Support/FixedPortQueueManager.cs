@@ -1,7 +1,6 @@
 using System.Globalization;
 using Grpc.Health.V1;
 using WebhookConnect.Grpc.Client;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Connector.Tests.Support;

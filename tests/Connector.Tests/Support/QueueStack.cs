@@ -2,7 +2,6 @@ using Google.Protobuf;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.Queue.V1;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Connector.Tests.Support;

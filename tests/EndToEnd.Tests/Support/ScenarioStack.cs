@@ -4,12 +4,9 @@ using System.Text;
 using System.Text.Json;
 using Grpc.Core;
 using Grpc.Health.V1;
-using WebhookConnect.Connector.Tests.Support;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.Grpc.Client;
-using WebhookConnect.Ingress.Tests.Support;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.EndToEnd.Tests.Support;
@@ -32,11 +29,25 @@ public sealed class ScenarioStack : IAsyncDisposable
 
     public RedisServer Redis { get; private set; } = null!;
 
-    public QueueManagerProcess QueueManager { get; private set; } = null!;
+    /// <summary>The first (or only) queue-manager replica.</summary>
+    public QueueManagerProcess QueueManager => QueueManagers[0];
+
+    /// <summary>Every queue-manager replica, in start order.</summary>
+    public IReadOnlyList<QueueManagerProcess> QueueManagers { get; private set; } = [];
+
+    /// <summary>With several replicas: the forwarder in front of them (as a Kubernetes Service is), which sends each
+    /// new connection to the first live replica. Null with one replica.</summary>
+    public TcpForwarder? Forwarder { get; private set; }
+
+    /// <summary>The port ingress, admin and connectors dial for the queue-manager: the forwarder's, or the only replica's.</summary>
+    public int QueueManagerPort => Forwarder?.Port ?? QueueManager.GrpcPort;
 
     public ChildProcess Admin { get; private set; } = null!;
 
     public GrpcChannel AdminChannel { get; private set; } = null!;
+
+    /// <summary>Admin's gRPC port (AdminService, reflection, health).</summary>
+    public int AdminGrpcPort { get; private set; }
 
     /// <summary>The admin HTTP/JSON twin's base address.</summary>
     public Uri AdminHttp { get; private set; } = null!;
@@ -47,15 +58,26 @@ public sealed class ScenarioStack : IAsyncDisposable
 
     public static Metadata AdminHeaders => new() { { "authorization", "Bearer " + AdminToken } };
 
-    public static async Task<ScenarioStack> StartAsync(bool redisAppendOnly = false)
+    public static async Task<ScenarioStack> StartAsync(bool redisAppendOnly = false, int queueManagerReplicas = 1)
     {
         var stack = new ScenarioStack(System.IO.Directory.CreateTempSubdirectory("wc-e2e-").FullName);
         try
         {
             stack.Redis = stack.Track(await RedisServer.StartAsync(redisAppendOnly));
-            stack.QueueManager = stack.Track(await QueueManagerProcess.StartAsync(stack.Redis.Endpoint));
+            var replicas = new List<QueueManagerProcess>();
+            for (var i = 0; i < queueManagerReplicas; i++)
+            {
+                replicas.Add(stack.Track(await QueueManagerProcess.StartAsync(stack.Redis.Endpoint, replicaId: $"qm-{(char)('a' + i)}")));
+            }
+
+            stack.QueueManagers = replicas;
+            if (queueManagerReplicas > 1)
+            {
+                stack.Forwarder = stack.Track(TcpForwarder.Start([.. replicas.Select(r => r.GrpcPort)]));
+            }
+
             await stack.StartAdminAsync();
-            stack.Ingress = stack.Track(await IngressProcess.StartAsync(stack.QueueManager.GrpcPort, Path.Combine(stack.Directory, "spool")));
+            stack.Ingress = stack.Track(await IngressProcess.StartAsync(stack.QueueManagerPort, Path.Combine(stack.Directory, "spool")));
             return stack;
         }
         catch
@@ -68,6 +90,7 @@ public sealed class ScenarioStack : IAsyncDisposable
     private async Task StartAdminAsync()
     {
         var grpcPort = FreePort.Next();
+        AdminGrpcPort = grpcPort;
         var httpPort = FreePort.Next();
         AdminHttp = new Uri($"http://127.0.0.1:{Text(httpPort)}");
         Admin = Track(ServiceBinaries.Start("admin", ServiceBinaries.Assembly("Admin", "WebhookConnect.Admin"), new Dictionary<string, string>
@@ -76,7 +99,7 @@ public sealed class ScenarioStack : IAsyncDisposable
             ["Admin:GrpcPort"] = Text(grpcPort),
             ["Admin:HttpPort"] = Text(httpPort),
             ["Admin:Tokens"] = AdminToken,
-            ["Admin:QueueManager"] = $"http://127.0.0.1:{Text(QueueManager.GrpcPort)}",
+            ["Admin:QueueManager"] = $"http://127.0.0.1:{Text(QueueManagerPort)}",
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = Text(FreePort.Next()),
         }));
@@ -125,11 +148,26 @@ public sealed class ScenarioStack : IAsyncDisposable
     public async Task<ChannelStats> StatsAsync(string channel) =>
         (await AdminClient.GetChannelStatsAsync(new GetChannelStatsRequest { Channel = channel }, AdminHeaders)).Stats;
 
-    /// <summary>Waits until the channel's stats satisfy <paramref name="condition"/>; returns them.</summary>
-    public async Task<ChannelStats> WaitForStatsAsync(string channel, Func<ChannelStats, bool> condition, string what)
+    /// <summary>Waits until the channel's stats satisfy <paramref name="condition"/>; returns them. With
+    /// <paramref name="whileRecovering"/>, a call failing because the queue-manager or Redis behind admin is still
+    /// coming back (UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED) counts as "not yet" instead of failing the test.</summary>
+    public async Task<ChannelStats> WaitForStatsAsync(string channel, Func<ChannelStats, bool> condition, string what, bool whileRecovering = false)
     {
         ChannelStats? stats = null;
-        await Eventually.UntilAsync(async () => condition(stats = await StatsAsync(channel)), Patience, $"{channel}: {what} (last: {stats})");
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    return condition(stats = await StatsAsync(channel));
+                }
+                catch (RpcException ex) when (whileRecovering && ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.DeadlineExceeded)
+                {
+                    return false;
+                }
+            },
+            Patience,
+            $"{channel}: {what} (last: {stats})");
         return stats!;
     }
 
@@ -185,10 +223,27 @@ public sealed class ScenarioStack : IAsyncDisposable
         }
 
         yaml.Append(extraYaml);
-        return Track(await ConnectorProcess.StartReadyAsync(QueueManager.GrpcPort, yaml.ToString(), files: new Dictionary<string, string> { ["token"] = token }));
+        return Track(await ConnectorProcess.StartReadyAsync(QueueManagerPort, yaml.ToString(), files: new Dictionary<string, string> { ["token"] = token }));
     }
 
     public async Task<TargetServer> StartTargetAsync() => Track(await TargetServer.StartAsync());
+
+    /// <summary>Kills ingress with SIGKILL (no drain, nothing flushed) and waits until it is gone.</summary>
+    public async Task KillIngressAsync()
+    {
+        Ingress.Process.Signal(ChildProcess.SigKill);
+        await Ingress.Process.WaitForExitAsync(Patience);
+        await Ingress.DisposeAsync();
+        _started.Remove(Ingress);
+    }
+
+    /// <summary>Starts ingress again on the same port with the same spool; waits for /healthz only, since the
+    /// queue-manager may still be unreachable.</summary>
+    public async Task RestartIngressAsync()
+    {
+        var port = Ingress.Port;
+        Ingress = Track(await IngressProcess.StartAsync(QueueManagerPort, Ingress.SpoolPath, waitReady: false, port: port));
+    }
 
     private T Track<T>(T started)
         where T : IAsyncDisposable

@@ -3,7 +3,6 @@ using Grpc.Core;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.Queue.V1;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Ingress.Tests.Support;

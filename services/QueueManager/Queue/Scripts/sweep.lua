@@ -1,10 +1,11 @@
 -- Periodic work on one channel, safe to run from any replica at any time (all of it is idempotent; the lock
 -- only avoids doing it twice per period). ARGV: 1 lock owner, 2 lock ms, 3 random seed, 4 batch size,
 -- 5 settled retention ms, 6 events channel, 7 channel name.
--- Returns { ran (0/1), more (1 when a batch limit was hit) }.
-if redis.call('EXISTS', K_CONFIG) == 0 then return { 0, 0 } end
+-- Returns { ran (0/1), more (1 when a batch limit was hit), connection ids found stale and removed } (the caller
+-- removes those from the cross-slot wc:connection-index).
+if redis.call('EXISTS', K_CONFIG) == 0 then return { 0, 0, {} } end
 local holder = redis.call('GET', K_SWEEP_LOCK)
-if holder and holder ~= ARGV[1] then return { 0, 0 } end
+if holder and holder ~= ARGV[1] then return { 0, 0, {} } end
 redis.call('SET', K_SWEEP_LOCK, ARGV[1], 'PX', ARGV[2])
 math.randomseed(tonumber(ARGV[3]))
 local batch = tonumber(ARGV[4])
@@ -63,4 +64,4 @@ for _, connection in ipairs(stale) do
 end
 
 if woke then wake(ARGV[6], ARGV[7]) end
-return { 1, more }
+return { 1, more, stale }

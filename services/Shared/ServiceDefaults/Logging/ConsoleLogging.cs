@@ -29,6 +29,9 @@ internal static class ConsoleLogging
             {
                 ["Logging:LogLevel:Default"] = "Information",
                 ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                // It logs every failing probe as an error: a replica that is still starting (or waiting for Redis)
+                // would print "fail:" lines on each /readyz call. /readyz names what fails; the services log causes.
+                ["Logging:LogLevel:Microsoft.Extensions.Diagnostics.HealthChecks"] = "Critical",
             },
         });
 

@@ -3,7 +3,7 @@ using Grpc.Core;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.Grpc.Client;
 
-namespace WebhookConnect.QueueManager.Tests.Support;
+namespace WebhookConnect.TestKit.Services;
 
 /// <summary>A minimal connector for tests: opens a Connect stream, collects deliveries, answers pings, and acks or
 /// nacks on demand. Every wait has a deadline.</summary>

@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace WebhookConnect.Connector.Tests.Support;
+namespace WebhookConnect.TestKit.Services;
 
 /// <summary>One request as a target received it. Header values are the bytes on the wire (read as Latin-1).</summary>
 public sealed record ReceivedRequest(string Method, string Path, IReadOnlyList<KeyValuePair<string, string>> Headers, byte[] Body, DateTimeOffset At)

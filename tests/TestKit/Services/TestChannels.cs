@@ -7,7 +7,7 @@ using WebhookConnect.Contracts.Queue.V1;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.Grpc.Client;
 
-namespace WebhookConnect.QueueManager.Tests.Support;
+namespace WebhookConnect.TestKit.Services;
 
 /// <summary>Creates channels for queue tests through the internal admin API (CreateChannel), with settings given by
 /// their config-hash names (ttl_ms, max_in_flight, …) for brevity.</summary>

@@ -1,10 +1,9 @@
 using System.Globalization;
 using Grpc.Health.V1;
 using WebhookConnect.Grpc.Client;
-using WebhookConnect.TestKit;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
-namespace WebhookConnect.QueueManager.Tests.Support;
+namespace WebhookConnect.TestKit.Services;
 
 /// <summary>The queue-manager binary as a child process on free loopback ports, with a gRPC channel to it.</summary>
 public sealed class QueueManagerProcess : IAsyncDisposable

@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
-using WebhookConnect.TestKit;
 
-namespace WebhookConnect.Ingress.Tests.Support;
+namespace WebhookConnect.TestKit.Services;
 
 /// <summary>The ingress binary as a child process on free loopback ports, with an HttpClient for webhooks.</summary>
 public sealed partial class IngressProcess : IAsyncDisposable

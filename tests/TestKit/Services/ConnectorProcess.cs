@@ -1,9 +1,7 @@
 using System.Globalization;
 using System.Net;
-using WebhookConnect.QueueManager.Tests.Support;
-using WebhookConnect.TestKit;
 
-namespace WebhookConnect.Connector.Tests.Support;
+namespace WebhookConnect.TestKit.Services;
 
 /// <summary>The connector binary as a child process, with its management port on a free loopback port.</summary>
 public sealed class ConnectorProcess : IAsyncDisposable

@@ -3,7 +3,7 @@ using Google.Protobuf.WellKnownTypes;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.Grpc.Client;
 
-namespace WebhookConnect.QueueManager.Tests.Support;
+namespace WebhookConnect.TestKit.Services;
 
 /// <summary>Builds and publishes messages as ingress would.</summary>
 public static class TestMessages

@@ -1,0 +1,347 @@
+// End-to-end benchmark (not a test; issue 7, SPEC §13). Usage:
+//   dotnet run -c Release --project tests/Benchmarks/EndToEnd -- [--messages 50000] [--clients 16] [--streams 16]
+//       [--rate 1000] [--seconds 10] [--body-bytes 1024]
+// Starts a private redis-server, the queue-manager, ingress and connector binaries (Release) and a Kestrel target in
+// this process, all on 127.0.0.1, and measures:
+//   1. an empty Kestrel endpoint in this process, driven by h2load (h2c, --clients × --streams): the baseline;
+//   2. throughput: --messages webhooks POSTed by the same h2load command, timed from its start until the last one is
+//      acked; every webhook must reach the target once (counted by X-Webhook-Message-Id) and acked_total must match;
+//   3. latency: an open-loop sender in this process at --rate webhooks/s for --seconds; each webhook carries its
+//      scheduled send time and the target takes (arrival − scheduled), so a stalled sender cannot hide delays.
+// A warm-up of 5 000 webhooks runs first, not counted. Exits 1 unless every webhook arrived exactly once, every POST
+// was answered 200 and every message was acked.
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using WebhookConnect.Benchmarks;
+using WebhookConnect.Benchmarks.Queue;
+using WebhookConnect.TestKit;
+
+if (args.Contains("--help"))
+{
+    Console.WriteLine("usage: dotnet run -c Release --project tests/Benchmarks/EndToEnd -- [--messages 50000] [--clients 16] [--streams 16] [--rate 1000] [--seconds 10] [--body-bytes 1024]");
+    return 0;
+}
+
+var messages = Arg("--messages", 50_000);
+var clients = Arg("--clients", 16);
+var streams = Arg("--streams", 16);
+var concurrency = 64;
+var rate = Arg("--rate", 1000);
+var seconds = Arg("--seconds", 10);
+var bodyBytes = Arg("--body-bytes", 1024);
+const string channel = "bench";
+var h2load = Prerequisites.RequireExecutable("h2load", "sudo apt-get install -y nghttp2-client");
+
+using var cancel = new CancellationTokenSource();
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+{
+    context.Cancel = true;
+    cancel.Cancel();
+});
+
+// The target: /hook records each webhook's sequence number and latency into the current phase; /empty only reads the body.
+Phase? phase = null;
+Arrivals? arrivals = null;
+var targetPort = FreePort.Next();
+var emptyPort = FreePort.Next();
+var builder = WebApplication.CreateSlimBuilder();
+builder.Logging.ClearProviders();
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.Listen(IPAddress.Loopback, targetPort);
+    // The baseline's port: h2c with prior knowledge, as h2load speaks to ingress.
+    k.Listen(IPAddress.Loopback, emptyPort, l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2);
+});
+var target = builder.Build();
+target.Run(async context =>
+{
+    await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+    if (context.Request.Path == "/hook" && Volatile.Read(ref phase) is { } current)
+    {
+        current.Arrived(context.Request.Headers["X-Bench-Seq"].ToString(), context.Request.Headers["X-Bench-Sent"].ToString());
+    }
+    else if (context.Request.Path == "/hook" && Volatile.Read(ref arrivals) is { } counted)
+    {
+        counted.Arrived(context.Request.Headers["X-Webhook-Message-Id"].ToString());
+    }
+
+    context.Response.StatusCode = 200;
+});
+await target.StartAsync(cancel.Token);
+
+var body = Encoding.UTF8.GetBytes("{\"type\":\"order.created\",\"data\":{\"padding\":\"" + new string('x', Math.Max(0, bodyBytes - 45)) + "\"}}");
+var rows = new List<(string What, string Value)>();
+var failures = new List<string>();
+await using var stack = await BenchStack.StartAsync();
+var spool = Directory.CreateTempSubdirectory("wc-e2e-bench-").FullName;
+var bodyFile = Path.Combine(spool, "body.json");
+ConnectorProcess? connector = null;
+IngressProcess? ingress = null;
+using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = concurrency, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+{
+    Timeout = TimeSpan.FromSeconds(60),
+};
+try
+{
+    var token = await stack.CreateChannelAsync(channel, 10_000_000, 1000);
+    ingress = await IngressProcess.StartAsync(stack.QueueManager.GrpcPort, Path.Combine(spool, "spool"), new Dictionary<string, string>
+    {
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Ingress:PublishTimeout"] = "00:00:30",
+    });
+    connector = await ConnectorProcess.StartReadyAsync(stack.QueueManager.GrpcPort, $"""
+        subscriptions:
+          - channel: {channel}
+            token_file: {"{dir}"}/token
+            max_in_flight: 1000
+            default_target:
+              url: http://127.0.0.1:{targetPort}/hook
+        logging:
+          log_level:
+            Default: Warning
+        """, files: new Dictionary<string, string> { ["token"] = token });
+    var webhook = new Uri($"http://127.0.0.1:{ingress.Port}/webhook/{channel}");
+    var empty = new Uri($"http://127.0.0.1:{emptyPort}/empty");
+    long acked = 0;
+
+    await File.WriteAllBytesAsync(bodyFile, body);
+
+    // Warm-up: JIT tiering, connection pools, Redis scripts loaded. Not counted.
+    const int warmUp = 5000;
+    var warming = new Arrivals();
+    Volatile.Write(ref arrivals, warming);
+    await LoadAsync(webhook, warmUp);
+    await WaitArrivedAsync(() => warming.Unique, warmUp, acked += warmUp, "warm-up");
+    await LoadAsync(empty, warmUp);
+
+    // 1. The empty endpoint, same h2load command.
+    var baseline = await LoadAsync(empty, messages);
+    rows.Add(("1. empty Kestrel endpoint (h2load, same run)", $"{baseline.RequestsPerSecond,8:N0} req/s  ({baseline.Ok} 200, {messages - baseline.Ok} errors)"));
+
+    // 2. Throughput: POST → ingress → queue-manager → Redis → connector → target → ack.
+    var counted = new Arrivals();
+    Volatile.Write(ref arrivals, counted);
+    var started = Stopwatch.GetTimestamp();
+    var posted = await LoadAsync(webhook, messages);
+    await WaitArrivedAsync(() => counted.Unique, messages, acked += messages, "throughput");
+    var untilAcked = Stopwatch.GetElapsedTime(started, Stopwatch.GetTimestamp());
+    rows.Add(("2. webhooks/s, first POST → last ack", $"{messages / untilAcked.TotalSeconds,8:N0} /s    ({messages} webhooks in {untilAcked.TotalSeconds:0.00} s; {messages / untilAcked.TotalSeconds / baseline.RequestsPerSecond:P0} of the empty endpoint)"));
+    rows.Add(("   POSTs answered (h2load's rate)", $"{posted.RequestsPerSecond,8:N0} /s    ({posted.Ok} 200, {messages - posted.Ok} errors, mean {posted.MeanLatency})"));
+    rows.Add(("   arrivals at the target / duplicates", $"{counted.Unique} / {counted.Duplicates}"));
+    if (posted.Ok != messages || counted.Unique != messages || counted.Duplicates != 0)
+    {
+        failures.Add($"throughput: {posted.Ok} of {messages} POSTs answered 200, {counted.Unique} arrived, {counted.Duplicates} twice");
+    }
+
+    Volatile.Write(ref arrivals, null);
+
+    // 3. Latency at a steady rate, open loop.
+    var steady = await OpenLoopAsync(webhook, rate, seconds, cancel.Token);
+    await WaitArrivedAsync(() => steady.Phase.Unique, steady.Count, acked += steady.Count, "steady rate");
+    rows.Add(($"3. latency at {rate}/s for {seconds} s, POST → target", steady.Phase.Describe()));
+    rows.Add(("   sent / answered 200 / arrived", $"{steady.Count} / {steady.Count - steady.NotOk} / {steady.Phase.Unique}"));
+    Check(steady, "steady rate");
+
+    var total = await stack.StatAsync(channel, "acked_total");
+    rows.Add(("acked_total (Redis) / expected", $"{total} / {acked}"));
+    if (total != acked)
+    {
+        failures.Add($"acked_total is {total}, expected {acked}");
+    }
+}
+finally
+{
+    if (connector is not null)
+    {
+        await connector.DisposeAsync();
+    }
+
+    if (ingress is not null)
+    {
+        await ingress.DisposeAsync();
+    }
+
+    await target.StopAsync();
+    Directory.Delete(spool, recursive: true);
+}
+
+Console.WriteLine();
+Console.WriteLine($"End-to-end benchmark ({Environment.ProcessorCount} cores, everything on this machine; {bodyBytes} B JSON bodies; h2load h2c {clients} connections × {streams} streams; the steady-rate sender HTTP/1.1)");
+foreach (var (what, value) in rows)
+{
+    Console.WriteLine($"  {what,-48} {value}");
+}
+
+foreach (var failure in failures)
+{
+    Console.WriteLine("FAILED: " + failure);
+}
+
+return failures.Count == 0 ? 0 : 1;
+
+void Check(Load load, string what)
+{
+    var (recorded, expected) = (load.Phase, load.Count);
+    if (load.NotOk != 0)
+    {
+        failures.Add($"{what}: {load.NotOk} POSTs were not answered 200");
+    }
+
+    if (recorded.Unique != expected || recorded.Duplicates != 0 || recorded.Unparsed != 0)
+    {
+        failures.Add($"{what}: {recorded.Unique} of {expected} webhooks arrived, {recorded.Duplicates} twice, {recorded.Unparsed} unreadable");
+    }
+}
+
+// Waits until `count` webhooks reached the target (as `arrived` counts them) and acked_total reached `expected`.
+async Task WaitArrivedAsync(Func<int> arrived, int count, long expected, string what) =>
+    await Eventually.UntilAsync(
+        async () => arrived() >= count && await stack.StatAsync(channel, "acked_total") >= expected,
+        TimeSpan.FromMinutes(5),
+        $"{what}: {count} webhooks at the target and acked",
+        TimeSpan.FromMilliseconds(10));
+
+// `count` POSTs by h2load (h2c, clients × streams in flight); its own rate and status counts.
+async Task<H2LoadOutput> LoadAsync(Uri uri, int count)
+{
+    await using var run = ChildProcess.Start("h2load", h2load,
+    [
+        "-n", count.ToString(CultureInfo.InvariantCulture), "-c", clients.ToString(CultureInfo.InvariantCulture), "-m", streams.ToString(CultureInfo.InvariantCulture),
+        "-d", bodyFile, "-H", "content-type: application/json", uri.ToString(),
+    ]);
+    await run.WaitForExitAsync(TimeSpan.FromMinutes(10));
+    return H2LoadOutput.Parse(run.Output);
+}
+
+HttpRequestMessage Request(Uri uri, int sequence, long sent)
+{
+    var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
+    request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+    request.Headers.Add("X-Bench-Seq", sequence.ToString(CultureInfo.InvariantCulture));
+    request.Headers.Add("X-Bench-Sent", sent.ToString(CultureInfo.InvariantCulture));
+    return request;
+}
+
+async Task<bool> SendAsync(Uri uri, int sequence, long sent, CancellationToken cancellation)
+{
+    using var request = Request(uri, sequence, sent);
+    using var response = await http.SendAsync(request, cancellation);
+    return response.StatusCode == HttpStatusCode.OK;
+}
+
+// `perSecond` POSTs a second for `duration` seconds, each started at its scheduled time whatever the others do.
+async Task<Load> OpenLoopAsync(Uri uri, int perSecond, int duration, CancellationToken cancellation)
+{
+    var count = perSecond * duration;
+    var recorder = new Phase(count);
+    Volatile.Write(ref phase, recorder);
+    var notOk = 0;
+    var inFlight = new List<Task>(count);
+    var started = Stopwatch.GetTimestamp();
+    var interval = Stopwatch.Frequency / (double)perSecond;
+    for (var i = 0; i < count; i++)
+    {
+        var scheduled = started + (long)(i * interval);
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), scheduled);
+        if (wait > TimeSpan.FromMilliseconds(1))
+        {
+            await Task.Delay(wait, cancellation);
+        }
+
+        var sequence = i;
+        inFlight.Add(Task.Run(async () =>
+        {
+            if (!await SendAsync(uri, sequence, scheduled, cancellation))
+            {
+                Interlocked.Increment(ref notOk);
+            }
+        }, cancellation));
+    }
+
+    await Task.WhenAll(inFlight);
+    return new Load(count, notOk, recorder);
+}
+
+int Arg(string name, int fallback)
+{
+    var at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+/// <summary>Webhooks that reached the target, told apart by the message id the connector sends with each.</summary>
+internal sealed class Arrivals
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _seen = new(StringComparer.Ordinal);
+    private int _duplicates;
+
+    public int Unique => _seen.Count;
+
+    public int Duplicates => Volatile.Read(ref _duplicates);
+
+    public void Arrived(string messageId)
+    {
+        if (!_seen.TryAdd(messageId, 0))
+        {
+            Interlocked.Increment(ref _duplicates);
+        }
+    }
+}
+
+/// <summary>One measured run of POSTs.</summary>
+internal sealed record Load(int Count, int NotOk, Phase Phase);
+
+/// <summary>What the target saw during one phase: which sequence numbers arrived, and each first arrival's latency.</summary>
+internal sealed class Phase(int count)
+{
+    private readonly int[] _seen = new int[count];
+    private readonly long[] _latency = new long[count];
+    private int _unique;
+    private int _duplicates;
+    private int _unparsed;
+
+    public int Unique => Volatile.Read(ref _unique);
+
+    public int Duplicates => Volatile.Read(ref _duplicates);
+
+    public int Unparsed => Volatile.Read(ref _unparsed);
+
+    public void Arrived(string sequenceHeader, string sentHeader)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (!int.TryParse(sequenceHeader, CultureInfo.InvariantCulture, out var sequence) || sequence < 0 || sequence >= _seen.Length
+            || !long.TryParse(sentHeader, CultureInfo.InvariantCulture, out var sent))
+        {
+            Interlocked.Increment(ref _unparsed);
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _seen[sequence], 1) == 1)
+        {
+            Interlocked.Increment(ref _duplicates);
+            return;
+        }
+
+        _latency[sequence] = now - sent;
+        Interlocked.Increment(ref _unique);
+    }
+
+    public string Describe()
+    {
+        var arrived = _latency.Where((_, i) => Volatile.Read(ref _seen[i]) == 1).Order().ToArray();
+        if (arrived.Length == 0)
+        {
+            return "nothing arrived";
+        }
+
+        string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
+        long At(double quantile) => arrived[Math.Min(arrived.Length - 1, (int)Math.Ceiling(quantile * arrived.Length) - 1)];
+        return $"p50 {Ms(At(0.50))}  p99 {Ms(At(0.99))}  max {Ms(arrived[^1])}";
+    }
+}

@@ -1,0 +1,166 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace WebhookConnect.TestKit;
+
+/// <summary>
+/// A loopback TCP forwarder in front of several backends, as a Kubernetes Service is in front of replicas: each new
+/// connection goes to the first backend (in the given order) that accepts it, and its bytes are copied both ways
+/// until either side closes. When a backend dies its connections are closed on the client side as well, so clients
+/// see a broken connection and reconnect through the forwarder to the next live backend.
+/// </summary>
+public sealed class TcpForwarder : IAsyncDisposable
+{
+    private readonly TcpListener _listener;
+    private readonly IReadOnlyList<int> _backends;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+    private readonly List<Task> _pipes = [];
+    private readonly Lock _gate = new();
+    private readonly int[] _connections;
+
+    private TcpForwarder(IReadOnlyList<int> backends)
+    {
+        _backends = backends;
+        _connections = new int[backends.Count];
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _accepting = AcceptAsync();
+    }
+
+    public int Port { get; }
+
+    /// <summary>How many connections were forwarded to each backend so far, in the order given.</summary>
+    public IReadOnlyList<int> Connections
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _connections];
+            }
+        }
+    }
+
+    /// <summary>Listens on a free loopback port and forwards to <paramref name="backendPorts"/> on 127.0.0.1.</summary>
+    public static TcpForwarder Start(params int[] backendPorts) => new(backendPorts);
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptSocketAsync(_stop.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                _pipes.RemoveAll(t => t.IsCompleted);
+                _pipes.Add(ForwardAsync(client));
+            }
+        }
+    }
+
+    private async Task ForwardAsync(Socket client)
+    {
+        using (client)
+        {
+            var backend = await ConnectToFirstLiveAsync();
+            if (backend is null)
+            {
+                return;
+            }
+
+            using (backend)
+            {
+                using var either = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                var up = CopyAsync(client, backend, either);
+                var down = CopyAsync(backend, client, either);
+                await Task.WhenAny(up, down);
+                await either.CancelAsync();
+                await Task.WhenAll(up, down);
+            }
+        }
+    }
+
+    private async Task<Socket?> ConnectToFirstLiveAsync()
+    {
+        for (var i = 0; i < _backends.Count; i++)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _backends[i]), _stop.Token);
+                lock (_gate)
+                {
+                    _connections[i]++;
+                }
+
+                return socket;
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+            {
+                socket.Dispose();
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Copies until the source closes or fails, then shuts the destination's sending side (or both on failure).</summary>
+    private static async Task CopyAsync(Socket from, Socket to, CancellationTokenSource either)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                var read = await from.ReceiveAsync(buffer, SocketFlags.None, either.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, either.Token);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            // A dead backend (RST) or a finished copy ends the whole forwarded connection: the client must notice.
+            try
+            {
+                to.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
+
+            await either.CancelAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        Task[] pipes;
+        lock (_gate)
+        {
+            pipes = [.. _pipes];
+        }
+
+        await Task.WhenAll(pipes);
+        _stop.Dispose();
+    }
+}
