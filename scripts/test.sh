@@ -26,4 +26,20 @@ log "format check"
 dotnet format Services.sln --no-restore --verify-no-changes
 
 log "tests"
-dotnet test Services.sln --no-build -c Release --logger "console;verbosity=normal" "$@"
+# The test projects run in parallel and their output interleaves; a CI log may show only its end. The output is kept
+# and, when a test fails, every failed test with its message and stack is printed again at the very end.
+output=$(mktemp)
+trap 'rm -f "$output"' EXIT
+status=0
+dotnet test Services.sln --no-build -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$output" || status=$?
+if [ "$status" -ne 0 ]; then
+  log "FAILED (dotnet test exit code $status); failed tests and aborted runs, repeated from above:"
+  awk '
+    /^  Failed [^ ]/ { show = 1 }
+    /^  (Passed|Skipped) [^ ]/ || /^\[xUnit\.net/ || /^Test Run / || /^Total tests:/ { show = 0 }
+    /^  Failed [^ ]/ && seen[$0]++ { show = 0 }
+    show { print }
+    /aborted|crashed|Test host process exited|Failed! +-|Failed: +[1-9]/ && !show { print }
+  ' "$output"
+  exit "$status"
+fi
