@@ -36,7 +36,7 @@ if [ "$status" -ne 0 ]; then
   log "FAILED (dotnet test exit code $status); failed tests and aborted runs, repeated from above:"
   awk '
     /^  Failed [^ ]/ { show = 1 }
-    /^  (Passed|Skipped) [^ ]/ || /^\[xUnit\.net/ || /^Test Run / || /^Total tests:/ { show = 0 }
+    /^  (Passed|Skipped) [^ ]/ || /^\[xUnit\.net/ || /^Test Run / || /^Total tests:/ || /^Test run for / || /^A total of / { show = 0 }
     /^  Failed [^ ]/ && seen[$0]++ { show = 0 }
     show { print }
     /aborted|crashed|Test host process exited|Failed! +-|Failed: +[1-9]/ && !show { print }

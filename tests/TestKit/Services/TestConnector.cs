@@ -37,7 +37,17 @@ public sealed class TestConnector : IAsyncDisposable
     public static async Task<TestConnector> ConnectAsync(GrpcChannel channel, string channelName, string? token, uint maxInFlight = 0, string connectorId = "test")
     {
         var connector = Open(channel, token);
-        await connector.SendAsync(new ConnectRequest { Subscribe = new Subscribe { Channel = channelName, MaxInFlight = maxInFlight, ConnectorId = connectorId } });
+        try
+        {
+            await connector.SendAsync(new ConnectRequest { Subscribe = new Subscribe { Channel = channelName, MaxInFlight = maxInFlight, ConnectorId = connectorId } });
+        }
+        catch (RpcException)
+        {
+            // Refused before the Subscribe was written: the write carries the call's status.
+            await connector.DisposeAsync();
+            throw;
+        }
+
         var first = await Task.WhenAny(connector._subscribed.Task, connector._ended.Task).WaitAsync(QueueManagerProcess.Patience);
         if (first == connector._ended.Task)
         {
@@ -53,7 +63,17 @@ public sealed class TestConnector : IAsyncDisposable
     public static async Task<Status> RefusedAsync(GrpcChannel channel, string? token, ConnectRequest first)
     {
         await using var connector = Open(channel, token);
-        await connector.SendAsync(first);
+        try
+        {
+            await connector.SendAsync(first);
+        }
+        catch (RpcException refusedBeforeTheWrite)
+        {
+            // The server may end the call (e.g. Unauthenticated at the headers) before the first message is written;
+            // the write then fails with the call's status, which is the answer we wait for.
+            return refusedBeforeTheWrite.Status;
+        }
+
         return await connector._ended.Task.WaitAsync(QueueManagerProcess.Patience);
     }
 
