@@ -45,14 +45,9 @@ public sealed class AdminStack : IAsyncLifetime
             ["Admin:QueueManagerToken"] = InternalToken,
         }));
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
-        await Eventually.UntilAsync(
+        await Admin.UntilAsync(
             async () =>
             {
-                if (Admin.HasExited)
-                {
-                    throw new InvalidOperationException($"admin exited with {Admin.ExitCode}:\n{Admin.Output}");
-                }
-
                 try
                 {
                     return (await new Health.HealthClient(Channel).CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving;

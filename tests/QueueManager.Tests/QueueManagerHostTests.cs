@@ -100,14 +100,9 @@ public sealed class QueueManagerHostTests
     private static async Task<string> WaitForReadyzAsync(HttpClient http, HttpStatusCode expected, string what, ChildProcess service)
     {
         var body = "";
-        await Eventually.UntilAsync(
+        await service.UntilAsync(
             async () =>
             {
-                if (service.HasExited)
-                {
-                    throw new InvalidOperationException($"queue-manager exited with {service.ExitCode}:\n{service.Output}");
-                }
-
                 try
                 {
                     using var response = await http.GetAsync(new Uri("/readyz", UriKind.Relative));

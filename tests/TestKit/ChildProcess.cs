@@ -199,6 +199,30 @@ public sealed class ChildProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
+    /// Polls <paramref name="condition"/> (e.g. a health probe) until it holds. Fails at once when the process exits,
+    /// and when <paramref name="timeout"/> passes; both messages hold what the process printed, which is usually
+    /// where the reason is.
+    /// </summary>
+    public async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, TimeSpan? pollInterval = null)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        try
+        {
+            await Eventually.UntilAsync(
+                async () => HasExited
+                    ? throw new InvalidOperationException($"{Name} exited with {ExitCode} while waiting for {what}.{DescribeOutput()}")
+                    : await condition().ConfigureAwait(false),
+                timeout,
+                what,
+                pollInterval).ConfigureAwait(false);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}.{DescribeOutput()}", e);
+        }
+    }
+
     /// <summary>Sends a Unix signal (<see cref="SigTerm"/>, <see cref="SigKill"/>, ...); a no-op once the process has exited.</summary>
     public void Signal(int signal)
     {

@@ -137,14 +137,9 @@ public sealed class RedisServer : IAsyncDisposable
             .. _extraArguments,
         ];
         _process = ChildProcess.Start($"redis:{Port}#{_starts}", _executable, arguments);
-        await Eventually.UntilAsync(
+        await _process.UntilAsync(
             async () =>
             {
-                if (_process.HasExited)
-                {
-                    throw new InvalidOperationException($"redis-server exited with code {_process.ExitCode} while starting:\n{_process.Output}");
-                }
-
                 try
                 {
                     return await ExecuteAsync("PING") == "PONG";

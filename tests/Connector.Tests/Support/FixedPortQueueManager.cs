@@ -22,14 +22,9 @@ public static class FixedPortQueueManager
             ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
         });
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
-        await Eventually.UntilAsync(
+        await process.UntilAsync(
             async () =>
             {
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException($"queue-manager exited with {process.ExitCode}:\n{process.Output}");
-                }
-
                 try
                 {
                     var reply = await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2));

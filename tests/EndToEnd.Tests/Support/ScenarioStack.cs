@@ -104,14 +104,9 @@ public sealed class ScenarioStack : IAsyncDisposable
             ["Management:Port"] = Text(FreePort.Next()),
         }));
         AdminChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{Text(grpcPort)}");
-        await Eventually.UntilAsync(
+        await Admin.UntilAsync(
             async () =>
             {
-                if (Admin.HasExited)
-                {
-                    throw new InvalidOperationException($"admin exited with {Admin.ExitCode}:\n{Admin.Output}");
-                }
-
                 try
                 {
                     return (await new Health.HealthClient(AdminChannel).CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving;

@@ -84,7 +84,7 @@ public sealed class ConnectorProcess : IAsyncDisposable
     }
 
     public async Task WaitReadyAsync(TimeSpan? timeout = null) =>
-        await Eventually.UntilAsync(async () => await ReadyStatusAsync() == HttpStatusCode.OK, timeout ?? QueueManagerProcess.Patience, "the connector's /readyz to answer 200");
+        await Process.UntilAsync(async () => await ReadyStatusAsync() == HttpStatusCode.OK, timeout ?? QueueManagerProcess.Patience, "the connector's /readyz to answer 200");
 
     /// <summary>The /readyz status; throws when the process has exited (with its output).</summary>
     public async Task<HttpStatusCode?> ReadyStatusAsync()

@@ -74,14 +74,9 @@ public sealed partial class IngressProcess : IAsyncDisposable
     }
 
     public async Task WaitAsync(string path) =>
-        await Eventually.UntilAsync(
+        await Process.UntilAsync(
             async () =>
             {
-                if (Process.HasExited)
-                {
-                    throw new InvalidOperationException($"ingress exited with {Process.ExitCode}:\n{Process.Output}");
-                }
-
                 try
                 {
                     return (await Management.GetAsync(new Uri(path, UriKind.Relative))).StatusCode == HttpStatusCode.OK;

@@ -69,14 +69,9 @@ public sealed class QueueManagerProcess : IAsyncDisposable
     }
 
     public async Task WaitServingAsync() =>
-        await Eventually.UntilAsync(
+        await Process.UntilAsync(
             async () =>
             {
-                if (Process.HasExited)
-                {
-                    throw new InvalidOperationException($"queue-manager exited with {Process.ExitCode}:\n{Process.Output}");
-                }
-
                 try
                 {
                     var reply = await new Health.HealthClient(Channel).CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(5));
