@@ -15,8 +15,8 @@ public sealed class StreamLifecycleTests(QueueStack stack) : IClassFixture<Queue
     {
         await using var redis = await RedisServer.StartAsync();
         var port = FreePort.Next();
-        var first = await FixedPortQueueManager.StartAsync(redis.Endpoint, port, "qm-first");
-        ChildProcess? second = null;
+        var first = await QueueManagerProcess.StartAsync(redis.Endpoint, QueueStack.QueueManagerSettings, "qm-first", port);
+        QueueManagerProcess? second = null;
         try
         {
             using var admin = WebhookConnect.Grpc.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
@@ -34,11 +34,11 @@ public sealed class StreamLifecycleTests(QueueStack stack) : IClassFixture<Queue
 
             await Eventually.UntilAsync(() => target.Count == 5, Patience, "5 deliveries before the restart");
 
-            first.Signal(ChildProcess.SigKill);
-            await first.WaitForExitAsync(Patience);
+            first.Process.Signal(ChildProcess.SigKill);
+            await first.Process.WaitForExitAsync(Patience);
             await Eventually.UntilAsync(async () => await connector.ReadyStatusAsync() == HttpStatusCode.ServiceUnavailable, Patience, "/readyz to report the lost stream");
 
-            second = await FixedPortQueueManager.StartAsync(redis.Endpoint, port, "qm-second");
+            second = await QueueManagerProcess.StartAsync(redis.Endpoint, QueueStack.QueueManagerSettings, "qm-second", port);
             var serving = Stopwatch.StartNew();
             await connector.WaitReadyAsync();
             var resumed = serving.Elapsed;

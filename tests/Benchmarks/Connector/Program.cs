@@ -169,21 +169,21 @@ try
     }
 
     var resumeTimes = new List<double>();
-    var current = stack.QueueManager.Process;
+    var current = stack.QueueManager;
     for (var round = 0; round < restarts; round++)
     {
         await Eventually.UntilAsync(ReadyAsync, TimeSpan.FromMinutes(2), "the connector to be ready", TimeSpan.FromMilliseconds(10));
         // Let the stream count as healthy (10 s subscribed) so each round starts from a reset backoff.
         await Task.Delay(TimeSpan.FromSeconds(11));
-        current.Signal(ChildProcess.SigKill);
-        await current.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        current.Process.Signal(ChildProcess.SigKill);
+        await current.Process.WaitForExitAsync(TimeSpan.FromSeconds(30));
         if (round > 0)
         {
             await current.DisposeAsync();
         }
 
         await Eventually.UntilAsync(async () => !await ReadyAsync(), TimeSpan.FromMinutes(1), "the connector to notice", TimeSpan.FromMilliseconds(10));
-        current = await WebhookConnect.Connector.Tests.Support.FixedPortQueueManager.StartAsync(stack.Redis.Endpoint, stack.QueueManager.GrpcPort, $"qm-restart-{round}");
+        current = await QueueManagerProcess.StartAsync(stack.Redis.Endpoint, new Dictionary<string, string> { ["QueueManager:DrainGracePeriod"] = "00:00:01" }, $"qm-restart-{round}", stack.QueueManager.GrpcPort);
         var serving = Stopwatch.StartNew();
         await Eventually.UntilAsync(ReadyAsync, TimeSpan.FromMinutes(2), "the connector to resume", TimeSpan.FromMilliseconds(10));
         resumeTimes.Add(serving.Elapsed.TotalSeconds);

@@ -10,6 +10,12 @@ namespace WebhookConnect.Connector.Tests.Support;
 /// channels of its own), with the admin and publish calls the tests need.</summary>
 public sealed class QueueStack : IAsyncLifetime
 {
+    /// <summary>For a replica a test restarts on the same port: a stop drains for 1 s, not the default.</summary>
+    public static readonly IReadOnlyDictionary<string, string> QueueManagerSettings = new Dictionary<string, string>
+    {
+        ["QueueManager:DrainGracePeriod"] = "00:00:01",
+    };
+
     public RedisServer Redis { get; private set; } = null!;
 
     public QueueManagerProcess QueueManager { get; private set; } = null!;

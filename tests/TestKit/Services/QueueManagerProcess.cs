@@ -32,17 +32,19 @@ public sealed class QueueManagerProcess : IAsyncDisposable
     public static string Assembly => ServiceBinaries.Assembly("QueueManager", "WebhookConnect.QueueManager");
 
     /// <summary>Starts a replica against <paramref name="redisEndpoint"/> and waits until its gRPC health is SERVING.
-    /// Sweeps run every 100 ms so lease and retry tests do not wait for the default second.</summary>
-    public static async Task<QueueManagerProcess> StartAsync(string redisEndpoint, IReadOnlyDictionary<string, string>? extra = null, string? replicaId = null)
+    /// Sweeps run every 100 ms so lease and retry tests do not wait for the default second. A test that restarts a
+    /// replica on the same address passes <paramref name="grpcPort"/>.</summary>
+    public static async Task<QueueManagerProcess> StartAsync(
+        string redisEndpoint, IReadOnlyDictionary<string, string>? extra = null, string? replicaId = null, int? grpcPort = null)
     {
-        var grpcPort = FreePort.Next();
+        var port = grpcPort ?? FreePort.Next();
         var managementPort = FreePort.Next();
-        replicaId ??= "qm-" + grpcPort.ToString(CultureInfo.InvariantCulture);
+        replicaId ??= "qm-" + port.ToString(CultureInfo.InvariantCulture);
         var settings = new Dictionary<string, string>
         {
             ["QueueManager:Redis"] = redisEndpoint,
             ["QueueManager:Host"] = "127.0.0.1",
-            ["QueueManager:Port"] = grpcPort.ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:Port"] = port.ToString(CultureInfo.InvariantCulture),
             ["QueueManager:ReplicaId"] = replicaId,
             ["QueueManager:SweepInterval"] = "00:00:00.1",
             ["Management:Host"] = "127.0.0.1",
@@ -54,7 +56,7 @@ public sealed class QueueManagerProcess : IAsyncDisposable
         }
 
         var process = ServiceBinaries.Start(replicaId, Assembly, settings);
-        var replica = new QueueManagerProcess(process, grpcPort, managementPort, replicaId);
+        var replica = new QueueManagerProcess(process, port, managementPort, replicaId);
         try
         {
             await replica.WaitServingAsync();
