@@ -4,10 +4,8 @@ using WebhookConnect.Admin.Api;
 using WebhookConnect.Admin.Authentication;
 using WebhookConnect.Admin.Declarative;
 using WebhookConnect.Admin.Telemetry;
-using WebhookConnect.Grpc.Client;
-using WebhookConnect.Grpc.Server;
-using WebhookConnect.Grpc.StandardServices;
 using WebhookConnect.ServiceDefaults;
+using WebhookConnect.ServiceDefaults.Grpc;
 using QueueAdminClient = WebhookConnect.Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient;
 
 namespace WebhookConnect.Admin;
@@ -19,17 +17,17 @@ public static class AdminExtensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<AdminOptions>(builder.Configuration, AdminOptions.SectionName);
-        services.AddSingleton(sp => GrpcChannel.ForAddress(sp.GetRequiredService<IOptions<AdminOptions>>().Value.QueueManager));
-        services.AddSingleton(sp => new QueueAdminClient(sp.GetRequiredService<GrpcChannel>()));
+        services.AddGrpcClientDefaults<QueueAdminClient>(sp => sp.GetRequiredService<IOptions<AdminOptions>>().Value.QueueManager);
         services.AddSingleton<AdminMetrics>();
         services.AddSingleton<AdminForwarder>();
         services.AddSingleton<AdminAuthentication>();
         services.AddSingleton<ChannelsFileApplier>();
         services.AddHostedService(sp => sp.GetRequiredService<ChannelsFileApplier>());
         services.AddHealthChecks().AddCheck<ChannelsFileHealthCheck>("channels-file", tags: [HealthCheckTags.Ready]);
-        services.AddGrpcServer();
-        services.AddGrpcHealth();
-        services.AddGrpcReflection();
+        services.AddSingleton<AdminService>();
+        services.AddSingleton<AdminAuthorizationInterceptor>();
+        builder.AddGrpcServerDefaults(Contracts.Admin.V1.AdminService.Descriptor.FullName)
+            .AddServiceOptions<AdminService>(o => o.Interceptors.Add<AdminAuthorizationInterceptor>());
         builder.WebHost.ConfigureKestrel((_, kestrel) =>
         {
             // Reading the options validates them, so a bad setting stops start-up with the setting named.
@@ -42,13 +40,12 @@ public static class AdminExtensions
 
     public static WebApplication MapAdmin(this WebApplication app)
     {
-        var authentication = app.Services.GetRequiredService<AdminAuthentication>();
+        var options = app.Services.GetRequiredService<IOptions<AdminOptions>>().Value;
         _ = app.Services.GetRequiredService<AdminMetrics>(); // its gauges exist from the start, not from the first call
-        app.Use(authentication.InvokeAsync);
-        app.MapGrpcService<AdminService>();
-        app.MapGrpcHealthService();
-        app.MapGrpcReflectionService();
-        app.MapJsonTwin(app.Services.GetRequiredService<IOptions<AdminOptions>>().Value.HttpPort);
+        app.UseListenerScope();
+        app.MapGrpcService<AdminService>().OnlyOnPort(options.GrpcPort);
+        app.MapGrpcStandardServices(reflectionPort: options.GrpcPort);
+        app.MapJsonTwin(options.HttpPort);
         return app;
     }
 }

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
+using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.Admin;
 
@@ -21,9 +22,10 @@ public sealed class AdminOptions : IValidatableObject
     /// <summary>A file with one read-only token per line.</summary>
     public string ReadOnlyTokenFile { get; set; } = "";
 
-    /// <summary>The queue-manager's gRPC address (its internal admin API).</summary>
+    /// <summary>The queue-manager's internal gRPC address (its internal admin API, port 5004): <c>http://host:port</c>,
+    /// or <c>dns:///host:port</c> to spread calls round-robin over every address of a headless Service.</summary>
     [Required]
-    public string QueueManager { get; set; } = "http://127.0.0.1:5001";
+    public string QueueManager { get; set; } = "http://127.0.0.1:5004";
 
     /// <summary>The queue-manager's internal token, when it has one (<c>QueueManager:InternalToken</c> there).</summary>
     public string QueueManagerToken { get; set; } = "";
@@ -51,9 +53,9 @@ public sealed class AdminOptions : IValidatableObject
             yield return new ValidationResult("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1.", [nameof(Host)]);
         }
 
-        if (!Uri.TryCreate(QueueManager, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https"))
+        if (!GrpcClientDefaults.IsValidAddress(QueueManager, out var addressProblem))
         {
-            yield return new ValidationResult("must be an http:// or https:// address, e.g. http://queue-manager:5001.", [nameof(QueueManager)]);
+            yield return new ValidationResult($"{addressProblem}: use e.g. http://queue-manager:5004 or dns:///queue-manager-headless:5004.", [nameof(QueueManager)]);
         }
 
         foreach (var (name, path) in new[] { (nameof(TokenFile), TokenFile), (nameof(ReadOnlyTokenFile), ReadOnlyTokenFile) })

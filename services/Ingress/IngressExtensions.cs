@@ -7,7 +7,9 @@ using WebhookConnect.Ingress.Intake;
 using WebhookConnect.Ingress.Publishing;
 using WebhookConnect.Ingress.Spool;
 using WebhookConnect.Ingress.Telemetry;
+using WebhookConnect.Contracts.V1;
 using WebhookConnect.ServiceDefaults;
+using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.Ingress;
 
@@ -19,6 +21,18 @@ public static partial class IngressExtensions
         var services = builder.Services;
         services.AddValidatedOptions<IngressOptions>(builder.Configuration, IngressOptions.SectionName);
         services.AddSingleton(TimeProvider.System);
+        services.AddGrpcClientDefaults<PublishService.PublishServiceClient>(
+            sp => sp.GetRequiredService<IOptions<IngressOptions>>().Value.QueueManager,
+            handler =>
+            {
+                // An unreachable queue-manager must turn into a spool write quickly, not after the default 10 s,
+                // and a dead connection must be noticed within seconds (a publish waiting on it holds a sender).
+                handler.ConnectTimeout = TimeSpan.FromSeconds(2);
+                handler.KeepAlivePingDelay = TimeSpan.FromSeconds(10);
+                handler.KeepAlivePingTimeout = TimeSpan.FromSeconds(5);
+            },
+            // Publish is idempotent by message_id: a replica that went away is tried again on another.
+            GrpcClientDefaults.RetryUnavailable(PublishService.Descriptor.FullName, "Publish", "PublishBatch"));
         services.AddSingleton<QueueManagerClient>();
         services.AddSingleton<QueueAvailability>();
         services.AddSingleton<IQueuePublisher>(sp => sp.GetRequiredService<IOptions<IngressOptions>>().Value.PublishBatching

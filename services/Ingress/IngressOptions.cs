@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
+using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.Ingress;
 
@@ -8,9 +9,10 @@ public sealed class IngressOptions : IValidatableObject
 {
     public const string SectionName = "Ingress";
 
-    /// <summary>The queue-manager's gRPC address (PublishService).</summary>
+    /// <summary>The queue-manager's internal gRPC address (PublishService, port 5004): <c>http://host:port</c>, or
+    /// <c>dns:///host:port</c> to spread publishes round-robin over every address of a headless Service.</summary>
     [Required]
-    public string QueueManager { get; set; } = "http://127.0.0.1:5001";
+    public string QueueManager { get; set; } = "http://127.0.0.1:5004";
 
     /// <summary>The queue-manager's internal token, when it has one (<c>QueueManager:InternalToken</c> there).</summary>
     [DataType(DataType.Password)]
@@ -86,9 +88,9 @@ public sealed class IngressOptions : IValidatableObject
             yield return new ValidationResult("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1.", [nameof(Host)]);
         }
 
-        if (!Uri.TryCreate(QueueManager, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https"))
+        if (!GrpcClientDefaults.IsValidAddress(QueueManager, out var addressProblem))
         {
-            yield return new ValidationResult("must be an http:// or https:// address, e.g. http://queue-manager:5001.", [nameof(QueueManager)]);
+            yield return new ValidationResult($"{addressProblem}: use e.g. http://queue-manager:5004 or dns:///queue-manager-headless:5004.", [nameof(QueueManager)]);
         }
 
         if (QueueManagerTokenFile.Length > 0 && !File.Exists(QueueManagerTokenFile))

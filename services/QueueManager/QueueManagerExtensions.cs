@@ -1,7 +1,5 @@
 using System.Net;
 using Microsoft.Extensions.Options;
-using WebhookConnect.Grpc.Server;
-using WebhookConnect.Grpc.StandardServices;
 using WebhookConnect.QueueManager.Admin;
 using WebhookConnect.QueueManager.Channels;
 using WebhookConnect.QueueManager.Publishing;
@@ -10,6 +8,7 @@ using WebhookConnect.QueueManager.Redis;
 using WebhookConnect.QueueManager.Streams;
 using WebhookConnect.QueueManager.Telemetry;
 using WebhookConnect.ServiceDefaults;
+using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.QueueManager;
 
@@ -26,7 +25,6 @@ public static class QueueManagerExtensions
         services.AddSingleton<ReplicaIdentity>();
         services.AddSingleton<MessageQueue>();
         services.AddSingleton<Publisher>();
-        services.AddSingleton<InternalAuthentication>();
         services.AddSingleton<QueueQueries>();
         services.AddSingleton<QueueMetrics>();
         services.AddHostedService<QueueGaugeRefresher>();
@@ -37,27 +35,41 @@ public static class QueueManagerExtensions
         services.AddSingleton<ChannelStore>();
         services.AddSingleton<EndpointTable>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthCheckTags.Ready]);
-        services.AddGrpcServer();
-        services.AddGrpcHealth();
-        services.AddGrpcReflection();
+
+        // One instance of each service for all calls (they keep no per-call state), as before the move to
+        // Grpc.AspNetCore, whose default is one per call.
+        services.AddSingleton<PublishService>();
+        services.AddSingleton<ConnectService>();
+        services.AddSingleton<QueueAdminService>();
+        services.AddSingleton<InternalTokenInterceptor>();
+        builder.AddGrpcServerDefaults(
+                Contracts.V1.ConnectService.Descriptor.FullName,
+                Contracts.V1.PublishService.Descriptor.FullName,
+                Contracts.Queue.V1.QueueAdminService.Descriptor.FullName)
+            .AddServiceOptions<PublishService>(o => o.Interceptors.Add<InternalTokenInterceptor>())
+            .AddServiceOptions<QueueAdminService>(o => o.Interceptors.Add<InternalTokenInterceptor>());
         builder.WebHost.ConfigureKestrel((_, kestrel) =>
         {
             // Reading the options validates them, so a bad port or address stops start-up with the setting named.
             var options = kestrel.ApplicationServices.GetRequiredService<IOptions<QueueManagerOptions>>().Value;
             kestrel.ListenGrpc(IPAddress.Parse(options.Host), options.Port);
+            kestrel.ListenGrpc(IPAddress.Parse(options.InternalHost), options.InternalPort);
         });
         return builder;
     }
 
+    /// <summary>
+    /// The public port serves <c>Connect</c> (and health) only; the internal port serves Publish, the internal admin
+    /// API, reflection and health. Anything else on either port is UNIMPLEMENTED.
+    /// </summary>
     public static WebApplication MapQueueManager(this WebApplication app)
     {
-        var internalAuthentication = app.Services.GetRequiredService<InternalAuthentication>();
-        app.Use(internalAuthentication.InvokeAsync);
-        app.MapGrpcService<PublishService>();
-        app.MapGrpcService<ConnectService>();
-        app.MapGrpcService<QueueAdminService>();
-        app.MapGrpcHealthService();
-        app.MapGrpcReflectionService();
+        var options = app.Services.GetRequiredService<IOptions<QueueManagerOptions>>().Value;
+        app.UseListenerScope();
+        app.MapGrpcService<ConnectService>().OnlyOnPort(options.Port);
+        app.MapGrpcService<PublishService>().OnlyOnPort(options.InternalPort);
+        app.MapGrpcService<QueueAdminService>().OnlyOnPort(options.InternalPort);
+        app.MapGrpcStandardServices(reflectionPort: options.InternalPort);
         return app;
     }
 }

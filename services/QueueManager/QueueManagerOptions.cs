@@ -12,25 +12,40 @@ public sealed class QueueManagerOptions : IValidatableObject
     [Required]
     public string Redis { get; set; } = "127.0.0.1:6379";
 
-    /// <summary>Address the gRPC port listens on (Publish, Connect, internal admin).</summary>
+    /// <summary>Address of the public gRPC listener (<see cref="Port"/>: <c>Connect</c> for connectors).</summary>
     [Required]
     public string Host { get; set; } = "0.0.0.0";
 
-    /// <summary>The gRPC port (h2c).</summary>
+    /// <summary>The public gRPC port (h2c): <c>Connect</c>, health. Nothing else is served here.</summary>
     [Range(1, 65535)]
     public int Port { get; set; } = 5001;
 
+    /// <summary>Address of the internal gRPC listener (<see cref="InternalPort"/>).</summary>
+    [Required]
+    public string InternalHost { get; set; } = "0.0.0.0";
+
+    /// <summary>The internal gRPC port (h2c): <c>PublishService</c> for ingress, <c>QueueAdminService</c> for admin,
+    /// reflection and health. Keep it off the network connectors reach (SPEC §14).</summary>
+    [Range(1, 65535)]
+    public int InternalPort { get; set; } = 5004;
+
     /// <summary>
-    /// Shared secret for the internal APIs (PublishService for ingress, QueueAdminService for admin): when set, their
-    /// calls must carry <c>authorization: Bearer &lt;token&gt;</c>. Connect streams authenticate with channel tokens
-    /// instead. Empty (the default, fine on a laptop) leaves the internal APIs open to whoever reaches the port; in a
-    /// cluster set it, or restrict the port with a NetworkPolicy.
+    /// Shared secret for the internal APIs: every call on the internal port must carry
+    /// <c>authorization: Bearer &lt;token&gt;</c>. Required: queue-manager refuses to start without it unless
+    /// <see cref="AllowInternalWithoutToken"/> is set for a loopback-only listener.
     /// </summary>
+    [DataType(DataType.Password)]
     public string InternalToken { get; set; } = "";
 
     /// <summary>A file holding <see cref="InternalToken"/> (a mounted Kubernetes secret); read at start-up,
     /// surrounding whitespace ignored. Wins over <see cref="InternalToken"/> when both are set.</summary>
     public string InternalTokenFile { get; set; } = "";
+
+    /// <summary>
+    /// Development only: serve the internal APIs without a token. Allowed only when <see cref="InternalHost"/> is a
+    /// loopback address (127.0.0.1 or ::1), so only processes on the same machine can call them (the dev stack).
+    /// </summary>
+    public bool AllowInternalWithoutToken { get; set; }
 
     /// <summary>This process's name in connection lists and logs; default: host name plus a random suffix.</summary>
     public string ReplicaId { get; set; } = "";
@@ -72,9 +87,35 @@ public sealed class QueueManagerOptions : IValidatableObject
             yield return new ValidationResult($"file not found (the internal token file).", [nameof(InternalTokenFile)]);
         }
 
-        if (!IPAddress.TryParse(Host, out _))
+        foreach (var (name, value) in new[] { (nameof(Host), Host), (nameof(InternalHost), InternalHost) })
         {
-            yield return new ValidationResult("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1.", [nameof(Host)]);
+            if (!IPAddress.TryParse(value, out _))
+            {
+                yield return new ValidationResult("must be an IP address, e.g. 0.0.0.0 or 127.0.0.1.", [name]);
+            }
+        }
+
+        if (Port == InternalPort)
+        {
+            yield return new ValidationResult(
+                $"must differ from QueueManager:Port ({Port}): Connect is public, the internal APIs are not.", [nameof(InternalPort)]);
+        }
+
+        var hasToken = InternalTokenFile.Length > 0 || InternalToken.Trim().Length > 0;
+        if (!hasToken && !AllowInternalWithoutToken)
+        {
+            yield return new ValidationResult(
+                "is empty: the internal APIs (Publish, queue admin) need a shared token; set QueueManager:InternalToken "
+                + "or QueueManager:InternalTokenFile (and the same token in Ingress:QueueManagerToken and Admin:QueueManagerToken), "
+                + "or, for development on one machine, QueueManager:AllowInternalWithoutToken=true with QueueManager:InternalHost=127.0.0.1.",
+                [nameof(InternalToken)]);
+        }
+
+        if (!hasToken && AllowInternalWithoutToken && !(IPAddress.TryParse(InternalHost, out var address) && IPAddress.IsLoopback(address)))
+        {
+            yield return new ValidationResult(
+                $"is '{InternalHost}': without an internal token (QueueManager:AllowInternalWithoutToken) the internal listener must be loopback-only, e.g. 127.0.0.1.",
+                [nameof(InternalHost)]);
         }
     }
 }

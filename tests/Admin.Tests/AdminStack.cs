@@ -1,7 +1,7 @@
 using System.Globalization;
 using Grpc.Core;
 using Grpc.Health.V1;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
 using WebhookConnect.TestKit;
 using AdminClient = WebhookConnect.Contracts.Admin.V1.AdminService.AdminServiceClient;
 
@@ -41,7 +41,7 @@ public sealed class AdminStack : IAsyncLifetime
             ["Admin:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
             ["Admin:Tokens"] = Token,
             ["Admin:ReadOnlyTokens"] = ReadOnlyToken,
-            ["Admin:QueueManager"] = $"http://127.0.0.1:{QueueManager.GrpcPort}",
+            ["Admin:QueueManager"] = QueueManager.InternalAddress,
             ["Admin:QueueManagerToken"] = InternalToken,
         }));
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");

@@ -2,7 +2,7 @@ using System.Globalization;
 using Grpc.Core;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Admin.Tests;
@@ -163,7 +163,7 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
         {
             ["Management:Port"] = (managementPort ?? FreePort.Next()).ToString(CultureInfo.InvariantCulture),
             ["Admin:Tokens"] = AdminStack.Token,
-            ["Admin:QueueManager"] = $"http://127.0.0.1:{stack.QueueManager.GrpcPort}",
+            ["Admin:QueueManager"] = stack.QueueManager.InternalAddress,
             ["Admin:QueueManagerToken"] = AdminStack.InternalToken,
             ["Admin:ChannelsFile"] = file,
         }));

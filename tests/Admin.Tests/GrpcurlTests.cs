@@ -105,7 +105,7 @@ public sealed class GrpcurlTests(AdminStack stack) : IClassFixture<AdminStack>
         Prerequisites.RequireNodeInteropPackages();
         var arguments = new List<string> { Path.Combine(RepoPaths.Interop, "grpcurl.mjs") };
         arguments.AddRange(flags);
-        arguments.Add(stack.Channel.Address.Authority);
+        arguments.Add(stack.Channel.Target);
         arguments.AddRange(command);
         await using var process = ChildProcess.Start("grpcurl", "node", arguments, workingDirectory: RepoPaths.Interop);
         var exitCode = await process.WaitForExitAsync(QueueManagerProcess.Patience);

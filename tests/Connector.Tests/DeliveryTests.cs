@@ -254,7 +254,7 @@ public sealed class DeliveryTests(QueueStack stack) : IClassFixture<QueueStack>
     }
 
     private async Task<(string Channel, string Token)> CreateNamedChannelAsync(string name) =>
-        (name, await TestChannels.CreateAsync(stack.QueueManager.Channel, name, new Dictionary<string, string> { ["backoff_initial_ms"] = "50" }));
+        (name, await TestChannels.CreateAsync(stack.QueueManager.Internal, name, new Dictionary<string, string> { ["backoff_initial_ms"] = "50" }));
 
     private static void AddHeader(Message message, string name, string value) =>
         message.Headers.Add(new Header { Name = name, Value = ByteString.CopyFromUtf8(value) });

@@ -15,13 +15,13 @@ public sealed class StreamLifecycleTests(QueueStack stack) : IClassFixture<Queue
     {
         await using var redis = await RedisServer.StartAsync();
         var port = FreePort.Next();
-        var first = await QueueManagerProcess.StartAsync(redis.Endpoint, QueueStack.QueueManagerSettings, "qm-first", port);
+        var internalPort = FreePort.Next();
+        var first = await QueueManagerProcess.StartAsync(redis.Endpoint, QueueStack.QueueManagerSettings, "qm-first", port, internalPort);
         QueueManagerProcess? second = null;
         try
         {
-            using var admin = WebhookConnect.Grpc.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
             var channel = TestChannels.UniqueName("restart");
-            var token = await TestChannels.CreateAsync(admin, channel, new Dictionary<string, string> { ["backoff_initial_ms"] = "50" });
+            var token = await TestChannels.CreateAsync(first.Internal, channel, new Dictionary<string, string> { ["backoff_initial_ms"] = "50" });
             await using var target = await TargetServer.StartAsync();
             // The backoff bound is capped at 1 s here so the measurement is about the reconnect path, not about
             // where the jittered sequence happens to be; the policy itself is BackoffTests' subject.
@@ -29,7 +29,7 @@ public sealed class StreamLifecycleTests(QueueStack stack) : IClassFixture<Queue
                 ["--set", "reconnect:initial_delay=00:00:00.5", "--set", "reconnect:max_delay=00:00:01"], Configs.Token(token));
             for (var i = 0; i < 5; i++)
             {
-                await admin.PublishAsync(TestMessages.NewMessage(channel, $"before-{i}"));
+                await first.Internal.PublishAsync(TestMessages.NewMessage(channel, $"before-{i}"));
             }
 
             await Eventually.UntilAsync(() => target.Count == 5, Patience, "5 deliveries before the restart");
@@ -38,14 +38,14 @@ public sealed class StreamLifecycleTests(QueueStack stack) : IClassFixture<Queue
             await first.Process.WaitForExitAsync(Patience);
             await Eventually.UntilAsync(async () => await connector.ReadyStatusAsync() == HttpStatusCode.ServiceUnavailable, Patience, "/readyz to report the lost stream");
 
-            second = await QueueManagerProcess.StartAsync(redis.Endpoint, QueueStack.QueueManagerSettings, "qm-second", port);
+            second = await QueueManagerProcess.StartAsync(redis.Endpoint, QueueStack.QueueManagerSettings, "qm-second", port, internalPort);
             var serving = Stopwatch.StartNew();
             await connector.WaitReadyAsync();
             var resumed = serving.Elapsed;
 
             for (var i = 0; i < 5; i++)
             {
-                await admin.PublishAsync(TestMessages.NewMessage(channel, $"after-{i}"));
+                await second.Internal.PublishAsync(TestMessages.NewMessage(channel, $"after-{i}"));
             }
 
             await Eventually.UntilAsync(() => target.Requests.Count(r => r.Body.AsSpan().StartsWith("after-"u8)) == 5, Patience, "5 deliveries after the restart");
@@ -162,10 +162,10 @@ public sealed class StreamLifecycleTests(QueueStack stack) : IClassFixture<Queue
         await using var redis = await RedisServer.StartAsync();
         await using var queueManager = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string> { ["QueueManager:HeartbeatInterval"] = "00:00:01" });
         var channel = TestChannels.UniqueName("idle");
-        var token = await TestChannels.CreateAsync(queueManager.Channel, channel);
+        var token = await TestChannels.CreateAsync(queueManager.Internal, channel);
         await using var target = await TargetServer.StartAsync();
         await using var connector = await ConnectorProcess.StartReadyAsync(queueManager.GrpcPort, Configs.Single(channel, target.Url()), files: Configs.Token(token));
-        var admin = new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(queueManager.Channel);
+        var admin = new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(queueManager.Internal.Channel);
 
         async Task<Contracts.Admin.V1.Connection> OnlyConnectionAsync() =>
             Assert.Single((await admin.ListConnectionsAsync(new Contracts.Admin.V1.ListConnectionsRequest { Channel = channel })).Connections);

@@ -10,7 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using WebhookConnect.Connector.Tests.Support;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.Grpc.Server;
+using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.Connector.Tests;
 
@@ -117,7 +117,7 @@ public sealed class TlsTests : IDisposable
             var server = new TlsConnectServer();
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
-            builder.Services.AddGrpcServer();
+            builder.Services.AddGrpc();
             builder.Services.AddSingleton(server);
             builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
             {

@@ -116,11 +116,11 @@ public sealed class ConnectProtocolTests(SharedQueueManager shared) : IClassFixt
     public async Task DeletingTheChannelClosesItsStreamsWithNotFound()
     {
         var (channel, token) = await shared.NewChannelAsync("deleted", new Dictionary<string, string> { ["max_in_flight"] = "1" });
-        await shared.Replica.Channel.PublishManyAsync(channel, 3);
+        await shared.Replica.Internal.PublishManyAsync(channel, 3);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         await connector.NextAsync();
 
-        await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(shared.Replica.Channel)
+        await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(shared.Replica.Internal.Channel)
             .DeleteChannelAsync(new Contracts.Admin.V1.DeleteChannelRequest { Channel = channel });
 
         // Through the delete event, well before the 5 s registration refresh would notice.
@@ -133,7 +133,7 @@ public sealed class ConnectProtocolTests(SharedQueueManager shared) : IClassFixt
     public async Task StopDeliveriesStopsNewDeliveriesButStillAcceptsAcks()
     {
         var (channel, token) = await shared.NewChannelAsync("stop", new Dictionary<string, string> { ["max_in_flight"] = "2" });
-        await shared.Replica.Channel.PublishManyAsync(channel, 4);
+        await shared.Replica.Internal.PublishManyAsync(channel, 4);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var held = await connector.TakeAsync(2);
 

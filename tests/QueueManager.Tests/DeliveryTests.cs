@@ -14,7 +14,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     public async Task MessagesWaitingBeforeAConnectorArrivesAreDeliveredInOrderByteForByte()
     {
         var (channel, token) = await shared.NewChannelAsync("fifo");
-        var published = await shared.Replica.Channel.PublishManyAsync(channel, 5);
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 5);
 
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var deliveries = await connector.TakeAsync(5);
@@ -35,7 +35,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     public async Task AckRemovesTheMessageForGood()
     {
         var (channel, token) = await shared.NewChannelAsync("ack");
-        var published = await shared.Replica.Channel.PublishManyAsync(channel, 3);
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 3);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var deliveries = await connector.TakeAsync(3);
 
@@ -56,7 +56,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
 
         var message = TestMessages.NewMessage(channel, "hello");
-        await shared.Replica.Channel.PublishAsync(message);
+        await shared.Replica.Internal.PublishAsync(message);
 
         var delivery = await connector.NextAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(message.MessageId, delivery.Message.MessageId);
@@ -66,7 +66,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     public async Task UnackedDeliveriesNeverExceedTheEffectiveMaxInFlight()
     {
         var (channel, token) = await shared.NewChannelAsync("credits", new Dictionary<string, string> { ["max_in_flight"] = "5" });
-        await shared.Replica.Channel.PublishManyAsync(channel, 30);
+        await shared.Replica.Internal.PublishManyAsync(channel, 30);
 
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token, maxInFlight: 50);
         Assert.Equal(5u, connector.Subscribed.MaxInFlight);
@@ -92,7 +92,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
             ["backoff_jitter"] = "0",
         });
         var message = TestMessages.NewMessage(channel, "retry me");
-        await shared.Replica.Channel.PublishAsync(message);
+        await shared.Replica.Internal.PublishAsync(message);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var first = await connector.NextAsync();
 
@@ -113,7 +113,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     {
         var (channel, token) = await shared.NewChannelAsync("reject");
         var message = TestMessages.NewMessage(channel, "bad");
-        await shared.Replica.Channel.PublishAsync(message);
+        await shared.Replica.Internal.PublishAsync(message);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var delivery = await connector.NextAsync();
 
@@ -137,7 +137,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
             ["backoff_initial_ms"] = "0",
         });
         var message = TestMessages.NewMessage(channel, "always fails");
-        await shared.Replica.Channel.PublishAsync(message);
+        await shared.Replica.Internal.PublishAsync(message);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
 
         for (uint attempt = 1; attempt <= 3; attempt++)
@@ -163,7 +163,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
             ["backoff_initial_ms"] = "0",
         });
         var message = TestMessages.NewMessage(channel, "slow");
-        await shared.Replica.Channel.PublishAsync(message);
+        await shared.Replica.Internal.PublishAsync(message);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
 
         var first = await connector.NextAsync();
@@ -182,7 +182,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     public async Task ACleanCloseReleasesLeasesAtOnce()
     {
         var (channel, token) = await shared.NewChannelAsync("release", new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
-        var published = await shared.Replica.Channel.PublishManyAsync(channel, 3);
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 3);
         var first = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         await first.TakeAsync(3);
 
@@ -200,7 +200,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     public async Task AnAbruptCloseAlsoReleasesLeasesAtOnce()
     {
         var (channel, token) = await shared.NewChannelAsync("abort", new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
-        await shared.Replica.Channel.PublishManyAsync(channel, 2);
+        await shared.Replica.Internal.PublishManyAsync(channel, 2);
         var first = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         await first.TakeAsync(2);
 
@@ -217,8 +217,8 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
         var (channel, token) = await shared.NewChannelAsync("ttl", new Dictionary<string, string> { ["ttl_ms"] = "1000" });
         var old = TestMessages.NewMessage(channel, "old", receivedAt: DateTimeOffset.UtcNow.AddSeconds(-5));
         var fresh = TestMessages.NewMessage(channel, "fresh");
-        await shared.Replica.Channel.PublishAsync(old);
-        await shared.Replica.Channel.PublishAsync(fresh);
+        await shared.Replica.Internal.PublishAsync(old);
+        await shared.Replica.Internal.PublishAsync(fresh);
 
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var delivery = await connector.NextAsync();
@@ -232,12 +232,12 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     public async Task APausedChannelQueuesButDeliversNothingUntilResumed()
     {
         var (channel, token) = await shared.NewChannelAsync("pause", new Dictionary<string, string> { ["paused"] = "1" });
-        await shared.Replica.Channel.PublishManyAsync(channel, 2);
+        await shared.Replica.Internal.PublishManyAsync(channel, 2);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         Assert.True(connector.Subscribed.Paused);
         Assert.True(await connector.NothingWithinAsync(TimeSpan.FromSeconds(2)));
 
-        await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(shared.Replica.Channel)
+        await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(shared.Replica.Internal.Channel)
             .ResumeChannelAsync(new Contracts.Admin.V1.ResumeChannelRequest { Channel = channel });
 
         Assert.Equal(2, (await connector.TakeAsync(2, TimeSpan.FromSeconds(10))).Count);
@@ -249,7 +249,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
         var (channel, token) = await shared.NewChannelAsync("share", new Dictionary<string, string> { ["max_in_flight"] = "3" });
         await using var slow = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         await using var fast = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
-        await shared.Replica.Channel.PublishManyAsync(channel, 20);
+        await shared.Replica.Internal.PublishManyAsync(channel, 20);
 
         // slow never acks: it holds 3; fast acks everything and must receive the other 17.
         var slowHeld = await slow.TakeAsync(3);
@@ -272,7 +272,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
         var (channel, token) = await shared.NewChannelAsync("flow-load", new Dictionary<string, string> { ["max_in_flight"] = "7" });
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token, maxInFlight: 20);
         const int Count = 600;
-        var publishing = Task.WhenAll(Enumerable.Range(0, 4).Select(p => Task.Run(() => shared.Replica.Channel.PublishManyAsync(channel, Count / 4, $"p{p}"))));
+        var publishing = Task.WhenAll(Enumerable.Range(0, 4).Select(p => Task.Run(() => shared.Replica.Internal.PublishManyAsync(channel, Count / 4, $"p{p}"))));
 
         // Deliveries received minus acks sent is at least what the server counts as unacked (acks are in flight), so
         // it must never exceed the effective max_in_flight.
@@ -309,7 +309,7 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
     {
         var (channel, token) = await shared.NewChannelAsync("ttl-dlq", new Dictionary<string, string> { ["ttl_ms"] = "1000", ["dead_letter_expired"] = "1" });
         var old = TestMessages.NewMessage(channel, "too old", receivedAt: DateTimeOffset.UtcNow.AddSeconds(-5));
-        await shared.Replica.Channel.PublishAsync(old);
+        await shared.Replica.Internal.PublishAsync(old);
 
         await Eventually.UntilAsync(async () => await shared.CountAsync(channel, "dlq") == 1, Patience, "the expired message dead-lettered by the sweep");
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);

@@ -18,8 +18,8 @@ public sealed class InternalTokenTests
     {
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string> { ["QueueManager:InternalToken"] = Token });
-        var admin = new QueueAdminService.QueueAdminServiceClient(replica.Channel);
-        var publish = new PublishService.PublishServiceClient(replica.Channel);
+        var admin = new QueueAdminService.QueueAdminServiceClient(replica.Internal.Channel);
+        var publish = new PublishService.PublishServiceClient(replica.Internal.Channel);
         var good = new Metadata { { "authorization", "Bearer " + Token } };
         var wrong = new Metadata { { "authorization", "Bearer not-it" } };
         var channel = TestChannels.UniqueName("internal");

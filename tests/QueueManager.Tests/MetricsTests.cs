@@ -12,7 +12,7 @@ public sealed class MetricsTests(SharedQueueManager shared) : IClassFixture<Shar
     public async Task DeliveriesQueueStateConnectionsAndLatenciesAreExported()
     {
         var (channel, token) = await shared.NewChannelAsync("metrics");
-        await shared.Replica.Channel.PublishManyAsync(channel, 3);
+        await shared.Replica.Internal.PublishManyAsync(channel, 3);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var deliveries = await connector.TakeAsync(3);
         await connector.AckAsync(deliveries[0].Message.MessageId, deliveries[1].Message.MessageId);

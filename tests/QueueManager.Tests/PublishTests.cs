@@ -16,8 +16,8 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         var (channel, _) = await shared.NewChannelAsync("replay");
         var message = TestMessages.NewMessage(channel, "once");
 
-        var first = await shared.Replica.Channel.PublishAsync(message);
-        var second = await shared.Replica.Channel.PublishAsync(message);
+        var first = await shared.Replica.Internal.PublishAsync(message);
+        var second = await shared.Replica.Internal.PublishAsync(message);
 
         Assert.Equal(PublishOutcome.Queued, first.Outcome);
         Assert.Equal(PublishOutcome.AlreadyQueued, second.Outcome);
@@ -31,14 +31,14 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     {
         var (channel, token) = await shared.NewChannelAsync("late-replay");
         var message = TestMessages.NewMessage(channel, "acked");
-        await shared.Replica.Channel.PublishAsync(message);
+        await shared.Replica.Internal.PublishAsync(message);
         await using (var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token))
         {
             await connector.AckAsync((await connector.NextAsync()).Message.MessageId);
             await TestKit.Eventually.UntilAsync(async () => await shared.StatAsync(channel, "acked_total") == 1, QueueManagerProcess.Patience, "the ack");
         }
 
-        var replay = await shared.Replica.Channel.PublishAsync(message);
+        var replay = await shared.Replica.Internal.PublishAsync(message);
 
         Assert.Equal(PublishOutcome.AlreadyQueued, replay.Outcome);
         Assert.Equal(0, await shared.CountAsync(channel, "ready"));
@@ -52,9 +52,9 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         var retry = TestMessages.NewMessage(channel, "first again", idempotencyKey: "delivery-42");
         var other = TestMessages.NewMessage(channel, "other", idempotencyKey: "delivery-43");
 
-        await shared.Replica.Channel.PublishAsync(original);
-        var duplicate = await shared.Replica.Channel.PublishAsync(retry);
-        var distinct = await shared.Replica.Channel.PublishAsync(other);
+        await shared.Replica.Internal.PublishAsync(original);
+        var duplicate = await shared.Replica.Internal.PublishAsync(retry);
+        var distinct = await shared.Replica.Internal.PublishAsync(other);
 
         Assert.Equal(PublishOutcome.Duplicate, duplicate.Outcome);
         Assert.Equal(original.MessageId, duplicate.MessageId);
@@ -67,9 +67,9 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     public async Task AFullChannelRefusesWithResourceExhaustedAndARetryHintAndDropsNothing()
     {
         var (channel, _) = await shared.NewChannelAsync("full", new Dictionary<string, string> { ["max_queue_size"] = "3" });
-        var queued = await shared.Replica.Channel.PublishManyAsync(channel, 3);
+        var queued = await shared.Replica.Internal.PublishManyAsync(channel, 3);
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "one too many")));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "one too many")));
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Contains("max_queue_size", ex.Status.Detail, StringComparison.Ordinal);
@@ -82,7 +82,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     [Fact]
     public async Task AnUnknownChannelIsNotFound()
     {
-        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(TestMessages.NewMessage("no-such-channel", "x")));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Internal.PublishAsync(TestMessages.NewMessage("no-such-channel", "x")));
 
         Assert.Equal(StatusCode.NotFound, ex.StatusCode);
         Assert.Contains("no-such-channel", ex.Status.Detail, StringComparison.Ordinal);
@@ -94,7 +94,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         var (channel, _) = await shared.NewChannelAsync("small", new Dictionary<string, string> { ["max_message_bytes"] = "10" });
         var message = TestMessages.NewMessage(channel, "eleven byte");
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(message));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Internal.PublishAsync(message));
 
         Assert.Equal(StatusCode.OutOfRange, ex.StatusCode);
         Assert.Contains("max_message_bytes = 10", ex.Status.Detail, StringComparison.Ordinal);
@@ -117,7 +117,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
             case "received_at": message.ReceivedAt = null; break;
         }
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(message));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Internal.PublishAsync(message));
 
         Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
         Assert.StartsWith(named, ex.Status.Detail, StringComparison.Ordinal);
@@ -130,11 +130,11 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         var message = TestMessages.NewMessage(channel, "");
         message.Body = ByteString.CopyFrom(new byte[17 * 1024 * 1024]);
 
-        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(message));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Internal.PublishAsync(message));
 
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Null(ex.Trailers.GetValue("retry-after-ms"));
-        Assert.Equal(PublishOutcome.Queued, (await shared.Replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "small"))).Outcome);
+        Assert.Equal(PublishOutcome.Queued, (await shared.Replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "small"))).Outcome);
     }
 
     [Fact]
@@ -195,7 +195,7 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         {
             try
             {
-                return (await shared.Replica.Channel.PublishAsync(TestMessages.NewMessage(channel, $"c{i}"))).Outcome.ToString();
+                return (await shared.Replica.Internal.PublishAsync(TestMessages.NewMessage(channel, $"c{i}"))).Outcome.ToString();
             }
             catch (RpcException ex)
             {
@@ -216,8 +216,8 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
         var same = TestMessages.NewMessage(channel, "same id");
         var keyed = Enumerable.Range(0, 30).Select(i => TestMessages.NewMessage(channel, $"keyed {i}", idempotencyKey: "evt_1")).ToList();
 
-        var sameOutcomes = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => shared.Replica.Channel.PublishAsync(same)));
-        var keyedOutcomes = await Task.WhenAll(keyed.Select(m => shared.Replica.Channel.PublishAsync(m)));
+        var sameOutcomes = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => shared.Replica.Internal.PublishAsync(same)));
+        var keyedOutcomes = await Task.WhenAll(keyed.Select(m => shared.Replica.Internal.PublishAsync(m)));
 
         Assert.Equal(1, sameOutcomes.Count(r => r.Outcome == PublishOutcome.Queued));
         Assert.Equal(29, sameOutcomes.Count(r => r.Outcome == PublishOutcome.AlreadyQueued));

@@ -23,8 +23,8 @@ public sealed class QueueAdminTests(SharedQueueManager shared) : IClassFixture<S
             ["backoff_initial_ms"] = "600000",
             ["backoff_max_ms"] = "600000",
         });
-        var published = await shared.Replica.Channel.PublishManyAsync(channel, 6);
-        await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "rejected")));
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 6);
+        await Assert.ThrowsAsync<RpcException>(() => shared.Replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "rejected")));
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
         var held = await connector.TakeAsync(3);
         await connector.AckAsync(held[0].Message.MessageId);
@@ -52,7 +52,7 @@ public sealed class QueueAdminTests(SharedQueueManager shared) : IClassFixture<S
     public async Task DeadLettersCanBeListedInspectedReplayedAndPurged()
     {
         var (channel, token) = await shared.NewChannelAsync("dlq");
-        var published = await shared.Replica.Channel.PublishManyAsync(channel, 3);
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 3);
         await using (var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token))
         {
             foreach (var delivery in await connector.TakeAsync(3))
@@ -109,7 +109,7 @@ public sealed class QueueAdminTests(SharedQueueManager shared) : IClassFixture<S
     public async Task PeekShowsWaitingMessagesInDeliveryOrderWithoutTakingThem()
     {
         var (channel, _) = await shared.NewChannelAsync("peek");
-        var published = await shared.Replica.Channel.PublishManyAsync(channel, 4);
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 4);
 
         var peek = await Admin.PeekMessagesAsync(new PeekMessagesRequest { Channel = channel, Limit = 3, IncludeBody = true });
         var withoutBodies = await Admin.PeekMessagesAsync(new PeekMessagesRequest { Channel = channel });
@@ -126,7 +126,7 @@ public sealed class QueueAdminTests(SharedQueueManager shared) : IClassFixture<S
     public async Task ConnectionsAreListedAndAnOperatorCanDisconnectOne()
     {
         var (channel, token) = await shared.NewChannelAsync("conns", new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
-        await shared.Replica.Channel.PublishManyAsync(channel, 2);
+        await shared.Replica.Internal.PublishManyAsync(channel, 2);
         await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token, connectorId: "pod-a");
         await connector.TakeAsync(2);
 
@@ -158,7 +158,7 @@ public sealed class QueueAdminTests(SharedQueueManager shared) : IClassFixture<S
     public async Task OverviewSumsChannelsAndListsTheReplica()
     {
         var (channel, _) = await shared.NewChannelAsync("overview");
-        await shared.Replica.Channel.PublishManyAsync(channel, 2);
+        await shared.Replica.Internal.PublishManyAsync(channel, 2);
 
         var overview = (await Admin.GetOverviewAsync(new GetOverviewRequest { IncludeChannels = true })).Overview;
 

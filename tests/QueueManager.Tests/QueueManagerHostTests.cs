@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using Grpc.Health.V1;
 using Grpc.Reflection.V1;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
 using WebhookConnect.TestKit;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 

@@ -15,7 +15,7 @@ public sealed class RedisClusterTests
     {
         await using var cluster = await RedisCluster.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(cluster.Endpoints);
-        var admin = new QueueAdminService.QueueAdminServiceClient(replica.Channel);
+        var admin = new QueueAdminService.QueueAdminServiceClient(replica.Internal.Channel);
         // Three channels whose slots land on at least two different masters.
         var names = new List<string>();
         var owners = new HashSet<int>();
@@ -34,12 +34,12 @@ public sealed class RedisClusterTests
         var channels = new List<(string Name, string Token)>();
         foreach (var name in names)
         {
-            channels.Add((name, await TestChannels.CreateAsync(replica.Channel, name, new Dictionary<string, string> { ["backoff_initial_ms"] = "0" })));
+            channels.Add((name, await TestChannels.CreateAsync(replica.Internal, name, new Dictionary<string, string> { ["backoff_initial_ms"] = "0" })));
         }
 
         foreach (var (name, token) in channels)
         {
-            var published = await replica.Channel.PublishManyAsync(name, 4);
+            var published = await replica.Internal.PublishManyAsync(name, 4);
             await using var connector = await TestConnector.ConnectAsync(replica.Channel, name, token);
             var first = await connector.TakeAsync(4);
             Assert.Equal(published.Select(m => m.MessageId), first.Select(d => d.Message.MessageId));

@@ -18,7 +18,7 @@ public sealed class ReplicaFaultTests
         await using var a = await QueueManagerProcess.StartAsync(redis.Endpoint);
         await using var b = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("global-limit");
-        var token = await TestChannels.CreateAsync(a.Channel, channel, new Dictionary<string, string> { ["max_connections"] = "2" });
+        var token = await TestChannels.CreateAsync(a.Internal, channel, new Dictionary<string, string> { ["max_connections"] = "2" });
 
         await using var onA = await TestConnector.ConnectAsync(a.Channel, channel, token);
         await using var onB = await TestConnector.ConnectAsync(b.Channel, channel, token);
@@ -38,10 +38,10 @@ public sealed class ReplicaFaultTests
         await using var a = await QueueManagerProcess.StartAsync(redis.Endpoint);
         await using var b = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("remote-disconnect");
-        var token = await TestChannels.CreateAsync(a.Channel, channel);
+        var token = await TestChannels.CreateAsync(a.Internal, channel);
         await using var onB = await TestConnector.ConnectAsync(b.Channel, channel, token);
 
-        var adminOnA = new QueueAdminService.QueueAdminServiceClient(a.Channel);
+        var adminOnA = new QueueAdminService.QueueAdminServiceClient(a.Internal.Channel);
         var listed = (await adminOnA.ListConnectionsAsync(new ListConnectionsRequest())).Connections.Single(c => c.Channel == channel);
         var response = await adminOnA.DisconnectConnectionAsync(new DisconnectConnectionRequest { ConnectionId = listed.ConnectionId, Reason = "moved" });
 
@@ -59,7 +59,7 @@ public sealed class ReplicaFaultTests
         await using var a = await QueueManagerProcess.StartAsync(redis.Endpoint);
         await using var b = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("share-replicas");
-        var token = await TestChannels.CreateAsync(a.Channel, channel, new Dictionary<string, string> { ["max_in_flight"] = "10" });
+        var token = await TestChannels.CreateAsync(a.Internal, channel, new Dictionary<string, string> { ["max_in_flight"] = "10" });
         await using var onA = await TestConnector.ConnectAsync(a.Channel, channel, token);
         await using var onB = await TestConnector.ConnectAsync(b.Channel, channel, token);
         const int Count = 300;
@@ -68,7 +68,7 @@ public sealed class ReplicaFaultTests
         {
             for (var i = 0; i < Count; i++)
             {
-                await (i % 2 == 0 ? a : b).Channel.PublishAsync(TestMessages.NewMessage(channel, $"m{i}"));
+                await (i % 2 == 0 ? a : b).Internal.PublishAsync(TestMessages.NewMessage(channel, $"m{i}"));
             }
         });
         var seen = new System.Collections.Concurrent.ConcurrentBag<(string Id, uint Attempt, string Replica)>();
@@ -98,8 +98,8 @@ public sealed class ReplicaFaultTests
         Assert.All(seen, s => Assert.Equal(1u, s.Attempt));
         Assert.Contains(seen, s => s.Replica == "a");
         Assert.Contains(seen, s => s.Replica == "b");
-        var fromA = (await new QueueAdminService.QueueAdminServiceClient(a.Channel).GetChannelStatsAsync(new GetChannelStatsRequest { Channel = channel })).Stats;
-        var fromB = (await new QueueAdminService.QueueAdminServiceClient(b.Channel).GetChannelStatsAsync(new GetChannelStatsRequest { Channel = channel })).Stats;
+        var fromA = (await new QueueAdminService.QueueAdminServiceClient(a.Internal.Channel).GetChannelStatsAsync(new GetChannelStatsRequest { Channel = channel })).Stats;
+        var fromB = (await new QueueAdminService.QueueAdminServiceClient(b.Internal.Channel).GetChannelStatsAsync(new GetChannelStatsRequest { Channel = channel })).Stats;
         Assert.Equal(fromA, fromB);
         Assert.Equal((ulong)Count, fromA.AckedTotal);
         Assert.Equal((ulong)Count, fromA.PublishedTotal);
@@ -108,7 +108,7 @@ public sealed class ReplicaFaultTests
         // After a replica restart the numbers are still the same (they live in Redis).
         await b.DisposeAsync();
         await using var c = await QueueManagerProcess.StartAsync(redis.Endpoint);
-        var fromC = (await new QueueAdminService.QueueAdminServiceClient(c.Channel).GetChannelStatsAsync(new GetChannelStatsRequest { Channel = channel })).Stats;
+        var fromC = (await new QueueAdminService.QueueAdminServiceClient(c.Internal.Channel).GetChannelStatsAsync(new GetChannelStatsRequest { Channel = channel })).Stats;
         Assert.Equal(fromA.AckedTotal, fromC.AckedTotal);
         Assert.Equal(fromA.DeliveredTotal, fromC.DeliveredTotal);
         Assert.Equal(fromA.PublishedTotal, fromC.PublishedTotal);
@@ -121,13 +121,13 @@ public sealed class ReplicaFaultTests
         var doomed = await QueueManagerProcess.StartAsync(redis.Endpoint);
         await using var survivor = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("sigkill");
-        var token = await TestChannels.CreateAsync(survivor.Channel, channel, new Dictionary<string, string>
+        var token = await TestChannels.CreateAsync(survivor.Internal, channel, new Dictionary<string, string>
         {
             ["ack_timeout_ms"] = "2000",
             ["backoff_initial_ms"] = "0",
             ["max_in_flight"] = "3",
         });
-        var published = await survivor.Channel.PublishManyAsync(channel, 3);
+        var published = await survivor.Internal.PublishManyAsync(channel, 3);
         await using var victim = await TestConnector.ConnectAsync(doomed.Channel, channel, token);
         var leased = await victim.TakeAsync(3);
         await using var other = await TestConnector.ConnectAsync(survivor.Channel, channel, token);
@@ -164,8 +164,8 @@ public sealed class ReplicaFaultTests
         await using var redis = await RedisServer.StartAsync(appendOnly: true);
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("redis-restart");
-        var token = await TestChannels.CreateAsync(replica.Channel, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "3000", ["backoff_initial_ms"] = "0" });
-        var before = await replica.Channel.PublishManyAsync(channel, 5, "before");
+        var token = await TestChannels.CreateAsync(replica.Internal, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "3000", ["backoff_initial_ms"] = "0" });
+        var before = await replica.Internal.PublishManyAsync(channel, 5, "before");
         var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
         var acked = new HashSet<string>();
         foreach (var delivery in await connector.TakeAsync(5))
@@ -185,7 +185,7 @@ public sealed class ReplicaFaultTests
                 try
                 {
                     var message = TestMessages.NewMessage(channel, "after-" + after.Count);
-                    await replica.Channel.PublishAsync(message);
+                    await replica.Internal.PublishAsync(message);
                     after.Add(message);
                     return after.Count == 5;
                 }
@@ -231,8 +231,8 @@ public sealed class ReplicaFaultTests
         await using var redis = await RedisServer.StartAsync();
         var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string> { ["QueueManager:DrainGracePeriod"] = "00:00:01" });
         var channel = TestChannels.UniqueName("drain");
-        var token = await TestChannels.CreateAsync(replica.Channel, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
-        await replica.Channel.PublishManyAsync(channel, 1);
+        var token = await TestChannels.CreateAsync(replica.Internal, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
+        await replica.Internal.PublishManyAsync(channel, 1);
         await using var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
         await connector.NextAsync();
 
@@ -254,10 +254,10 @@ public sealed class ReplicaFaultTests
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("rotate");
-        var oldToken = await TestChannels.CreateAsync(replica.Channel, channel);
+        var oldToken = await TestChannels.CreateAsync(replica.Internal, channel);
         await using var onOld = await TestConnector.ConnectAsync(replica.Channel, channel, oldToken);
 
-        var rotation = await new QueueAdminService.QueueAdminServiceClient(replica.Channel).RotateTokenAsync(
+        var rotation = await new QueueAdminService.QueueAdminServiceClient(replica.Internal.Channel).RotateTokenAsync(
             new RotateTokenRequest { Channel = channel, GracePeriodSeconds = 6 });
         var newToken = rotation.NewToken;
         var graceEnds = rotation.PreviousTokenExpiresAt.ToDateTimeOffset();

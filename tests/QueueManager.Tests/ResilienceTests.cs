@@ -16,12 +16,12 @@ public sealed class ResilienceTests
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("oom");
-        await TestChannels.CreateAsync(replica.Channel, channel);
-        await replica.Channel.PublishManyAsync(channel, 3);
+        await TestChannels.CreateAsync(replica.Internal, channel);
+        await replica.Internal.PublishManyAsync(channel, 3);
 
         await redis.ExecuteAsync("CONFIG", "SET", "maxmemory-policy", "noeviction");
         await redis.ExecuteAsync("CONFIG", "SET", "maxmemory", "1");
-        var refused = await Assert.ThrowsAsync<RpcException>(() => replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "no room")));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "no room")));
         // The sweeps fail on OOM too; the replica logs it and goes on.
         await replica.Process.WaitForLineAsync(line => line.Contains("Sweeping failed", StringComparison.Ordinal) && line.Contains("OOM", StringComparison.Ordinal), Patience);
         Assert.False(replica.Process.HasExited, replica.Process.Output);
@@ -29,7 +29,7 @@ public sealed class ResilienceTests
 
         Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
         Assert.Contains("out of memory", refused.Status.Detail, StringComparison.Ordinal);
-        Assert.Equal(PublishOutcome.Queued, (await replica.Channel.PublishAsync(TestMessages.NewMessage(channel, "room again"))).Outcome);
+        Assert.Equal(PublishOutcome.Queued, (await replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "room again"))).Outcome);
         Assert.False(replica.Process.HasExited, replica.Process.Output);
     }
 
@@ -39,7 +39,7 @@ public sealed class ResilienceTests
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("down");
-        var token = await TestChannels.CreateAsync(replica.Channel, channel);
+        var token = await TestChannels.CreateAsync(replica.Internal, channel);
 
         await redis.KillAsync();
         var status = await TestConnector.RefusedAsync(replica.Channel, token, new ConnectRequest { Subscribe = new Subscribe { Channel = channel } });
@@ -53,8 +53,8 @@ public sealed class ResilienceTests
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string> { ["QueueManager:HeartbeatInterval"] = "00:00:01" });
         var channel = TestChannels.UniqueName("silent");
-        var token = await TestChannels.CreateAsync(replica.Channel, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
-        await replica.Channel.PublishManyAsync(channel, 1);
+        var token = await TestChannels.CreateAsync(replica.Internal, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
+        await replica.Internal.PublishManyAsync(channel, 1);
         await using var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
         connector.AnswerPings = false;
         await connector.NextAsync();
@@ -72,8 +72,8 @@ public sealed class ResilienceTests
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("lost-resume");
-        var token = await TestChannels.CreateAsync(replica.Channel, channel, new Dictionary<string, string> { ["paused"] = "1" });
-        await replica.Channel.PublishManyAsync(channel, 1);
+        var token = await TestChannels.CreateAsync(replica.Internal, channel, new Dictionary<string, string> { ["paused"] = "1" });
+        await replica.Internal.PublishManyAsync(channel, 1);
         await using var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
         Assert.True(connector.Subscribed.Paused);
 
@@ -89,7 +89,7 @@ public sealed class ResilienceTests
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string> { ["QueueManager:HeartbeatInterval"] = "00:00:01" });
         var channel = TestChannels.UniqueName("pings");
-        var token = await TestChannels.CreateAsync(replica.Channel, channel);
+        var token = await TestChannels.CreateAsync(replica.Internal, channel);
         await using var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
 
         await Eventually.UntilAsync(() => Task.FromResult(Volatile.Read(ref connector.PingsAnswered) >= 5), Patience, "five pings answered");
@@ -104,10 +104,10 @@ public sealed class ResilienceTests
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
         var channel = TestChannels.UniqueName("revoke");
-        var oldToken = await TestChannels.CreateAsync(replica.Channel, channel);
+        var oldToken = await TestChannels.CreateAsync(replica.Internal, channel);
         await using var onOld = await TestConnector.ConnectAsync(replica.Channel, channel, oldToken);
 
-        var rotation = await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(replica.Channel)
+        var rotation = await new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(replica.Internal.Channel)
             .RotateTokenAsync(new Contracts.Admin.V1.RotateTokenRequest { Channel = channel, GracePeriodSeconds = 0 });
 
         // At once: through the rotation's event, well before the 5 s configuration refresh could do it.
@@ -123,9 +123,9 @@ public sealed class ResilienceTests
     {
         await using var redis = await RedisServer.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
-        var admin = new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(replica.Channel);
+        var admin = new Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient(replica.Internal.Channel);
         var channel = TestChannels.UniqueName("two-rotations");
-        var first = await TestChannels.CreateAsync(replica.Channel, channel);
+        var first = await TestChannels.CreateAsync(replica.Internal, channel);
         await using var onFirst = await TestConnector.ConnectAsync(replica.Channel, channel, first);
         var second = (await admin.RotateTokenAsync(new Contracts.Admin.V1.RotateTokenRequest { Channel = channel, GracePeriodSeconds = 600 })).NewToken;
         await using var onSecond = await TestConnector.ConnectAsync(replica.Channel, channel, second);

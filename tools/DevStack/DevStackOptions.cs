@@ -14,7 +14,8 @@ public sealed record DevStackOptions
     private static readonly (string Variable, int Default, string What)[] PortSettings =
     [
         ("REDIS_PORT", 6390, "the private redis-server (not 6379, so a system Redis does not collide)"),
-        ("QUEUE_MANAGER_PORT", 5001, "queue-manager gRPC (Publish, Connect, internal admin)"),
+        ("QUEUE_MANAGER_PORT", 5001, "queue-manager public gRPC (Connect, for connectors)"),
+        ("QUEUE_MANAGER_INTERNAL_PORT", 5004, "queue-manager internal gRPC (Publish, internal admin; loopback, no token in the dev stack)"),
         ("INGRESS_PORT", 8080, "ingress: POST /webhook/{endpoint}"),
         ("ADMIN_GRPC_PORT", 5002, "admin gRPC (grpcurl)"),
         ("ADMIN_HTTP_PORT", 8082, "admin HTTP/JSON twin (curl)"),

@@ -84,6 +84,10 @@ public sealed class Stack(DevStackOptions options, Output output) : IAsyncDispos
             ["QueueManager:Redis"] = $"127.0.0.1:{Text(redisPort)}",
             ["QueueManager:Host"] = "127.0.0.1",
             ["QueueManager:Port"] = Text(options.Port("QUEUE_MANAGER_PORT")),
+            // The development setting: the internal APIs without a token, allowed only on a loopback listener.
+            ["QueueManager:InternalHost"] = "127.0.0.1",
+            ["QueueManager:InternalPort"] = Text(options.Port("QUEUE_MANAGER_INTERNAL_PORT")),
+            ["QueueManager:AllowInternalWithoutToken"] = "true",
         });
         await WaitReadyAsync(queueManager, "QUEUE_MANAGER_MANAGEMENT_PORT", cancellationToken);
 
@@ -93,7 +97,7 @@ public sealed class Stack(DevStackOptions options, Output output) : IAsyncDispos
             ["Admin:Host"] = "127.0.0.1",
             ["Admin:GrpcPort"] = Text(options.Port("ADMIN_GRPC_PORT")),
             ["Admin:HttpPort"] = Text(options.Port("ADMIN_HTTP_PORT")),
-            ["Admin:QueueManager"] = $"http://127.0.0.1:{Text(options.Port("QUEUE_MANAGER_PORT"))}",
+            ["Admin:QueueManager"] = $"http://127.0.0.1:{Text(options.Port("QUEUE_MANAGER_INTERNAL_PORT"))}",
             ["Admin:ChannelsFile"] = WriteChannelsFile(),
         });
         await WaitReadyAsync(admin, "ADMIN_MANAGEMENT_PORT", cancellationToken);
@@ -102,7 +106,7 @@ public sealed class Stack(DevStackOptions options, Output output) : IAsyncDispos
         {
             ["Ingress:Host"] = "127.0.0.1",
             ["Ingress:Port"] = Text(options.Port("INGRESS_PORT")),
-            ["Ingress:QueueManager"] = $"http://127.0.0.1:{Text(options.Port("QUEUE_MANAGER_PORT"))}",
+            ["Ingress:QueueManager"] = $"http://127.0.0.1:{Text(options.Port("QUEUE_MANAGER_INTERNAL_PORT"))}",
             ["Ingress:SpoolPath"] = Path.Combine(options.DataDirectory, "spool"),
         });
         await WaitReadyAsync(ingress, "INGRESS_MANAGEMENT_PORT", cancellationToken);

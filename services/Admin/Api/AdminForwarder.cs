@@ -2,7 +2,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Admin.Authentication;
 using WebhookConnect.Admin.Telemetry;
-using WebhookConnect.Grpc.Server;
+
 
 namespace WebhookConnect.Admin.Api;
 

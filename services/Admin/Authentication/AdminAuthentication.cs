@@ -2,20 +2,19 @@ using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
-using WebhookConnect.Grpc.Server;
+using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.Admin.Authentication;
 
 /// <summary>
 /// Admin authentication (SPEC §8): every AdminService call carries <c>authorization: Bearer &lt;admin token&gt;</c>,
 /// compared in constant time against the configured tokens; read-only tokens may call only the read methods
-/// (PERMISSION_DENIED otherwise). Health and reflection need no token. One middleware in front of the service, so
-/// no handler can forget the check.
+/// (PERMISSION_DENIED otherwise). Health and reflection need no token. gRPC calls are checked by
+/// <see cref="AdminAuthorizationInterceptor"/>, attached to the service itself, and the JSON twin calls
+/// <see cref="Authorize"/> per route, so no handler can forget the check.
 /// </summary>
 public sealed partial class AdminAuthentication
 {
-    private static readonly string ServicePrefix = "/" + Contracts.Admin.V1.AdminService.Descriptor.FullName + "/";
-
     /// <summary>Methods a read-only token may call (admin.proto).</summary>
     private static readonly HashSet<string> ReadMethods = new(StringComparer.Ordinal)
     {
@@ -37,24 +36,6 @@ public sealed partial class AdminAuthentication
 
     /// <summary>The caller's token id (a short hash prefix, safe to log), set for authenticated calls.</summary>
     public const string CallerItem = "webhookconnect.admin.caller";
-
-    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
-    {
-        var path = http.Request.Path.Value ?? "";
-        if (!path.StartsWith(ServicePrefix, StringComparison.OrdinalIgnoreCase))
-        {
-            await next(http);
-            return;
-        }
-
-        if (Authorize(http, path[ServicePrefix.Length..]) is { } refusal)
-        {
-            await GrpcHttpResponses.WriteStatusAsync(http, refusal);
-            return;
-        }
-
-        await next(http);
-    }
 
     /// <summary>
     /// Checks the request's bearer token for <paramref name="method"/> (an AdminService method name). Returns null and

@@ -71,7 +71,9 @@ public sealed class ConnectorOptions : IValidatableObject
 /// <summary>Where queue-manager is and how to reach it (section <c>Connector:QueueManager</c>).</summary>
 public sealed class QueueManagerConnectionOptions : IValidatableObject
 {
-    /// <summary><c>host:port</c> (TLS unless <see cref="Insecure"/>), or an explicit <c>https://</c> / <c>http://</c> address.</summary>
+    /// <summary><c>host:port</c> (TLS unless <see cref="Insecure"/>), an explicit <c>https://</c> / <c>http://</c>
+    /// address, or <c>dns:///host:port</c> (TLS unless <see cref="Insecure"/>): every address the name resolves to
+    /// (a headless Service's replicas) gets a connection and streams are spread round-robin.</summary>
     [Required]
     public string Address { get; set; } = "127.0.0.1:5001";
 
@@ -98,8 +100,22 @@ public sealed class QueueManagerConnectionOptions : IValidatableObject
     [System.Text.Json.Serialization.JsonIgnore]
     public Uri Uri => new(Address.Contains("://", StringComparison.Ordinal) ? Address : (Insecure ? "http://" : "https://") + Address);
 
+    /// <summary>True for a <c>dns:///host:port</c> address (client-side round-robin).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool IsDns => Address.StartsWith("dns:", StringComparison.OrdinalIgnoreCase);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (IsDns)
+        {
+            if (!ServiceDefaults.Grpc.GrpcClientDefaults.IsValidAddress(Address, out var problem))
+            {
+                yield return new ValidationResult($"{problem} (e.g. dns:///queue-manager-headless:5001).", [nameof(Address)]);
+            }
+
+            yield break;
+        }
+
         var hasScheme = Address.Contains("://", StringComparison.Ordinal);
         var candidate = hasScheme ? Address : "https://" + Address;
         if (!Uri.TryCreate(candidate, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") ||

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using WebhookConnect.Connector.Configuration;
 using WebhookConnect.Connector.Delivery;
 using WebhookConnect.Connector.Telemetry;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
 using ConnectClient = WebhookConnect.Contracts.V1.ConnectService.ConnectServiceClient;
 
 namespace WebhookConnect.Connector.Streams;

@@ -1,27 +1,20 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using WebhookConnect.Connector.Configuration;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
+using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.Connector.Streams;
 
-/// <summary>Builds the one gRPC channel (one HTTP/2 connection) that every subscription's stream shares.</summary>
+/// <summary>Builds the one gRPC channel that every subscription's stream shares (one HTTP/2 connection per
+/// queue-manager address; more when streams exceed a connection's limit).</summary>
 public static class QueueManagerChannelFactory
 {
     public static GrpcChannel Create(QueueManagerConnectionOptions options)
     {
-        var handler = new SocketsHttpHandler
-        {
-            KeepAlivePingDelay = options.KeepAliveInterval,
-            KeepAlivePingTimeout = options.KeepAliveTimeout,
-            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            AutomaticDecompression = System.Net.DecompressionMethods.None,
-            // Several subscriptions may exceed one connection's stream limit only in theory; allow it anyway.
-            EnableMultipleHttp2Connections = true,
-            UseProxy = false,
-        };
+        var handler = GrpcClientDefaults.CreateHandler();
+        handler.KeepAlivePingDelay = options.KeepAliveInterval;
+        handler.KeepAlivePingTimeout = options.KeepAliveTimeout;
 
         if (!options.Insecure)
         {
@@ -47,6 +40,6 @@ public static class QueueManagerChannelFactory
             handler.SslOptions = ssl;
         }
 
-        return GrpcChannel.ForAddress(options.Uri, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpHandler = true });
+        return GrpcClientDefaults.CreateChannel(options.IsDns ? options.Address : options.Uri.ToString(), handler, tls: !options.Insecure);
     }
 }

@@ -58,7 +58,7 @@ public sealed class BearerVerifier(Contracts.V1.Verification.Types.Bearer config
         }
 
         var authorization = headers.Authorization;
-        return authorization.Count == 1 && Signatures.TextEquals(Grpc.Server.BearerToken.From(authorization[0]), _token);
+        return authorization.Count == 1 && Signatures.TextEquals(ServiceDefaults.Grpc.BearerToken.From(authorization[0]), _token);
     }
 }
 

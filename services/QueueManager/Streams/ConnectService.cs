@@ -3,7 +3,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.Grpc.Server;
+using WebhookConnect.ServiceDefaults.Grpc;
 using WebhookConnect.QueueManager.Channels;
 using WebhookConnect.QueueManager.Queue;
 using WebhookConnect.QueueManager.Telemetry;

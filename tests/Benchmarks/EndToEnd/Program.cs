@@ -91,7 +91,7 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
 try
 {
     var token = await stack.CreateChannelAsync(channel, 10_000_000, 1000);
-    ingress = await IngressProcess.StartAsync(stack.QueueManager.GrpcPort, Path.Combine(spool, "spool"), new Dictionary<string, string>
+    ingress = await IngressProcess.StartAsync(stack.QueueManager.InternalPort, Path.Combine(spool, "spool"), new Dictionary<string, string>
     {
         ["Logging:LogLevel:Default"] = "Warning",
         ["Ingress:PublishTimeout"] = "00:00:30",

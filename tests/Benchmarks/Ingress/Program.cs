@@ -58,7 +58,7 @@ await emptyApp.StopAsync();
 // The stack: redis-server, queue-manager, a channel that never fills within the run.
 await using var redis = await RedisServer.StartAsync();
 await using var queueManager = await QueueManagerProcess.StartAsync(redis.Endpoint);
-var admin = new QueueAdminService.QueueAdminServiceClient(queueManager.Channel);
+var admin = new QueueAdminService.QueueAdminServiceClient(queueManager.Internal.Channel);
 await admin.CreateChannelAsync(new CreateChannelRequest
 {
     Channel = "bench",
@@ -70,21 +70,21 @@ var spool = Directory.CreateTempSubdirectory("wc-bench-spool-").FullName;
 try
 {
     // b. Queue up, one unary Publish per request.
-    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool, new Dictionary<string, string> { ["Ingress:PublishBatching"] = "false" }))
+    await using (var ingress = await IngressProcess.StartAsync(queueManager.InternalPort, spool, new Dictionary<string, string> { ["Ingress:PublishBatching"] = "false" }))
     {
         var unary = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
         rows.Add(("b. ingress, queue up (200), unary Publish", unary.Describe(baseline)));
     }
 
     // c. Queue up, coalesced PublishBatch.
-    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool))
+    await using (var ingress = await IngressProcess.StartAsync(queueManager.InternalPort, spool))
     {
         var batched = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
         rows.Add(("c. ingress, queue up (200), PublishBatch coalescing", batched.Describe(baseline)));
     }
 
     // d. Redis down: every request goes to the spool (202).
-    await using (var ingress = await IngressProcess.StartAsync(queueManager.GrpcPort, spool))
+    await using (var ingress = await IngressProcess.StartAsync(queueManager.InternalPort, spool))
     {
         await redis.StopAsync();
         var spooled = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");

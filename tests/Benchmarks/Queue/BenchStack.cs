@@ -60,7 +60,7 @@ public sealed class BenchStack : IAsyncDisposable
 
     /// <summary>Creates a channel through the internal admin API and returns its token.</summary>
     public Task<string> CreateChannelAsync(string name, int maxQueueSize, int maxInFlight) =>
-        TestChannels.CreateAsync(QueueManager.Channel, name, new Dictionary<string, string>
+        TestChannels.CreateAsync(QueueManager.Internal, name, new Dictionary<string, string>
         {
             ["max_queue_size"] = maxQueueSize.ToString(CultureInfo.InvariantCulture),
             ["max_in_flight"] = maxInFlight.ToString(CultureInfo.InvariantCulture),

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Grpc.Core;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
 
 namespace WebhookConnect.Benchmarks.Queue;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
 
 namespace WebhookConnect.Benchmarks.Queue;
 

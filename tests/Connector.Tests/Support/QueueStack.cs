@@ -39,7 +39,7 @@ public sealed class QueueStack : IAsyncLifetime
             all[key] = value;
         }
 
-        return (name, await TestChannels.CreateAsync(QueueManager.Channel, name, all));
+        return (name, await TestChannels.CreateAsync(QueueManager.Internal, name, all));
     }
 
     public QueueAdminService.QueueAdminServiceClient Admin => new(QueueManager.Channel);
@@ -57,7 +57,7 @@ public sealed class QueueStack : IAsyncLifetime
         message.EndpointId = endpoint;
         message.Body = ByteString.CopyFrom(body);
         customise?.Invoke(message);
-        await QueueManager.Channel.PublishAsync(message);
+        await QueueManager.Internal.PublishAsync(message);
         return message;
     }
 

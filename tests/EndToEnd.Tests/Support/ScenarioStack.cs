@@ -6,7 +6,7 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.EndToEnd.Tests.Support;
@@ -39,8 +39,14 @@ public sealed class ScenarioStack : IAsyncDisposable
     /// new connection to the first live replica. Null with one replica.</summary>
     public TcpForwarder? Forwarder { get; private set; }
 
-    /// <summary>The port ingress, admin and connectors dial for the queue-manager: the forwarder's, or the only replica's.</summary>
+    /// <summary>With several replicas: the forwarder in front of their internal ports (Publish, internal admin).</summary>
+    public TcpForwarder? InternalForwarder { get; private set; }
+
+    /// <summary>The public port connectors dial for the queue-manager: the forwarder's, or the only replica's.</summary>
     public int QueueManagerPort => Forwarder?.Port ?? QueueManager.GrpcPort;
+
+    /// <summary>The internal port ingress and admin dial: the internal forwarder's, or the only replica's.</summary>
+    public int QueueManagerInternalPort => InternalForwarder?.Port ?? QueueManager.InternalPort;
 
     public ChildProcess Admin { get; private set; } = null!;
 
@@ -74,10 +80,11 @@ public sealed class ScenarioStack : IAsyncDisposable
             if (queueManagerReplicas > 1)
             {
                 stack.Forwarder = stack.Track(TcpForwarder.Start([.. replicas.Select(r => r.GrpcPort)]));
+                stack.InternalForwarder = stack.Track(TcpForwarder.Start([.. replicas.Select(r => r.InternalPort)]));
             }
 
             await stack.StartAdminAsync();
-            stack.Ingress = stack.Track(await IngressProcess.StartAsync(stack.QueueManagerPort, Path.Combine(stack.Directory, "spool")));
+            stack.Ingress = stack.Track(await IngressProcess.StartAsync(stack.QueueManagerInternalPort, Path.Combine(stack.Directory, "spool")));
             return stack;
         }
         catch
@@ -99,7 +106,7 @@ public sealed class ScenarioStack : IAsyncDisposable
             ["Admin:GrpcPort"] = Text(grpcPort),
             ["Admin:HttpPort"] = Text(httpPort),
             ["Admin:Tokens"] = AdminToken,
-            ["Admin:QueueManager"] = $"http://127.0.0.1:{Text(QueueManagerPort)}",
+            ["Admin:QueueManager"] = $"http://127.0.0.1:{Text(QueueManagerInternalPort)}",
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = Text(FreePort.Next()),
         }));
@@ -136,7 +143,7 @@ public sealed class ScenarioStack : IAsyncDisposable
     /// <summary>Waits until ingress routes with the queue-manager's current endpoint table.</summary>
     public async Task WaitForIngressRoutesAsync()
     {
-        var table = await new PublishService.PublishServiceClient(QueueManager.Channel).ListEndpointsAsync(new ListEndpointsRequest());
+        var table = await new PublishService.PublishServiceClient(QueueManager.Internal.Channel).ListEndpointsAsync(new ListEndpointsRequest());
         await Ingress.WaitForRevisionAsync(table.Revision);
     }
 
@@ -237,7 +244,7 @@ public sealed class ScenarioStack : IAsyncDisposable
     public async Task RestartIngressAsync()
     {
         var port = Ingress.Port;
-        Ingress = Track(await IngressProcess.StartAsync(QueueManagerPort, Ingress.SpoolPath, waitReady: false, port: port));
+        Ingress = Track(await IngressProcess.StartAsync(QueueManagerInternalPort, Ingress.SpoolPath, waitReady: false, port: port));
     }
 
     private T Track<T>(T started)

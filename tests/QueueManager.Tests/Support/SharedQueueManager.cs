@@ -42,7 +42,7 @@ public sealed class SharedQueueManager : IAsyncLifetime
     public async Task<(string Name, string Token)> NewChannelAsync(string prefix, IReadOnlyDictionary<string, string>? settings = null)
     {
         var name = TestChannels.UniqueName(prefix);
-        return (name, await TestChannels.CreateAsync(Replica.Channel, name, settings));
+        return (name, await TestChannels.CreateAsync(Replica.Internal, name, settings));
     }
 
     /// <summary>A counter or gauge of the channel as stored in Redis.</summary>

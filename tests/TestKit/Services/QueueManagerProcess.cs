@@ -1,43 +1,59 @@
 using System.Globalization;
 using Grpc.Health.V1;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 
 namespace WebhookConnect.TestKit.Services;
 
-/// <summary>The queue-manager binary as a child process on free loopback ports, with a gRPC channel to it.</summary>
+/// <summary>
+/// The queue-manager binary as a child process on free loopback ports, with a gRPC channel to each listener:
+/// <see cref="Channel"/> to the public port (Connect), <see cref="Internal"/> to the internal port (Publish and the
+/// internal admin API). Unless the test sets <c>QueueManager:InternalToken</c>, the internal port runs without a
+/// token on loopback (<c>QueueManager:AllowInternalWithoutToken</c>, the development setting).
+/// </summary>
 public sealed class QueueManagerProcess : IAsyncDisposable
 {
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private QueueManagerProcess(ChildProcess process, int grpcPort, int managementPort, string replicaId)
+    private QueueManagerProcess(ChildProcess process, int grpcPort, int internalPort, int managementPort, string replicaId)
     {
         Process = process;
         GrpcPort = grpcPort;
+        InternalPort = internalPort;
         ManagementPort = managementPort;
         ReplicaId = replicaId;
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        Internal = new InternalApi(GrpcChannel.ForAddress($"http://127.0.0.1:{internalPort}"));
     }
 
     public ChildProcess Process { get; }
 
     public int GrpcPort { get; }
 
+    public int InternalPort { get; }
+
+    public string InternalAddress => $"http://127.0.0.1:{InternalPort}";
+
     public int ManagementPort { get; }
 
     public string ReplicaId { get; }
 
+    /// <summary>The public port: Connect and health.</summary>
     public GrpcChannel Channel { get; }
+
+    /// <summary>The internal port: Publish, the internal admin API, reflection and health.</summary>
+    public InternalApi Internal { get; }
 
     public static string Assembly => ServiceBinaries.Assembly("QueueManager", "WebhookConnect.QueueManager");
 
     /// <summary>Starts a replica against <paramref name="redisEndpoint"/> and waits until its gRPC health is SERVING.
     /// Sweeps run every 100 ms so lease and retry tests do not wait for the default second. A test that restarts a
-    /// replica on the same address passes <paramref name="grpcPort"/>.</summary>
+    /// replica on the same addresses passes <paramref name="grpcPort"/> and <paramref name="internalPort"/>.</summary>
     public static async Task<QueueManagerProcess> StartAsync(
-        string redisEndpoint, IReadOnlyDictionary<string, string>? extra = null, string? replicaId = null, int? grpcPort = null)
+        string redisEndpoint, IReadOnlyDictionary<string, string>? extra = null, string? replicaId = null, int? grpcPort = null, int? internalPort = null)
     {
         var port = grpcPort ?? FreePort.Next();
+        var internalListener = internalPort ?? FreePort.Next();
         var managementPort = FreePort.Next();
         replicaId ??= "qm-" + port.ToString(CultureInfo.InvariantCulture);
         var settings = new Dictionary<string, string>
@@ -45,6 +61,9 @@ public sealed class QueueManagerProcess : IAsyncDisposable
             ["QueueManager:Redis"] = redisEndpoint,
             ["QueueManager:Host"] = "127.0.0.1",
             ["QueueManager:Port"] = port.ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:InternalHost"] = "127.0.0.1",
+            ["QueueManager:InternalPort"] = internalListener.ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:AllowInternalWithoutToken"] = "true",
             ["QueueManager:ReplicaId"] = replicaId,
             ["QueueManager:SweepInterval"] = "00:00:00.1",
             ["Management:Host"] = "127.0.0.1",
@@ -56,7 +75,7 @@ public sealed class QueueManagerProcess : IAsyncDisposable
         }
 
         var process = ServiceBinaries.Start(replicaId, Assembly, settings);
-        var replica = new QueueManagerProcess(process, port, managementPort, replicaId);
+        var replica = new QueueManagerProcess(process, port, internalListener, managementPort, replicaId);
         try
         {
             await replica.WaitServingAsync();
@@ -90,6 +109,7 @@ public sealed class QueueManagerProcess : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();
+        Internal.Channel.Dispose();
         await Process.DisposeAsync();
     }
 }

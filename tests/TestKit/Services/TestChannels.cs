@@ -5,7 +5,6 @@ using Google.Protobuf.WellKnownTypes;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.Queue.V1;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.Grpc.Client;
 
 namespace WebhookConnect.TestKit.Services;
 
@@ -19,7 +18,7 @@ public static class TestChannels
         $"{prefix}-{Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..6]}";
 
     /// <summary>Creates a channel with one endpoint (its own name) and returns its token.</summary>
-    public static async Task<string> CreateAsync(GrpcChannel queueManager, string channel, IReadOnlyDictionary<string, string>? settings = null)
+    public static async Task<string> CreateAsync(InternalApi queueManager, string channel, IReadOnlyDictionary<string, string>? settings = null)
     {
         var request = new CreateChannelRequest
         {
@@ -27,7 +26,7 @@ public static class TestChannels
             Settings = Settings(settings ?? new Dictionary<string, string>()),
             Endpoints = { new EndpointConfig { Id = channel } },
         };
-        return (await new QueueAdminService.QueueAdminServiceClient(queueManager).CreateChannelAsync(request)).Token;
+        return (await new QueueAdminService.QueueAdminServiceClient(queueManager.Channel).CreateChannelAsync(request)).Token;
     }
 
     public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using Grpc.Core;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.Grpc.Client;
+using Grpc.Net.Client;
 
 namespace WebhookConnect.TestKit.Services;
 

@@ -1,7 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.Grpc.Client;
 
 namespace WebhookConnect.TestKit.Services;
 
@@ -26,11 +25,11 @@ public static class TestMessages
         return message;
     }
 
-    public static async Task<PublishResponse> PublishAsync(this GrpcChannel channel, Message message) =>
-        await new PublishService.PublishServiceClient(channel).PublishAsync(new PublishRequest { Message = message });
+    public static async Task<PublishResponse> PublishAsync(this InternalApi queueManager, Message message) =>
+        await new PublishService.PublishServiceClient(queueManager.Channel).PublishAsync(new PublishRequest { Message = message });
 
     /// <summary>Publishes <paramref name="count"/> messages with bodies "{prefix}-0" … and returns them in order.</summary>
-    public static async Task<List<Message>> PublishManyAsync(this GrpcChannel channel, string channelName, int count, string prefix = "m")
+    public static async Task<List<Message>> PublishManyAsync(this InternalApi channel, string channelName, int count, string prefix = "m")
     {
         var messages = new List<Message>(count);
         for (var i = 0; i < count; i++)

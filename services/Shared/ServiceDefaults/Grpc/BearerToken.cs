@@ -1,4 +1,4 @@
-namespace WebhookConnect.Grpc.Server;
+namespace WebhookConnect.ServiceDefaults.Grpc;
 
 /// <summary>Reads an <c>authorization: Bearer &lt;token&gt;</c> header or metadata value (scheme case-insensitive).</summary>
 public static class BearerToken

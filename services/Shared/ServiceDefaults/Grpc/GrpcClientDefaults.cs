@@ -1,0 +1,155 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Grpc.Net.Client.Balancer;
+using Grpc.Net.Client.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace WebhookConnect.ServiceDefaults.Grpc;
+
+/// <summary>
+/// How every gRPC client of ours (ingress → queue-manager, admin → queue-manager, connector → queue-manager) builds
+/// its channel on <c>Grpc.Net.Client</c> (SPEC §12, docs/transport.md).
+/// <list type="bullet">
+/// <item><c>http://host:port</c> / <c>https://host:port</c>: one address; a Kubernetes ClusterIP Service balances
+/// per connection.</item>
+/// <item><c>dns:///host:port</c>: the name is resolved to every address (a headless Service lists each replica), a
+/// connection is kept to each, and calls are spread round-robin; the name is resolved again every
+/// <see cref="DnsRefreshInterval"/> and whenever a connection fails, so replicas that come and go are followed.</item>
+/// </list>
+/// </summary>
+public static class GrpcClientDefaults
+{
+    /// <summary>How often a <c>dns:///</c> name is resolved again to find new replicas.</summary>
+    public static readonly TimeSpan DnsRefreshInterval = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Client keepalive: an HTTP/2 PING after 30 s without frames, the connection dropped without an answer within
+    /// 20 s, also while no call runs, so a dead peer behind NAT is found before a call needs the connection.
+    /// </summary>
+    public static readonly TimeSpan KeepAlivePingDelay = TimeSpan.FromSeconds(30);
+
+    /// <inheritdoc cref="KeepAlivePingDelay"/>
+    public static readonly TimeSpan KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
+
+    private static readonly IServiceProvider DnsServices = new ServiceCollection()
+        .AddSingleton<ResolverFactory>(new DnsResolverFactory(DnsRefreshInterval))
+        .BuildServiceProvider();
+
+    /// <summary>A handler with our connection settings; callers adjust timeouts and TLS before passing it on.</summary>
+    public static SocketsHttpHandler CreateHandler() => new()
+    {
+        KeepAlivePingDelay = KeepAlivePingDelay,
+        KeepAlivePingTimeout = KeepAlivePingTimeout,
+        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+        PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+        AutomaticDecompression = System.Net.DecompressionMethods.None,
+        // More streams than one connection allows (the server's limit, 1 000 for ours; 100 is common elsewhere)
+        // open a second HTTP/2 connection instead of queueing calls behind the first.
+        EnableMultipleHttp2Connections = true,
+        UseProxy = false,
+    };
+
+    /// <summary>True for an address this module accepts: <c>http://</c>, <c>https://</c> or <c>dns:///</c>.</summary>
+    public static bool IsValidAddress(string address, out string problem)
+    {
+        problem = "";
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri))
+        {
+            problem = "is not an absolute address";
+            return false;
+        }
+
+        switch (uri.Scheme)
+        {
+            case "http" or "https":
+                return true;
+            case "dns" when uri.AbsolutePath.Trim('/').Length > 0 && uri.AbsolutePath.Contains(':', StringComparison.Ordinal):
+                return true;
+            case "dns":
+                problem = "must name a host and port after dns:///, e.g. dns:///queue-manager-headless:5004";
+                return false;
+            default:
+                problem = $"has the scheme '{uri.Scheme}'; use http://, https:// or dns:///";
+                return false;
+        }
+    }
+
+    /// <summary>
+    /// Creates a channel for <paramref name="address"/> on <paramref name="handler"/> (owned by the channel).
+    /// <paramref name="tls"/> only matters for <c>dns:///</c> addresses (the scheme says it otherwise).
+    /// </summary>
+    public static GrpcChannel CreateChannel(string address, SocketsHttpHandler handler, bool tls = false, params MethodConfig[] methods)
+    {
+        var options = new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true };
+        Configure(options, address, tls, methods);
+        return GrpcChannel.ForAddress(address, options);
+    }
+
+    private static void Configure(GrpcChannelOptions options, string address, bool tls, MethodConfig[] methods)
+    {
+        options.MaxReceiveMessageSize = GrpcServerDefaults.MaxMessageSize;
+        options.MaxSendMessageSize = GrpcServerDefaults.MaxMessageSize;
+        options.ServiceConfig = new ServiceConfig();
+        foreach (var method in methods)
+        {
+            options.ServiceConfig.MethodConfigs.Add(method);
+        }
+
+        if (address.StartsWith("dns:", StringComparison.OrdinalIgnoreCase))
+        {
+            options.Credentials = tls ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure;
+            options.ServiceConfig.LoadBalancingConfigs.Add(new RoundRobinConfig());
+            // Our resolver factory (refresh interval); the channel looks up nothing else that the app registers.
+            options.ServiceProvider = DnsServices;
+        }
+    }
+
+    /// <summary>
+    /// Registers a typed gRPC client through <c>Grpc.Net.ClientFactory</c> with the channel settings of
+    /// <see cref="CreateChannel"/>: our handler, message limits, <c>dns:///</c> round-robin and the given method
+    /// configs. One channel for the life of the process (handler lifetime infinite): connections are renewed by
+    /// keepalive failures and DNS re-resolution, not by a timer that would drop every subchannel.
+    /// </summary>
+    public static IHttpClientBuilder AddGrpcClientDefaults<TClient>(
+        this IServiceCollection services, Func<IServiceProvider, string> address, Action<SocketsHttpHandler>? configureHandler = null, params MethodConfig[] methods)
+        where TClient : class
+    {
+        return services
+            .AddGrpcClient<TClient>((sp, options) => options.Address = new Uri(address(sp)))
+            .ConfigurePrimaryHttpMessageHandler(() =>
+            {
+                var handler = CreateHandler();
+                configureHandler?.Invoke(handler);
+                return handler;
+            })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .ConfigureChannel((sp, options) => Configure(options, address(sp), tls: false, methods));
+    }
+
+    /// <summary>
+    /// Retries for idempotent calls (Publish is idempotent by <c>message_id</c>): UNAVAILABLE (the replica went away
+    /// or could not be reached) is tried again up to 4 attempts in all, 100 ms → 1 s apart, within the call's own
+    /// deadline. No other status retries: RESOURCE_EXHAUSTED and INVALID_ARGUMENT are answers, not accidents.
+    /// </summary>
+    public static MethodConfig RetryUnavailable(string service, params string[] methods)
+    {
+        var config = new MethodConfig
+        {
+            RetryPolicy = new RetryPolicy
+            {
+                MaxAttempts = 4,
+                InitialBackoff = TimeSpan.FromMilliseconds(100),
+                MaxBackoff = TimeSpan.FromSeconds(1),
+                BackoffMultiplier = 2,
+                RetryableStatusCodes = { StatusCode.Unavailable },
+            },
+        };
+        foreach (var method in methods)
+        {
+            config.Names.Add(new MethodName { Service = service, Method = method });
+        }
+
+        return config;
+    }
+}
