@@ -2,12 +2,12 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using WebhookConnect.Contracts.V1;
 using WebhookConnect.Ingress.Endpoints;
 using WebhookConnect.Ingress.Intake;
 using WebhookConnect.Ingress.Publishing;
 using WebhookConnect.Ingress.Spool;
 using WebhookConnect.Ingress.Telemetry;
-using WebhookConnect.Contracts.V1;
 using WebhookConnect.ServiceDefaults;
 using WebhookConnect.ServiceDefaults.Grpc;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using Grpc.Core;
+using Grpc.Net.Client;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
-using Grpc.Net.Client;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Admin.Tests;

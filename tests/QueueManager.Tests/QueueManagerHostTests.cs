@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
 using Grpc.Health.V1;
-using Grpc.Reflection.V1;
 using Grpc.Net.Client;
+using Grpc.Reflection.V1;
 using WebhookConnect.TestKit;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
 

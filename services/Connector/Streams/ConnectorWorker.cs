@@ -1,8 +1,8 @@
+using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Connector.Configuration;
 using WebhookConnect.Connector.Delivery;
 using WebhookConnect.Connector.Telemetry;
-using Grpc.Net.Client;
 using ConnectClient = WebhookConnect.Contracts.V1.ConnectService.ConnectServiceClient;
 
 namespace WebhookConnect.Connector.Streams;

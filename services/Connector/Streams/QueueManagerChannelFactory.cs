@@ -1,7 +1,7 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
-using WebhookConnect.Connector.Configuration;
 using Grpc.Net.Client;
+using WebhookConnect.Connector.Configuration;
 using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.Connector.Streams;

@@ -3,10 +3,10 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
-using WebhookConnect.ServiceDefaults.Grpc;
 using WebhookConnect.QueueManager.Channels;
 using WebhookConnect.QueueManager.Queue;
 using WebhookConnect.QueueManager.Telemetry;
+using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.QueueManager.Streams;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Grpc.Core;
-using WebhookConnect.Contracts.V1;
 using Grpc.Net.Client;
+using WebhookConnect.Contracts.V1;
 
 namespace WebhookConnect.Benchmarks.Queue;
 

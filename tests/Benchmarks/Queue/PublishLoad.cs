@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using WebhookConnect.Contracts.V1;
 using Grpc.Net.Client;
+using WebhookConnect.Contracts.V1;
 
 namespace WebhookConnect.Benchmarks.Queue;
 

@@ -4,9 +4,9 @@ using System.Text;
 using System.Text.Json;
 using Grpc.Core;
 using Grpc.Health.V1;
+using Grpc.Net.Client;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
-using Grpc.Net.Client;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.EndToEnd.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using Grpc.Core;
-using WebhookConnect.Contracts.V1;
 using Grpc.Net.Client;
+using WebhookConnect.Contracts.V1;
 
 namespace WebhookConnect.TestKit.Services;
 

@@ -1,8 +1,8 @@
 using System.Net;
 using Grpc.AspNetCore.HealthChecks;
 using Grpc.AspNetCore.Server;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
