@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -85,7 +84,7 @@ public sealed partial class HalfClosedClientTests(HalfClosedClientTests.Stack fi
         // Prior knowledge: preface, empty SETTINGS, one POST without a body (HEADERS with END_STREAM), then FIN.
         // HTTP/2 half-closes streams, not connections (END_STREAM, RFC 9113 §5.1): Kestrel ends the connection on
         // the FIN, and its open streams with it; ingress must not log that as an error.
-        byte[] connection = [.. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8, .. Frame(4, 0, 0, []), .. Frame(1, 0x5, 1, HeaderBlock($"/webhook/{channel}"))];
+        byte[] connection = [.. RawHttp2.Preface(), .. RawHttp2.Post($"/webhook/{channel}", [])];
         await SendThenHalfCloseAsync(connection, tolerateReset: true);
 
         using (var h2c = new HttpClient { BaseAddress = Ingress.Ingress.Http.BaseAddress })
@@ -186,27 +185,6 @@ public sealed partial class HalfClosedClientTests(HalfClosedClientTests.Stack fi
             .Where(m => m.Groups["labels"].Value.Contains(port, StringComparison.Ordinal))
             .Sum(m => double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
     }
-
-    private static byte[] Frame(byte type, byte flags, int stream, byte[] payload)
-    {
-        var frame = new byte[9 + payload.Length];
-        frame[0] = (byte)(payload.Length >> 16);
-        frame[1] = (byte)(payload.Length >> 8);
-        frame[2] = (byte)payload.Length;
-        frame[3] = type;
-        frame[4] = flags;
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), stream);
-        payload.CopyTo(frame, 9);
-        return frame;
-    }
-
-    /// <summary>HPACK (RFC 7541): :method POST and :scheme http from the static table, :path and :authority as
-    /// literals with an indexed name, no Huffman coding.</summary>
-    private static byte[] HeaderBlock(string path) =>
-        [0x83, 0x86, .. Literal(4, path), .. Literal(1, "127.0.0.1")];
-
-    private static byte[] Literal(byte nameIndex, string value) =>
-        [(byte)(0x40 | nameIndex), checked((byte)value.Length), .. Encoding.ASCII.GetBytes(value)];
 
     [GeneratedRegex(@"HTTP/1\.1 \d{3} [^\r]*")]
     private static partial Regex StatusLine();
