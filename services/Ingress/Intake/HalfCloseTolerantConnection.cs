@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -164,6 +165,8 @@ internal sealed class HalfCloseTolerantConnection : ConnectionContext
 
         public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
 
+        // Pooled: on a keep-alive connection the read that waits for the next request is one of these each time.
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         private async ValueTask<ReadResult> WatchAsync(ValueTask<ReadResult> read, CancellationToken cancellationToken)
         {
             try
