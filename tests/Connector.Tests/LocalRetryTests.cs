@@ -259,6 +259,26 @@ public sealed class LocalRetryTests
         Assert.Equal(["c:retry", "c:retry", "c:rejected"], measured);
     }
 
+    [Fact]
+    public async Task LocalRetriesWriteNoLogLinesOfTheirOwn()
+    {
+        // The nack is logged once with its reason (SubscriptionStream); the resilience pipeline's telemetry, which
+        // would log every retried attempt as a warning, is off.
+        await using var target = await TargetServer.StartAsync();
+        target.Answer = _ => new TargetAnswer(503);
+        var logged = new List<string>();
+        using var connector = Connector.Create(new LocalRetryOptions { Attempts = 2, Delay = TimeSpan.FromMilliseconds(10) },
+            services => services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(new CollectingLoggerProvider(logged))));
+
+        var result = await connector.DeliverAsync(target.Url());
+
+        Assert.Equal((DeliveryOutcome.Retry, 3), (result.Outcome, target.Count));
+        lock (logged)
+        {
+            Assert.Empty(logged);
+        }
+    }
+
     private static string? Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string name)
     {
         foreach (var tag in tags)
@@ -305,9 +325,10 @@ public sealed class LocalRetryTests
 
         public ServiceProvider Services { get; }
 
-        public static Connector Create(LocalRetryOptions retry)
+        public static Connector Create(LocalRetryOptions retry, Action<IServiceCollection>? configure = null)
         {
             var services = new ServiceCollection();
+            configure?.Invoke(services);
             services.AddMetrics();
             services.AddSingleton(Options.Create(new ConnectorOptions { Retry = retry }));
             services.AddSingleton<ConnectorMetrics>();
@@ -328,5 +349,30 @@ public sealed class LocalRetryTests
         }
 
         public void Dispose() => Services.Dispose();
+    }
+
+    private sealed class CollectingLoggerProvider(List<string> lines) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new Collecting(categoryName, lines);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Collecting(string category, List<string> lines) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (lines)
+                {
+                    lines.Add($"{logLevel} {category}: {formatter(state, exception)}");
+                }
+            }
+        }
     }
 }

@@ -44,6 +44,11 @@ public static class TargetHttpClient
     /// attempt and a timed-out attempt is retried.</summary>
     internal static void ConfigurePipeline(ResiliencePipelineBuilder<HttpResponseMessage> pipeline, LocalRetryOptions retry)
     {
+        // No Polly telemetry: per call it reports three events (pipeline start and end, the attempt), boxing the
+        // status for its log formatter even when nothing listens, and logs each local retry as a warning, where the
+        // connector logs the one nack with its reason. Its "Polly" meter is not exported (ConnectorExtensions), and
+        // TargetAttemptHandler measures every attempt. docs/connector.md, "HTTP client".
+        pipeline.TelemetryListener = null;
         if (retry.Attempts > 0)
         {
             pipeline.AddRetry(new HttpRetryStrategyOptions
