@@ -30,7 +30,7 @@ public sealed class TargetAttemptHandler(ConnectorMetrics metrics) : DelegatingH
                 await KeepExcerptAsync(response, cancellationToken);
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException && !target.DeliveryCancellation.IsCancellationRequested)
+        catch (Exception ex) when ((ex is OperationCanceledException or HttpRequestException) && !target.DeliveryCancellation.IsCancellationRequested)
         {
             // A timeout (the pipeline cancelled the attempt) or a connection failure: both retried.
             Record(target, started, DeliveryOutcome.Retry, 0);
