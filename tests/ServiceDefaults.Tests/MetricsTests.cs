@@ -11,11 +11,12 @@ namespace WebhookConnect.ServiceDefaults.Tests;
 /// The exporter writes <c># TYPE</c> before <c># HELP</c>, series in the order they first appeared, and <c>{}</c>
 /// after the name of a series without labels; Prometheus reads all of that exactly as before.
 /// </summary>
+[Collection(ProcessWideCollection.Name)]
 public sealed class MetricsTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>Meters come from the host's IMeterFactory, as in a service, so parallel tests' hosts don't see them.</summary>
+    /// <summary>Meters come from the host's IMeterFactory, as in a service.</summary>
     private static Meter CreateMeter(TestApp app) =>
         app.Services.GetRequiredService<IMeterFactory>().Create(Telemetry.MeterName("Test"));
 

@@ -53,7 +53,7 @@ internal static class ManagementEndpoints
 
             context.Response.Headers.CacheControl = "no-store";
             return next(context);
-        }), optionsName: null);
+        }), optionsName: null).WithMetadata(new HttpMethodMetadata([HttpMethods.Get]));
     }
 
     private static async Task WriteHealthAsync(HttpContext context, int port, string tag)

@@ -30,7 +30,7 @@ internal static class OpenTelemetrySetup
     /// package on: it adds what the bare activity source lacks (route, status code and error on server spans; the
     /// same for HTTP and gRPC client calls). Any other name is added as an activity source.
     /// </summary>
-    private static readonly Dictionary<string, Func<TracerProviderBuilder, TracerProviderBuilder>> TraceInstrumentations =
+    private static readonly Dictionary<string, Action<TracerProviderBuilder>> TraceInstrumentations =
         new(StringComparer.OrdinalIgnoreCase)
         {
             ["Microsoft.AspNetCore"] = t => t.AddAspNetCoreInstrumentation(),
@@ -43,14 +43,7 @@ internal static class OpenTelemetrySetup
     /// built-in meters: ASP.NET Core's (hosting, Kestrel, routing, diagnostics, …), System.Net.Http with
     /// System.Net.NameResolution, System.Runtime.
     /// </summary>
-    private static readonly Dictionary<string, Func<MeterProviderBuilder, MeterProviderBuilder>> MeterInstrumentations =
-        new(StringComparer.OrdinalIgnoreCase)
-        {
-            ["Microsoft.AspNetCore.Hosting"] = m => m.AddAspNetCoreInstrumentation(),
-            ["Microsoft.AspNetCore.Server.Kestrel"] = m => m.AddAspNetCoreInstrumentation(),
-            ["System.Net.Http"] = m => m.AddHttpClientInstrumentation(),
-            ["System.Runtime"] = m => m.AddRuntimeInstrumentation(),
-        };
+    private static readonly Dictionary<string, Action<MeterProviderBuilder>> MeterInstrumentations = CreateMeterInstrumentations();
 
     /// <summary>
     /// A signal is exported when the general endpoint (SPEC §10) or that signal's own endpoint
@@ -80,10 +73,7 @@ internal static class OpenTelemetrySetup
             .WithTracing(tracing =>
             {
                 tracing.SetSampler(new ManagementTrafficSampler(new ParentBasedSampler(new AlwaysOnSampler())));
-                foreach (var source in WithPrefixes(settings.ActivitySources))
-                {
-                    _ = TraceInstrumentations.TryGetValue(source, out var instrumentation) ? instrumentation(tracing) : tracing.AddSource(source);
-                }
+                AddSourcesAndInstrumentation(tracing, settings.ActivitySources, TraceInstrumentations, (t, source) => t.AddSource(source));
 
                 settings.ConfigureTracing?.Invoke(tracing);
                 if (exportTraces)
@@ -93,10 +83,7 @@ internal static class OpenTelemetrySetup
             })
             .WithMetrics(metrics =>
             {
-                foreach (var meter in WithPrefixes(settings.Meters).Distinct())
-                {
-                    _ = MeterInstrumentations.TryGetValue(meter, out var instrumentation) ? instrumentation(metrics) : metrics.AddMeter(meter);
-                }
+                AddSourcesAndInstrumentation(metrics, settings.Meters, MeterInstrumentations, (m, meter) => m.AddMeter(meter));
 
                 // OpenTelemetry's default buckets assume milliseconds; ours are seconds.
                 metrics.AddView(instrument => instrument.Unit == "s" && instrument.Meter.Name.StartsWith(Telemetry.Prefix, StringComparison.OrdinalIgnoreCase)
@@ -148,6 +135,36 @@ internal static class OpenTelemetrySetup
                 break;
             default:
                 break;
+        }
+    }
+
+    private static Dictionary<string, Action<MeterProviderBuilder>> CreateMeterInstrumentations()
+    {
+        // One instance for both ASP.NET Core names, so a service listing both turns the package on once.
+        Action<MeterProviderBuilder> aspNetCore = m => m.AddAspNetCoreInstrumentation();
+        return new(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Microsoft.AspNetCore.Hosting"] = aspNetCore,
+            ["Microsoft.AspNetCore.Server.Kestrel"] = aspNetCore,
+            ["System.Net.Http"] = m => m.AddHttpClientInstrumentation(),
+            ["System.Runtime"] = m => m.AddRuntimeInstrumentation(),
+        };
+    }
+
+    private static void AddSourcesAndInstrumentation<TBuilder>(
+        TBuilder builder, IEnumerable<string> names, Dictionary<string, Action<TBuilder>> instrumentations, Action<TBuilder, string> addSource)
+    {
+        var applied = new HashSet<Action<TBuilder>>();
+        foreach (var name in WithPrefixes(names))
+        {
+            if (!instrumentations.TryGetValue(name, out var instrumentation))
+            {
+                addSource(builder, name);
+            }
+            else if (applied.Add(instrumentation))
+            {
+                instrumentation(builder);
+            }
         }
     }
 
