@@ -12,6 +12,9 @@ require_dotnet
 missing=()
 # A private redis-server per test (tests/TestKit/RedisServer.cs); never a system instance.
 command -v redis-server >/dev/null || missing+=(redis-server)
+# promtool (Debian package prometheus) checks that /metrics parses the way Prometheus parses it
+# (tests/ServiceDefaults.Tests/MetricsTests.cs).
+command -v promtool >/dev/null || missing+=(prometheus)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
