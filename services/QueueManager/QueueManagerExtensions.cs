@@ -20,7 +20,7 @@ public static class QueueManagerExtensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<QueueManagerOptions>(builder.Configuration, QueueManagerOptions.SectionName);
-        services.AddSingleton<RedisConnection>();
+        services.AddRedis();
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
         services.AddSingleton<ReplicaIdentity>();
@@ -36,7 +36,6 @@ public static class QueueManagerExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ChannelStore>();
         services.AddSingleton<EndpointTable>();
-        services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthCheckTags.Ready]);
         services.AddGrpcServer();
         services.AddGrpcHealth();
         services.AddGrpcReflection();

@@ -7,7 +7,7 @@ namespace WebhookConnect.QueueManager.Redis;
 /// replica, this one included. Delivery is best effort: a listener must also work from Redis state alone (sweeps,
 /// refreshes) and treat <see cref="Reconnected"/> as "you may have missed events".
 /// </summary>
-public sealed partial class ClusterEvents(RedisConnection redis, ILogger<ClusterEvents> logger) : IHostedService
+public sealed partial class ClusterEvents(IConnectionMultiplexer redis, ILogger<ClusterEvents> logger) : IHostedService
 {
     private readonly Lock _gate = new();
     private Action<ClusterEvent>[] _listeners = [];
@@ -27,17 +27,17 @@ public sealed partial class ClusterEvents(RedisConnection redis, ILogger<Cluster
     }
 
     public Task PublishAsync(ClusterEvent clusterEvent) =>
-        redis.Multiplexer.GetSubscriber().PublishAsync(GlobalKeys.Events, clusterEvent.Serialize());
+        redis.GetSubscriber().PublishAsync(GlobalKeys.Events, clusterEvent.Serialize());
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        redis.Multiplexer.ConnectionRestored += OnConnectionRestored;
-        await redis.Multiplexer.GetSubscriber().SubscribeAsync(GlobalKeys.Events, (_, value) => Dispatch(value));
+        redis.ConnectionRestored += OnConnectionRestored;
+        await redis.GetSubscriber().SubscribeAsync(GlobalKeys.Events, (_, value) => Dispatch(value));
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        redis.Multiplexer.ConnectionRestored -= OnConnectionRestored;
+        redis.ConnectionRestored -= OnConnectionRestored;
         return Task.CompletedTask;
     }
 
