@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using StackExchange.Redis;
 
 namespace WebhookConnect.QueueManager.Redis;
@@ -17,6 +19,9 @@ public sealed class RedisScript(string name, string text)
 
     /// <summary>The resource name, for logs.</summary>
     public string Name { get; } = name;
+
+    /// <summary>The hash Redis knows the script by (EVALSHA, SCRIPT EXISTS), lower-case hex.</summary>
+    public string Sha1 { get; } = Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes(text)));
 
     public Task<RedisResult> EvaluateAsync(IDatabaseAsync database, RedisKey[] keys, RedisValue[] values) =>
         database.ScriptEvaluateAsync(_script.ExecutableScript, keys, values);
