@@ -15,7 +15,7 @@ public sealed partial class ClusterEvents(IConnectionMultiplexer redis, ILogger<
     /// <summary>Raised after the connection to Redis was restored; events published meanwhile are lost.</summary>
     public event Action? Reconnected;
 
-    /// <summary>Registers a listener; it runs on a pub/sub thread and must not block. Dispose to unregister.</summary>
+    /// <summary>Registers a listener; listeners run one event at a time, in order, and must not block. Dispose to unregister.</summary>
     public IDisposable Listen(Action<ClusterEvent> listener)
     {
         lock (_gate)
@@ -32,7 +32,10 @@ public sealed partial class ClusterEvents(IConnectionMultiplexer redis, ILogger<
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         redis.ConnectionRestored += OnConnectionRestored;
-        await redis.GetSubscriber().SubscribeAsync(GlobalKeys.Events, (_, value) => Dispatch(value));
+        // The message queue delivers events one at a time in the order Redis sent them; the handler overload of
+        // SubscribeAsync would run each on the thread pool, in any order.
+        var events = await redis.GetSubscriber().SubscribeAsync(GlobalKeys.Events);
+        events.OnMessage(message => Dispatch(message.Message));
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
