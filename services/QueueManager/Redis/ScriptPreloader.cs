@@ -54,7 +54,7 @@ public sealed partial class ScriptPreloader(IConnectionMultiplexer redis, ILogge
                 {
                     LogDoesNotCompile(logger, ex, script.Name, server.EndPoint.ToString() ?? "");
                 }
-                catch (Exception ex) when (Errors.IsRedisFailure(ex) || ex is RedisException)
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {
                     // Unreachable or not ready: the first call loads the script instead.
                     LogNotLoaded(logger, server.EndPoint.ToString() ?? "", ex.Message);
