@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Trace;
 using WebhookConnect.QueueManager.Admin;
 using WebhookConnect.QueueManager.Channels;
 using WebhookConnect.QueueManager.Publishing;
@@ -19,7 +20,9 @@ public static class QueueManagerExtensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<QueueManagerOptions>(builder.Configuration, QueueManagerOptions.SectionName);
-        services.AddSingleton<RedisConnection>();
+        services.AddRedis();
+        // Redis commands as spans of the request that issued them (the multiplexer is found in DI).
+        services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddRedisInstrumentation());
         services.AddSingleton<ClusterEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<ClusterEvents>());
         services.AddSingleton<ReplicaIdentity>();
@@ -34,7 +37,6 @@ public static class QueueManagerExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ChannelStore>();
         services.AddSingleton<EndpointTable>();
-        services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthCheckTags.Ready]);
 
         // One instance of each service for all calls (they keep no per-call state), as before the move to
         // Grpc.AspNetCore, whose default is one per call.

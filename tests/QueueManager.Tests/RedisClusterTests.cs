@@ -1,5 +1,6 @@
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.Queue.V1;
+using WebhookConnect.QueueManager.Redis;
 using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
@@ -16,6 +17,16 @@ public sealed class RedisClusterTests
         await using var cluster = await RedisCluster.StartAsync();
         await using var replica = await QueueManagerProcess.StartAsync(cluster.Endpoints);
         var admin = new QueueAdminService.QueueAdminServiceClient(replica.Internal.Channel);
+        // Each master has its own script cache: the replica loads every script on every one of them.
+        string[] hashes = [.. ScriptPreloader.Scripts.Select(s => s.Sha1)];
+        foreach (var node in cluster.Nodes)
+        {
+            await Eventually.UntilAsync(
+                async () => await node.ExecuteAsync(["SCRIPT", "EXISTS", .. hashes]) == string.Join('\n', hashes.Select(_ => "1")),
+                Patience,
+                $"every script loaded on {node.Endpoint}");
+        }
+
         // Three channels whose slots land on at least two different masters.
         var names = new List<string>();
         var owners = new HashSet<int>();
@@ -39,6 +50,8 @@ public sealed class RedisClusterTests
 
         foreach (var (name, token) in channels)
         {
+            // A master that forgot the scripts (restarted, or promoted in a failover) gets them again on the first call.
+            await (await cluster.NodeForKeyAsync($"wc:{{{name}}}:channel")).ExecuteAsync("SCRIPT", "FLUSH");
             var published = await replica.Internal.PublishManyAsync(name, 4);
             await using var connector = await TestConnector.ConnectAsync(replica.Channel, name, token);
             var first = await connector.TakeAsync(4);

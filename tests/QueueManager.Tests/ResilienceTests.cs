@@ -1,5 +1,6 @@
 using Grpc.Core;
 using WebhookConnect.Contracts.V1;
+using WebhookConnect.QueueManager.Redis;
 using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
 
@@ -31,6 +32,44 @@ public sealed class ResilienceTests
         Assert.Contains("out of memory", refused.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(PublishOutcome.Queued, (await replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "room again"))).Outcome);
         Assert.False(replica.Process.HasExited, replica.Process.Output);
+    }
+
+    [Fact]
+    public async Task EveryLuaScriptIsLoadedOnRedisWhenTheReplicaStarts()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+        string[] hashes = [.. ScriptPreloader.Scripts.Select(s => s.Sha1)];
+
+        // SCRIPT EXISTS answers one 1 or 0 per hash.
+        await Eventually.UntilAsync(
+            async () => await redis.ExecuteAsync(["SCRIPT", "EXISTS", .. hashes]) == string.Join('\n', hashes.Select(_ => "1")),
+            Patience,
+            $"all {hashes.Length} scripts loaded before any call");
+    }
+
+    [Fact]
+    public async Task AScriptCacheRedisForgotIsRefilledWithoutAFailedCall()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+        var channel = TestChannels.UniqueName("noscript");
+        var token = await TestChannels.CreateAsync(replica.Internal, channel);
+        var before = await replica.Internal.PublishManyAsync(channel, 1, "before");
+
+        // As after a restart or a failover to a primary that never ran the scripts: EVALSHA answers NOSCRIPT.
+        await redis.ExecuteAsync("SCRIPT", "FLUSH");
+        var after = await replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "after"));
+        await using var connector = await TestConnector.ConnectAsync(replica.Channel, channel, token);
+        var delivered = await connector.TakeAsync(2);
+        await connector.AckAsync(delivered[0].Message.MessageId, delivered[1].Message.MessageId);
+
+        Assert.Equal(PublishOutcome.Queued, after.Outcome);
+        Assert.Equal([before[0].MessageId, after.MessageId], delivered.Select(d => d.Message.MessageId));
+        await Eventually.UntilAsync(
+            async () => await redis.ExecuteAsync("HGET", $"wc:{{{channel}}}:stats", "acked_total") == "2",
+            Patience,
+            "both acks stored");
     }
 
     [Fact]

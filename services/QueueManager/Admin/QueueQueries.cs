@@ -13,12 +13,14 @@ namespace WebhookConnect.QueueManager.Admin;
 
 /// <summary>The queue side of the internal admin API: stats, overview, connections, disconnect, dead letters,
 /// peek. Every number is read from Redis, so any replica answers the same.</summary>
-public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, ClusterEvents events)
+public sealed class QueueQueries(MessageQueue queue, IConnectionMultiplexer redis, ClusterEvents events)
 {
     private static readonly RedisValue EventsChannel = GlobalKeys.EventsName;
     private static readonly TimeSpan ReplicaSeenWithin = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan DisconnectWait = TimeSpan.FromSeconds(10);
     private const int DeadLetterChunk = 1000;
+
+    private IDatabase Db => redis.GetDatabase();
 
     public async Task<GetChannelStatsResponse> GetChannelStatsAsync(GetChannelStatsRequest request)
     {
@@ -48,10 +50,10 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
         }
 
         var since = DateTimeOffset.UtcNow - ReplicaSeenWithin;
-        var alive = await redis.Database.SortedSetRangeByScoreAsync(GlobalKeys.ReplicasAlive, since.ToUnixTimeMilliseconds());
+        var alive = await Db.SortedSetRangeByScoreAsync(GlobalKeys.ReplicasAlive, since.ToUnixTimeMilliseconds());
         if (alive.Length > 0)
         {
-            foreach (var replica in await redis.Database.HashGetAsync(GlobalKeys.Replicas, alive))
+            foreach (var replica in await Db.HashGetAsync(GlobalKeys.Replicas, alive))
             {
                 if (replica.HasValue)
                 {
@@ -102,7 +104,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
         }
         else
         {
-            channel = (string?)await redis.Database.HashGetAsync(GlobalKeys.ConnectionIndex, request.ConnectionId) ?? "";
+            channel = (string?)await Db.HashGetAsync(GlobalKeys.ConnectionIndex, request.ConnectionId) ?? "";
         }
 
         var connection = channel.Length == 0
@@ -113,7 +115,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
             if (request.Channel.Length == 0 && channel.Length > 0)
             {
                 // An index entry left by a replica that crashed: the connection is gone.
-                await redis.Database.HashDeleteAsync(GlobalKeys.ConnectionIndex, request.ConnectionId);
+                await Db.HashDeleteAsync(GlobalKeys.ConnectionIndex, request.ConnectionId);
             }
 
             throw new RpcException(new Status(
@@ -127,7 +129,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
         await events.PublishAsync(ClusterEvent.Disconnect(channel, connection.ConnectionId, reason));
         var keys = queue.KeysOf(channel);
         var deadline = DateTimeOffset.UtcNow + DisconnectWait;
-        while (DateTimeOffset.UtcNow < deadline && (await redis.Database.SortedSetScoreAsync(keys.Connections, connection.ConnectionId)).HasValue)
+        while (DateTimeOffset.UtcNow < deadline && (await Db.SortedSetScoreAsync(keys.Connections, connection.ConnectionId)).HasValue)
         {
             await Task.Delay(50);
         }
@@ -142,8 +144,8 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
         var pageSize = PageSize(request.PageSize);
         var offset = ParsePageToken(request.PageToken);
         var keys = queue.KeysOf(request.Channel);
-        var ids = await redis.Database.SortedSetRangeByRankAsync(keys.DeadLetters, offset, offset + pageSize);
-        var total = await redis.Database.SortedSetLengthAsync(keys.DeadLetters);
+        var ids = await Db.SortedSetRangeByRankAsync(keys.DeadLetters, offset, offset + pageSize);
+        var total = await Db.SortedSetLengthAsync(keys.DeadLetters);
         var response = new ListDeadLettersResponse { Total = (uint)total };
         response.Messages.Add(await ReadDeadLettersAsync(keys, [.. ids.Take(pageSize)], request.IncludeBody));
 
@@ -194,7 +196,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
 
     /// <summary>Runs replay.lua or purge.lua over the selection, at most <see cref="DeadLetterChunk"/> dead letters
     /// per call, so replaying or purging a huge dead-letter queue never blocks Redis for long.</summary>
-    private async Task InChunksAsync(string script, string channel, RedisValue[] prefix, bool all, IList<string> ids, Action<int, IEnumerable<string>> add)
+    private async Task InChunksAsync(RedisScript script, string channel, RedisValue[] prefix, bool all, IList<string> ids, Action<int, IEnumerable<string>> add)
     {
         var keys = queue.KeysOf(channel).ScriptKeys;
         if (all)
@@ -202,7 +204,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
             int done;
             do
             {
-                var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(script, keys, [.. prefix, DeadLetterChunk]))!;
+                var result = (RedisResult[])(await script.EvaluateAsync(Db, keys, [.. prefix, DeadLetterChunk]))!;
                 done = (int)result[0];
                 add(done, []);
             }
@@ -212,7 +214,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
 
         foreach (var chunk in ids.Chunk(DeadLetterChunk))
         {
-            var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(script, keys, [.. prefix, 0, .. chunk.Select(id => (RedisValue)id)]))!;
+            var result = (RedisResult[])(await script.EvaluateAsync(Db, keys, [.. prefix, 0, .. chunk.Select(id => (RedisValue)id)]))!;
             add((int)result[0], result.Skip(1).Select(r => (string)r!));
         }
     }
@@ -227,7 +229,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
 
         await RequireChannelAsync(request.Channel);
         var limit = request.Limit == 0 ? 10 : (int)request.Limit;
-        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(QueueScripts.Peek, queue.KeysOf(request.Channel).ScriptKeys, [limit]))!;
+        var result = (RedisResult[])(await QueueScripts.Peek.EvaluateAsync(Db, queue.KeysOf(request.Channel).ScriptKeys, [limit]))!;
         var response = new PeekMessagesResponse();
         for (var i = 0; i + 3 < result.Length; i += 4)
         {
@@ -255,7 +257,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
 
     private async Task<(ChannelStats Stats, bool Paused)?> StatsAsync(string channel)
     {
-        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(QueueScripts.Stats, queue.KeysOf(channel).ScriptKeys, []))!;
+        var result = (RedisResult[])(await QueueScripts.Stats.EvaluateAsync(Db, queue.KeysOf(channel).ScriptKeys, []))!;
         if ((int)result[0] == 0)
         {
             return null;
@@ -317,14 +319,14 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
     private async Task<List<Connection>> LiveConnectionsAsync(string channel)
     {
         var keys = queue.KeysOf(channel);
-        var live = await redis.Database.SortedSetRangeByScoreAsync(keys.Connections, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), double.PositiveInfinity, Exclude.Start);
+        var live = await Db.SortedSetRangeByScoreAsync(keys.Connections, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), double.PositiveInfinity, Exclude.Start);
         var list = new List<Connection>(live.Length);
         if (live.Length == 0)
         {
             return list;
         }
 
-        foreach (var info in await redis.Database.HashGetAsync(keys.ConnectionInfo, live))
+        foreach (var info in await Db.HashGetAsync(keys.ConnectionInfo, live))
         {
             if (info.HasValue)
             {
@@ -344,8 +346,8 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
             return list;
         }
 
-        var infos = await redis.Database.HashGetAsync(keys.DeadLetterInfo, ids);
-        var envelopes = await redis.Database.HashGetAsync(keys.Messages, ids);
+        var infos = await Db.HashGetAsync(keys.DeadLetterInfo, ids);
+        var envelopes = await Db.HashGetAsync(keys.Messages, ids);
         for (var i = 0; i < ids.Length; i++)
         {
             if (infos[i].HasValue && envelopes[i].HasValue)
@@ -395,7 +397,7 @@ public sealed class QueueQueries(MessageQueue queue, RedisConnection redis, Clus
 
     private async Task RequireChannelAsync(string channel)
     {
-        if (!await redis.Database.KeyExistsAsync(queue.KeysOf(channel).Config))
+        if (!await Db.KeyExistsAsync(queue.KeysOf(channel).Config))
         {
             throw NotFound(channel);
         }

@@ -30,14 +30,15 @@ namespace WebhookConnect.QueueManager.Channels;
 /// it blocks that URL for other channels (ALREADY_EXISTS names the holder) and is healed when the holder
 /// channel claims it again.
 /// </summary>
-public sealed partial class ChannelStore(RedisConnection redis, ClusterEvents events, TimeProvider time, ILogger<ChannelStore> logger)
+public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEvents events, TimeProvider time, ILogger<ChannelStore> logger)
 {
     private const int MaxAttempts = 10;
     private const string PageTokenPrefix = "after:";
 
-    private static readonly Lazy<string> DeleteScript = new(() => LoadScript("delete-channel.lua"));
+    /// <summary>delete-channel.lua: a channel's keys disappear together.</summary>
+    public static readonly RedisScript DeleteScript = new("delete-channel.lua", LoadScript("delete-channel.lua"));
 
-    private IDatabase Db => redis.Database;
+    private IDatabase Db => redis.GetDatabase();
 
     public async Task<CreateChannelResponse> CreateAsync(CreateChannelRequest request)
     {
@@ -66,6 +67,7 @@ public sealed partial class ChannelStore(RedisConnection redis, ClusterEvents ev
             after is null ? RedisValue.Null : (RedisValue)after,
             RedisValue.Null,
             after is null ? Exclude.None : Exclude.Start,
+            Order.Ascending,
             skip: 0,
             take: pageSize + 1);
         var page = names.Take((int)pageSize).Select(n => (string)n!).ToArray();
@@ -102,7 +104,7 @@ public sealed partial class ChannelStore(RedisConnection redis, ClusterEvents ev
         ChannelValidation.Name("channel", channel);
         var keys = new ChannelKeys(channel);
         RedisKey[] scriptKeys = [keys.Config, keys.Endpoints, keys.Connections, keys.ConnectionInfo, .. keys.All()];
-        var result = await Db.ScriptEvaluateAsync(DeleteScript.Value, scriptKeys);
+        var result = await DeleteScript.EvaluateAsync(Db, scriptKeys, []);
         if (result.IsNull)
         {
             throw ChannelException.ChannelNotFound(channel);

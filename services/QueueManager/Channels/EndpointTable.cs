@@ -12,7 +12,7 @@ namespace WebhookConnect.QueueManager.Channels;
 /// included. A route exists when <see cref="GlobalKeys.EndpointIndex"/> names a channel AND that channel's
 /// endpoints hash holds the endpoint (see <see cref="ChannelStore"/> for why both).
 /// </summary>
-public sealed partial class EndpointTable(RedisConnection redis, ClusterEvents events, ILogger<EndpointTable> logger)
+public sealed partial class EndpointTable(IConnectionMultiplexer redis, ClusterEvents events, ILogger<EndpointTable> logger)
 {
     /// <summary>publish.proto: a heartbeat at least every 15 s.</summary>
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(15);
@@ -23,7 +23,7 @@ public sealed partial class EndpointTable(RedisConnection redis, ClusterEvents e
     /// </summary>
     public static readonly TimeSpan RevisionPollInterval = TimeSpan.FromMilliseconds(500);
 
-    private IDatabase Db => redis.Database;
+    private IDatabase Db => redis.GetDatabase();
 
     public async Task<EndpointRoute> GetEndpointAsync(string @namespace, string endpointId)
     {

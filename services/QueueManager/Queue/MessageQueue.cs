@@ -15,7 +15,7 @@ namespace WebhookConnect.QueueManager.Queue;
 /// registrations that enforce <c>max_connections</c>. Each operation is one Lua script over one channel's keys
 /// (docs/queue-manager.md explains the layout and its invariants).
 /// </summary>
-public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOptions> options)
+public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueManagerOptions> options)
 {
     private static readonly RedisValue EventsChannel = GlobalKeys.EventsName;
     private const int MaxPublishBatch = 64;
@@ -24,10 +24,12 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
     private readonly ConcurrentDictionary<string, ChannelPublisher> _publishers = new(StringComparer.Ordinal);
     private readonly QueueManagerOptions _options = options.Value;
 
+    private IDatabase Db => redis.GetDatabase();
+
     public ChannelKeys KeysOf(string channel) => _keys.GetOrAdd(channel, static name => new ChannelKeys(name));
 
     public async Task<ChannelConfig?> GetConfigAsync(string channel) =>
-        ChannelConfig.FromHash(channel, await redis.Database.HashGetAllAsync(KeysOf(channel).Config));
+        ChannelConfig.FromHash(channel, await Db.HashGetAllAsync(KeysOf(channel).Config));
 
     /// <summary>
     /// Queues one message. Concurrent publishes to one channel are grouped into a single publish.lua call (group
@@ -65,7 +67,7 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
                     args[6 + (i * 5)] = message.Body.Length;
                 }
 
-                var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(QueueScripts.Publish, KeysOf(publisher.Channel).ScriptKeys, args))!;
+                var result = (RedisResult[])(await QueueScripts.Publish.EvaluateAsync(Db, KeysOf(publisher.Channel).ScriptKeys, args))!;
                 for (var i = 0; i < batch.Count; i++)
                 {
                     batch[i].Done.TrySetResult(Decision(batch[i].Message, (string)result[2 * i]!, (string)result[(2 * i) + 1]!));
@@ -95,8 +97,7 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
     /// <summary>Leases up to <paramref name="count"/> waiting messages to a connection.</summary>
     public async Task<LeaseBatch> DeliverAsync(string channel, string connectionId, int count)
     {
-        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(
-            QueueScripts.Deliver, KeysOf(channel).ScriptKeys, [connectionId, count]))!;
+        var result = (RedisResult[])(await QueueScripts.Deliver.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, [connectionId, count]))!;
         var status = (string)result[0]!;
         if (status != "ok")
         {
@@ -122,15 +123,13 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
             args[i + 1] = messageIds[i];
         }
 
-        return (int)await redis.Database.ScriptEvaluateAsync(QueueScripts.Ack, KeysOf(channel).ScriptKeys, args);
+        return (int)await QueueScripts.Ack.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, args);
     }
 
     public async Task<bool> NackAsync(string channel, string connectionId, Nack nack)
     {
         var reason = nack.Reason.Length > 1024 ? nack.Reason[..1024] : nack.Reason;
-        var settled = (int)await redis.Database.ScriptEvaluateAsync(
-            QueueScripts.Nack,
-            KeysOf(channel).ScriptKeys,
+        var settled = (int)await QueueScripts.Nack.EvaluateAsync(Db, KeysOf(channel).ScriptKeys,
             [connectionId, nack.MessageId, nack.Retry ? 1 : 0, reason, nack.TargetStatusCode, Random.Shared.Next(), EventsChannel, channel]);
         return settled == 1;
     }
@@ -149,16 +148,14 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
             args.Add(id);
         }
 
-        return (int)await redis.Database.ScriptEvaluateAsync(QueueScripts.Release, KeysOf(channel).ScriptKeys, [.. args]);
+        return (int)await QueueScripts.Release.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, [.. args]);
     }
 
     /// <summary>Lease expiry, due retries, TTL and housekeeping for one channel. Returns whether more work is left
     /// than one batch did.</summary>
     public async Task<bool> SweepAsync(string channel, string replicaId, TimeSpan lockFor)
     {
-        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(
-            QueueScripts.Sweep,
-            KeysOf(channel).ScriptKeys,
+        var result = (RedisResult[])(await QueueScripts.Sweep.EvaluateAsync(Db, KeysOf(channel).ScriptKeys,
             [
                 replicaId,
                 (long)lockFor.TotalMilliseconds,
@@ -179,15 +176,13 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
         var ids = (RedisValue[])stale!;
         if (ids.Length > 0)
         {
-            await redis.Database.HashDeleteAsync(GlobalKeys.ConnectionIndex, ids);
+            await Db.HashDeleteAsync(GlobalKeys.ConnectionIndex, ids);
         }
     }
 
     public async Task<RegisterStatus> RegisterConnectionAsync(string channel, Connection info, TimeSpan aliveFor)
     {
-        var result = (RedisResult[])(await redis.Database.ScriptEvaluateAsync(
-            QueueScripts.Connect,
-            KeysOf(channel).ScriptKeys,
+        var result = (RedisResult[])(await QueueScripts.Connect.EvaluateAsync(Db, KeysOf(channel).ScriptKeys,
             [info.ConnectionId, (long)aliveFor.TotalMilliseconds, info.ToByteArray()]))!;
         if (result.Length > 2)
         {
@@ -204,18 +199,16 @@ public sealed class MessageQueue(RedisConnection redis, IOptions<QueueManagerOpt
 
     /// <summary>Keeps a connection counted; false when its channel was deleted (or deleted and created again).</summary>
     public async Task<bool> TouchConnectionAsync(string channel, Connection info, DateTimeOffset channelCreatedAt, TimeSpan aliveFor) =>
-        (int)await redis.Database.ScriptEvaluateAsync(
-            QueueScripts.Touch,
-            KeysOf(channel).ScriptKeys,
+        (int)await QueueScripts.Touch.EvaluateAsync(Db, KeysOf(channel).ScriptKeys,
             [info.ConnectionId, (long)aliveFor.TotalMilliseconds, info.ToByteArray(), channelCreatedAt.ToUnixTimeMilliseconds()]) == 1;
 
     public Task UnregisterConnectionAsync(string channel, string connectionId) =>
-        redis.Database.ScriptEvaluateAsync(QueueScripts.Disconnect, KeysOf(channel).ScriptKeys, [connectionId]);
+        QueueScripts.Disconnect.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, [connectionId]);
 
     /// <summary>Names of every channel (for sweeping).</summary>
     public async Task<string[]> ChannelNamesAsync()
     {
-        var names = await redis.Database.SortedSetRangeByRankAsync(GlobalKeys.Channels);
+        var names = await Db.SortedSetRangeByRankAsync(GlobalKeys.Channels);
         return Array.ConvertAll(names, n => (string)n!);
     }
 }

@@ -1,4 +1,5 @@
 using System.Reflection;
+using WebhookConnect.QueueManager.Redis;
 
 namespace WebhookConnect.QueueManager.Queue;
 
@@ -6,21 +7,25 @@ namespace WebhookConnect.QueueManager.Queue;
 /// Every multi-key change of a channel's queue is one of these, so it is atomic.</summary>
 public static class QueueScripts
 {
-    public static readonly string Publish = Load("publish");
-    public static readonly string Deliver = Load("deliver");
-    public static readonly string Ack = Load("ack");
-    public static readonly string Nack = Load("nack");
-    public static readonly string Release = Load("release");
-    public static readonly string Sweep = Load("sweep");
-    public static readonly string Connect = Load("connect");
-    public static readonly string Touch = Load("touch");
-    public static readonly string Disconnect = Load("disconnect");
-    public static readonly string Stats = Load("stats");
-    public static readonly string Peek = Load("peek");
-    public static readonly string Replay = Load("replay");
-    public static readonly string Purge = Load("purge");
+    public static readonly RedisScript Publish = Load("publish");
+    public static readonly RedisScript Deliver = Load("deliver");
+    public static readonly RedisScript Ack = Load("ack");
+    public static readonly RedisScript Nack = Load("nack");
+    public static readonly RedisScript Release = Load("release");
+    public static readonly RedisScript Sweep = Load("sweep");
+    public static readonly RedisScript Connect = Load("connect");
+    public static readonly RedisScript Touch = Load("touch");
+    public static readonly RedisScript Disconnect = Load("disconnect");
+    public static readonly RedisScript Stats = Load("stats");
+    public static readonly RedisScript Peek = Load("peek");
+    public static readonly RedisScript Replay = Load("replay");
+    public static readonly RedisScript Purge = Load("purge");
 
-    private static string Load(string name) => Read("common") + "\n" + Read(name);
+    /// <summary>Every script above (declared after them: static fields initialise in order).</summary>
+    public static readonly IReadOnlyList<RedisScript> All =
+        [Publish, Deliver, Ack, Nack, Release, Sweep, Connect, Touch, Disconnect, Stats, Peek, Replay, Purge];
+
+    private static RedisScript Load(string name) => new(name + ".lua", Read("common") + "\n" + Read(name));
 
     private static string Read(string name)
     {

@@ -7,7 +7,7 @@ namespace WebhookConnect.QueueManager.Redis;
 /// replica, this one included. Delivery is best effort: a listener must also work from Redis state alone (sweeps,
 /// refreshes) and treat <see cref="Reconnected"/> as "you may have missed events".
 /// </summary>
-public sealed partial class ClusterEvents(RedisConnection redis, ILogger<ClusterEvents> logger) : IHostedService
+public sealed partial class ClusterEvents(IConnectionMultiplexer redis, ILogger<ClusterEvents> logger) : IHostedService
 {
     private readonly Lock _gate = new();
     private Action<ClusterEvent>[] _listeners = [];
@@ -15,7 +15,7 @@ public sealed partial class ClusterEvents(RedisConnection redis, ILogger<Cluster
     /// <summary>Raised after the connection to Redis was restored; events published meanwhile are lost.</summary>
     public event Action? Reconnected;
 
-    /// <summary>Registers a listener; it runs on a pub/sub thread and must not block. Dispose to unregister.</summary>
+    /// <summary>Registers a listener; listeners run one event at a time, in order, and must not block. Dispose to unregister.</summary>
     public IDisposable Listen(Action<ClusterEvent> listener)
     {
         lock (_gate)
@@ -27,17 +27,20 @@ public sealed partial class ClusterEvents(RedisConnection redis, ILogger<Cluster
     }
 
     public Task PublishAsync(ClusterEvent clusterEvent) =>
-        redis.Multiplexer.GetSubscriber().PublishAsync(GlobalKeys.Events, clusterEvent.Serialize());
+        redis.GetSubscriber().PublishAsync(GlobalKeys.Events, clusterEvent.Serialize());
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        redis.Multiplexer.ConnectionRestored += OnConnectionRestored;
-        await redis.Multiplexer.GetSubscriber().SubscribeAsync(GlobalKeys.Events, (_, value) => Dispatch(value));
+        redis.ConnectionRestored += OnConnectionRestored;
+        // The message queue delivers events one at a time in the order Redis sent them; the handler overload of
+        // SubscribeAsync would run each on the thread pool, in any order.
+        var events = await redis.GetSubscriber().SubscribeAsync(GlobalKeys.Events);
+        events.OnMessage(message => Dispatch(message.Message));
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        redis.Multiplexer.ConnectionRestored -= OnConnectionRestored;
+        redis.ConnectionRestored -= OnConnectionRestored;
         return Task.CompletedTask;
     }
 

@@ -137,7 +137,7 @@ public static class GlobalKeys
     public static readonly RedisKey ReplicasAlive = "wc:replicas-alive";
 
     /// <summary>Pub/sub channel every replica subscribes to; payloads are <see cref="ClusterEvent"/>s.</summary>
-    public static readonly RedisChannel Events = new(EventsName, RedisChannel.PatternMode.Literal);
+    public static readonly RedisChannel Events = RedisChannel.Literal(EventsName);
 
     /// <summary>The name of <see cref="Events"/>, for Lua scripts that publish on it.</summary>
     public const string EventsName = "wc:events";

@@ -21,7 +21,7 @@ namespace WebhookConnect.QueueManager.Streams;
 public sealed partial class ConnectionRegistry(
     MessageQueue queue,
     ClusterEvents events,
-    RedisConnection redis,
+    IConnectionMultiplexer redis,
     ReplicaIdentity replica,
     IOptions<QueueManagerOptions> options,
     IHostApplicationLifetime lifetime,
@@ -57,7 +57,7 @@ public sealed partial class ConnectionRegistry(
         _connections[connection.Id] = connection;
         // Re-read after joining the registry: a change made between the caller's read and now had no stream to reach.
         connection.Apply(await queue.GetConfigAsync(connection.Channel) ?? config);
-        await redis.Database.HashSetAsync(GlobalKeys.ConnectionIndex, connection.Id, connection.Channel);
+        await redis.GetDatabase().HashSetAsync(GlobalKeys.ConnectionIndex, connection.Id, connection.Channel);
         LogConnected(logger, connection.Id, connection.Channel, connection.Info.ConnectorId, connection.Info.MaxInFlight);
     }
 
@@ -71,7 +71,7 @@ public sealed partial class ConnectionRegistry(
         {
             var released = await queue.ReleaseAsync(connection.Channel, connection.Id, leased);
             await queue.UnregisterConnectionAsync(connection.Channel, connection.Id);
-            await redis.Database.HashDeleteAsync(GlobalKeys.ConnectionIndex, connection.Id);
+            await redis.GetDatabase().HashDeleteAsync(GlobalKeys.ConnectionIndex, connection.Id);
             LogDisconnected(logger, connection.Id, connection.Channel, why, released);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -158,8 +158,8 @@ public sealed partial class ConnectionRegistry(
                 Connections = (uint)_connections.Count,
                 Version = typeof(ConnectionRegistry).Assembly.GetName().Version?.ToString() ?? "",
             };
-            await redis.Database.HashSetAsync(GlobalKeys.Replicas, replica.Id, heartbeat.ToByteArray());
-            await redis.Database.SortedSetAddAsync(GlobalKeys.ReplicasAlive, replica.Id, now.ToUnixTimeMilliseconds());
+            await redis.GetDatabase().HashSetAsync(GlobalKeys.Replicas, replica.Id, heartbeat.ToByteArray());
+            await redis.GetDatabase().SortedSetAddAsync(GlobalKeys.ReplicasAlive, replica.Id, now.ToUnixTimeMilliseconds());
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {

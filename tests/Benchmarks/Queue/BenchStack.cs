@@ -11,7 +11,7 @@ namespace WebhookConnect.Benchmarks.Queue;
 /// </summary>
 public sealed class BenchStack : IAsyncDisposable
 {
-    private BenchStack(RedisServer redis, QueueManagerProcess queueManager, ConnectionMultiplexer multiplexer)
+    private BenchStack(RedisServer redis, QueueManagerProcess queueManager, IConnectionMultiplexer multiplexer)
     {
         Redis = redis;
         QueueManager = queueManager;
@@ -22,7 +22,7 @@ public sealed class BenchStack : IAsyncDisposable
 
     public QueueManagerProcess QueueManager { get; }
 
-    public ConnectionMultiplexer Multiplexer { get; }
+    public IConnectionMultiplexer Multiplexer { get; }
 
     public IDatabase Database => Multiplexer.GetDatabase();
 
@@ -76,10 +76,15 @@ public sealed class BenchStack : IAsyncDisposable
     /// <summary>Deletes every key of a channel (after a baseline, so later memory figures do not carry it).</summary>
     public async Task DeleteChannelAsync(string channel)
     {
-        var keys = Server.Keys(pattern: $"wc:{{{channel}}}:*", pageSize: 1000).ToArray();
-        if (keys.Length > 0)
+        var keys = new List<RedisKey>();
+        await foreach (var key in Server.KeysAsync(pattern: $"wc:{{{channel}}}:*", pageSize: 1000))
         {
-            await Database.KeyDeleteAsync(keys);
+            keys.Add(key);
+        }
+
+        if (keys.Count > 0)
+        {
+            await Database.KeyDeleteAsync([.. keys]);
         }
 
         await Database.SortedSetRemoveAsync("wc:channels", channel);
@@ -139,7 +144,7 @@ public sealed class BenchStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Multiplexer.Dispose();
+        await Multiplexer.DisposeAsync();
         await QueueManager.DisposeAsync();
         await Redis.DisposeAsync();
     }

@@ -35,7 +35,7 @@ public static class RedisBaselines
     /// </summary>
     public static async Task<Baseline> PublishScriptAsync(BenchStack stack, string channel, int count, int envelopeBytes, int bodyBytes, TimeSpan timeout)
     {
-        var sha = await LoadScriptAsync(stack, "publish");
+        var sha = Convert.ToHexStringLower((await LoadScriptAsync(stack, "publish")).Hash);
         var received = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         var command = new List<string> { "EVALSHA", sha, ScriptKeys(channel).Length.ToString(CultureInfo.InvariantCulture) };
         command.AddRange(ScriptKeys(channel));
@@ -55,9 +55,10 @@ public static class RedisBaselines
     public static async Task<Baseline> DeliverAckScriptsAsync(BenchStack stack, string channel, int batch, TimeSpan timeout)
     {
         var keys = ScriptKeys(channel).Select(k => (RedisKey)k).ToArray();
-        var connect = Convert.FromHexString(await LoadScriptAsync(stack, "connect"));
-        var deliver = Convert.FromHexString(await LoadScriptAsync(stack, "deliver"));
-        var ack = Convert.FromHexString(await LoadScriptAsync(stack, "ack"));
+        // EVALSHA by hash: the Redis cost of the scripts alone (nothing else in the way, and no SCRIPT LOAD to count).
+        var connect = (await LoadScriptAsync(stack, "connect")).Hash;
+        var deliver = (await LoadScriptAsync(stack, "deliver")).Hash;
+        var ack = (await LoadScriptAsync(stack, "ack")).Hash;
         const string Connection = "conn_baseline";
         var db = stack.Database;
         await db.ScriptEvaluateAsync(connect, keys, [Connection, 3_600_000, "baseline"]);
@@ -102,11 +103,11 @@ public static class RedisBaselines
         }.Select(suffix => BenchStack.Key(channel, suffix))];
 
     /// <summary>SCRIPT LOAD of common.lua + <paramref name="name"/>.lua exactly as the queue-manager embeds them.</summary>
-    private static async Task<string> LoadScriptAsync(BenchStack stack, string name)
+    private static async Task<LoadedLuaScript> LoadScriptAsync(BenchStack stack, string name)
     {
         var folder = Path.Combine(RepoPaths.Root, "services", "QueueManager", "Queue", "Scripts");
         var text = await File.ReadAllTextAsync(Path.Combine(folder, "common.lua")) + "\n" + await File.ReadAllTextAsync(Path.Combine(folder, name + ".lua"));
-        return Convert.ToHexStringLower(await stack.Server.ScriptLoadAsync(text));
+        return await LuaScript.Prepare(text).LoadAsync(stack.Server);
     }
 
     /// <summary>Runs redis-benchmark for one command and returns its requests per second (from --csv).</summary>
