@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Grpc.Core;
 using WebhookConnect.Admin.Authentication;
 using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.ServiceDefaults.Grpc;
 using QueueAdminClient = WebhookConnect.Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient;
 
 namespace WebhookConnect.Admin.Api;
@@ -12,21 +14,26 @@ namespace WebhookConnect.Admin.Api;
 /// The HTTP/JSON twin of AdminService (SPEC §8) under <c>/admin/webhook-connect</c>. Each route authenticates with the
 /// same check as gRPC, reads the gRPC request message from the JSON body (protobuf JSON, snake_case names; path and
 /// query parameters fill the channel and ids), and goes through the same forwarder to the queue-manager. Responses
-/// are protobuf JSON with the original field names and default values; for a Get the body is the resource itself.
+/// are written by <see cref="TwinJson"/> (64-bit integers as numbers), errors by <see cref="TwinErrors"/>; for a Get
+/// the body is the resource itself.
 /// </summary>
 public static class JsonTwin
 {
     public const string Prefix = "/admin/webhook-connect";
 
-    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true).WithFormatDefaultValues(true));
-
     // Unknown fields are refused (400), so a typo in a field name is not silently ignored.
     private static readonly JsonParser Parser = new(JsonParser.Settings.Default);
 
-    public static void MapJsonTwin(this IEndpointRouteBuilder app, int httpPort)
+    private static readonly string Healthy = TwinJson.Format(new JsonObject { ["status"] = "ok" });
+
+    public static void MapJsonTwin(this WebApplication app, int httpPort)
     {
-        var api = app.MapGroup(Prefix).RequireHost($"*:{httpPort}");
-        api.MapGet("/health", () => Results.Json(new { status = "ok" }));
+        app.UseTwinErrors(httpPort);
+
+        // The listener the connection reached, not the Host header: behind a Service or an ingress the Host names
+        // another port.
+        var api = app.MapGroup(Prefix).OnlyOnPort(httpPort);
+        api.MapGet("/health", () => TwinJson.Result(Healthy, StatusCodes.Status200OK));
 
         Route<ListChannelsRequest, ListChannelsResponse>(api, "GET", "/channels", "ListChannels", false, (r, h) =>
         {
@@ -107,7 +114,7 @@ public static class JsonTwin
         {
             if (authentication.Authorize(http, method) is { } refusal)
             {
-                return Error(refusal);
+                return TwinErrors.Result(refusal);
             }
 
             TRequest request;
@@ -118,18 +125,24 @@ public static class JsonTwin
             }
             catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
             {
-                return Error(new Status(StatusCode.InvalidArgument, "the request body is not a valid " + typeof(TRequest).Name + " in JSON: " + ex.Message));
+                return TwinErrors.Result(new Status(StatusCode.InvalidArgument, "the request body is not a valid " + typeof(TRequest).Name + " in JSON: " + ex.Message));
+            }
+            catch (BadHttpRequestException ex)
+            {
+                // Kestrel could not read the body (over the size limit, or cut off): its status, our error body.
+                http.Response.StatusCode = ex.StatusCode;
+                return Results.Empty;
             }
 
             var channel = request.Descriptor.FindFieldByName("channel")?.Accessor.GetValue(request) as string ?? "";
             try
             {
                 var response = await forwarder.ForwardAsync(http, DateTime.MaxValue, http.RequestAborted, method, channel, mutating, options => call(queue, request, options).ResponseAsync);
-                return Results.Content(Formatter.Format(body(response)), "application/json", statusCode: successCode);
+                return TwinJson.Result(TwinJson.Format(body(response)), successCode);
             }
             catch (RpcException ex)
             {
-                return Error(ex.Status);
+                return TwinErrors.Result(ex.Status);
             }
         });
     }
@@ -154,40 +167,4 @@ public static class JsonTwin
 
     private static bool Flag(HttpContext http, string name) =>
         http.Request.Query[name].ToString() is "true" or "1";
-
-    /// <summary>gRPC status → HTTP status, with a JSON body <c>{"error": {"code", "message"}}</c>.</summary>
-    private static IResult Error(Status status) => Results.Json(
-        new { error = new { code = CodeName(status.StatusCode), message = status.Detail } },
-        statusCode: status.StatusCode switch
-        {
-            StatusCode.InvalidArgument or StatusCode.OutOfRange => StatusCodes.Status400BadRequest,
-            StatusCode.Unauthenticated => StatusCodes.Status401Unauthorized,
-            StatusCode.PermissionDenied => StatusCodes.Status403Forbidden,
-            StatusCode.NotFound => StatusCodes.Status404NotFound,
-            StatusCode.AlreadyExists or StatusCode.Aborted or StatusCode.FailedPrecondition => StatusCodes.Status409Conflict,
-            StatusCode.ResourceExhausted => StatusCodes.Status429TooManyRequests,
-            StatusCode.Unimplemented => StatusCodes.Status501NotImplemented,
-            StatusCode.Unavailable => StatusCodes.Status503ServiceUnavailable,
-            StatusCode.DeadlineExceeded => StatusCodes.Status504GatewayTimeout,
-            StatusCode.Cancelled => 499,
-            _ => StatusCodes.Status500InternalServerError,
-        });
-
-    private static string CodeName(StatusCode code) => code switch
-    {
-        StatusCode.InvalidArgument => "INVALID_ARGUMENT",
-        StatusCode.Unauthenticated => "UNAUTHENTICATED",
-        StatusCode.PermissionDenied => "PERMISSION_DENIED",
-        StatusCode.NotFound => "NOT_FOUND",
-        StatusCode.AlreadyExists => "ALREADY_EXISTS",
-        StatusCode.FailedPrecondition => "FAILED_PRECONDITION",
-        StatusCode.Aborted => "ABORTED",
-        StatusCode.OutOfRange => "OUT_OF_RANGE",
-        StatusCode.ResourceExhausted => "RESOURCE_EXHAUSTED",
-        StatusCode.Unavailable => "UNAVAILABLE",
-        StatusCode.DeadlineExceeded => "DEADLINE_EXCEEDED",
-        StatusCode.Unimplemented => "UNIMPLEMENTED",
-        StatusCode.Cancelled => "CANCELLED",
-        _ => "INTERNAL",
-    };
 }
