@@ -132,7 +132,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
             await qm.Admin.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name + "-other") } }));
 
         Assert.Equal(StatusCode.AlreadyExists, error.StatusCode);
-        Assert.Equal($"channel \"{name}\" already exists", error.Status.Detail);
+        Assert.Equal($"channel '{name}' already exists", error.Status.Detail);
         Assert.Null(await qm.Redis.ExecuteAsync("HGET", "wc:endpoint-index", "/" + name + "-other"));
     }
 
@@ -149,7 +149,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         }));
 
         Assert.Equal(StatusCode.AlreadyExists, error.StatusCode);
-        Assert.Equal($"endpoints[1] = \"/{first}\": this endpoint URL is already used by channel \"{first}\"", error.Status.Detail);
+        Assert.Equal($"endpoints[1] = \"/{first}\": this endpoint URL is already used by channel '{first}'", error.Status.Detail);
         Assert.Equal("", await qm.Redis.ExecuteAsync("KEYS", $"wc:{{{second}}}:*"));
         Assert.Null(await qm.Redis.ExecuteAsync("HGET", "wc:endpoint-index", "/" + second));
         Assert.Equal(first, await qm.Redis.ExecuteAsync("HGET", "wc:endpoint-index", "/" + first));
@@ -186,7 +186,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         var error = await Assert.ThrowsAsync<RpcException>(async () =>
             await qm.Admin.GetChannelAsync(new GetChannelRequest { Channel = "no-such-channel" }));
 
-        Assert.Equal((StatusCode.NotFound, "channel \"no-such-channel\" does not exist"), (error.StatusCode, error.Status.Detail));
+        Assert.Equal((StatusCode.NotFound, "channel 'no-such-channel' does not exist"), (error.StatusCode, error.Status.Detail));
     }
 
     [Fact]

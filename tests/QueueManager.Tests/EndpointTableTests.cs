@@ -37,7 +37,7 @@ public sealed class EndpointTableTests(SharedQueueManager qm) : IClassFixture<Sh
         var malformed = await Assert.ThrowsAsync<RpcException>(async () =>
             await qm.Publish.GetEndpointAsync(new GetEndpointRequest { EndpointId = "../etc" }));
 
-        Assert.Equal((StatusCode.NotFound, "no channel has the endpoint \"nobody/nothing\""), (unknown.StatusCode, unknown.Status.Detail));
+        Assert.Equal((StatusCode.NotFound, "no channel has the endpoint 'nobody/nothing'"), (unknown.StatusCode, unknown.Status.Detail));
         Assert.Equal(StatusCode.InvalidArgument, malformed.StatusCode);
     }
 

@@ -20,5 +20,5 @@ public sealed class ChannelException(ChannelFailure failure, string message) : E
 
     public static ChannelException Invalid(string message) => new(ChannelFailure.Invalid, message);
 
-    public static ChannelException ChannelNotFound(string channel) => new(ChannelFailure.NotFound, $"channel \"{channel}\" does not exist");
+    public static ChannelException ChannelNotFound(string channel) => new(ChannelFailure.NotFound, $"channel '{channel}' does not exist");
 }

@@ -215,7 +215,7 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
         {
             if (snapshot.Endpoints.ContainsKey(field))
             {
-                throw new ChannelException(ChannelFailure.AlreadyExists, $"endpoint = \"{field}\": the channel \"{request.Channel}\" already has this endpoint (use UpdateEndpoint)");
+                throw new ChannelException(ChannelFailure.AlreadyExists, $"endpoint = \"{field}\": the channel '{request.Channel}' already has this endpoint (use UpdateEndpoint)");
             }
 
             var committed = await CommitWithClaimsAsync(snapshot, snapshot.Config, [("endpoint", field)], [stored]);
@@ -239,7 +239,7 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
         {
             if (!snapshot.Endpoints.TryGetValue(field, out var current))
             {
-                throw new ChannelException(ChannelFailure.NotFound, $"endpoint = \"{field}\": the channel \"{request.Channel}\" has no such endpoint");
+                throw new ChannelException(ChannelFailure.NotFound, $"endpoint = \"{field}\": the channel '{request.Channel}' has no such endpoint");
             }
 
             var stored = EndpointSecrets.ForStorage("endpoint", request.Endpoint, current);
@@ -273,12 +273,12 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
         {
             if (!snapshot.Endpoints.ContainsKey(field))
             {
-                throw new ChannelException(ChannelFailure.NotFound, $"endpoint = \"{field}\": the channel \"{request.Channel}\" has no such endpoint");
+                throw new ChannelException(ChannelFailure.NotFound, $"endpoint = \"{field}\": the channel '{request.Channel}' has no such endpoint");
             }
 
             if (snapshot.Endpoints.Count == 1)
             {
-                throw new ChannelException(ChannelFailure.Precondition, $"endpoint = \"{field}\": it is the last endpoint of channel \"{request.Channel}\"; a channel has one or more (delete the channel instead)");
+                throw new ChannelException(ChannelFailure.Precondition, $"endpoint = \"{field}\": it is the last endpoint of channel '{request.Channel}'; a channel has one or more (delete the channel instead)");
             }
 
             var committed = await CommitAsync(snapshot, snapshot.Config, [], [field]);
@@ -782,13 +782,13 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
     }
 
     private static ChannelException AlreadyExists(string channel) =>
-        new(ChannelFailure.AlreadyExists, $"channel \"{channel}\" already exists");
+        new(ChannelFailure.AlreadyExists, $"channel '{channel}' already exists");
 
     private static ChannelException UrlTaken(string path, string field, string holder) =>
-        new(ChannelFailure.AlreadyExists, $"{path} = \"{field}\": this endpoint URL is already used by channel \"{holder}\"");
+        new(ChannelFailure.AlreadyExists, $"{path} = \"{field}\": this endpoint URL is already used by channel '{holder}'");
 
     private static ChannelException Contended(string channel) =>
-        new(ChannelFailure.Contended, $"channel \"{channel}\" kept changing concurrently; retry the call");
+        new(ChannelFailure.Contended, $"channel '{channel}' kept changing concurrently; retry the call");
 
     private static string LoadScript(string name)
     {

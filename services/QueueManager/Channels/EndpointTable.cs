@@ -36,7 +36,7 @@ public sealed partial class EndpointTable(IConnectionMultiplexer redis, ClusterE
         var field = GlobalKeys.EndpointField(@namespace, endpointId);
         var channel = (string?)await Db.HashGetAsync(GlobalKeys.EndpointIndex, field);
         var route = channel is null ? null : (await ReadRoutesAsync(channel, [field])).FirstOrDefault();
-        return route ?? throw new ChannelException(ChannelFailure.NotFound, $"no channel has the endpoint \"{field}\"");
+        return route ?? throw new ChannelException(ChannelFailure.NotFound, $"no channel has the endpoint '{field}'");
     }
 
     /// <summary>
