@@ -9,8 +9,8 @@ namespace WebhookConnect.Grpc.Tests;
 
 /// <summary>
 /// What SIGTERM does to a server built with our defaults (the console lifetime turns the signal into
-/// <c>StopApplication</c>, and the host then stops): health turns NOT_SERVING at once, calls in flight finish,
-/// and new calls find no server.
+/// <c>StopApplication</c>, and the host then stops): health turns NOT_SERVING at once (Check and Watch), calls in
+/// flight finish, and new calls find no server.
 /// </summary>
 public sealed class DrainTests
 {
@@ -31,6 +31,8 @@ public sealed class DrainTests
         var inFlight = client.EchoAsync(new EchoRequest { Text = "hold" }).ResponseAsync;
         await Eventually.UntilAsync(() => server.Echo.ActiveCalls == 1, Patience, "the call to reach its handler");
         server.SignalStop();
+        // Between the signal and the host's stop (our services' own drains run here), Check already says no.
+        var duringDrain = await health.CheckAsync(new HealthCheckRequest()).ResponseAsync.WaitAsync(Patience);
         var stopped = server.WaitForShutdownAsync();
 
         var statuses = new List<ServingStatus>();
@@ -48,6 +50,7 @@ public sealed class DrainTests
         await stopped.WaitAsync(Patience);
         var refused = await Assert.ThrowsAsync<RpcException>(async () => await client.EchoAsync(new EchoRequest { Text = "too late" }).ResponseAsync.WaitAsync(Patience));
 
+        Assert.Equal(ServingStatus.NotServing, duringDrain.Status);
         Assert.Contains(ServingStatus.NotServing, statuses);
         Assert.Equal("hold", finished.Text);
         Assert.Equal(StatusCode.Unavailable, refused.StatusCode);

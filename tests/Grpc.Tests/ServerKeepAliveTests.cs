@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using WebhookConnect.Grpc.Tests.Support;
-using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.Grpc.Tests;
 
@@ -41,8 +40,8 @@ public sealed class ServerKeepAliveTests
         }
 
         Assert.NotNull(pingedAt);
-        var slack = TimeSpan.FromSeconds(5);
-        Assert.InRange(pingedAt.Value, GrpcServerDefaults.KeepAlivePingDelay - slack, GrpcServerDefaults.KeepAlivePingDelay + slack * 4);
-        Assert.InRange(closedAt.Value - pingedAt.Value, GrpcServerDefaults.KeepAlivePingTimeout - slack, GrpcServerDefaults.KeepAlivePingTimeout + slack * 4);
+        // 30 s and 20 s (GrpcServerDefaults), give or take Kestrel's 1 s heartbeat and a loaded machine.
+        Assert.InRange(pingedAt.Value, TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(50));
+        Assert.InRange(closedAt.Value - pingedAt.Value, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(40));
     }
 }

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using WebhookConnect.ServiceDefaults;
 using WebhookConnect.ServiceDefaults.Grpc;
-using WebhookConnect.TestKit;
 using WebhookConnect.Testing.V1;
+using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Grpc.Tests.Support;
 
