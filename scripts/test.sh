@@ -12,6 +12,9 @@ require_dotnet
 missing=()
 # A private redis-server per test (tests/TestKit/RedisServer.cs); never a system instance.
 command -v redis-server >/dev/null || missing+=(redis-server)
+# promtool (Debian package prometheus) checks that /metrics parses the way Prometheus parses it
+# (tests/ServiceDefaults.Tests/MetricsTests.cs).
+command -v promtool >/dev/null || missing+=(prometheus)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
@@ -24,6 +27,36 @@ dotnet build Services.sln --no-restore -c Release -warnaserror --verbosity quiet
 
 log "format check"
 dotnet format Services.sln --no-restore --verify-no-changes
+
+log "contracts (buf lint, buf breaking)"
+# The buf CLI pinned by tests/interop's package-lock.json; the rules, and why each exception, are in buf.yaml.
+buf=tests/interop/node_modules/.bin/buf
+if ! "$buf" lint; then
+  log "FAILED: buf lint found the problems above in protos/ (rules and exceptions: buf.yaml)"
+  exit 1
+fi
+# A contract change must not break what is deployed (connectors, JSON twin clients, code built on the generated C#).
+# Compared with the previous commit: for a merge commit that is main before the merge. BUF_AGAINST_REF picks another
+# commit, e.g. BUF_AGAINST_REF=main to check every commit of a branch at once.
+against_ref=${BUF_AGAINST_REF:-HEAD~1}
+if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  echo "Not a git clone: buf breaking skipped (it compares with the previous commit's protos/)."
+else
+  if ! against=$(git rev-parse --verify --quiet "$against_ref^{commit}"); then
+    if [ -n "${BUF_AGAINST_REF:-}" ]; then
+      log "FAILED: BUF_AGAINST_REF=$BUF_AGAINST_REF is not a commit in this clone"
+      exit 1
+    fi
+    echo "HEAD~1 is not in this clone (shallow or single-commit): comparing with HEAD, which catches only uncommitted changes."
+    against_ref=HEAD
+    against=$(git rev-parse HEAD)
+  fi
+  echo "buf breaking against $against_ref ($against)"
+  if ! "$buf" breaking --against ".git#ref=$against,subdir=protos"; then
+    log "FAILED: buf breaking: the changes above to protos/ break compatibility with $against_ref ($against); deployed connectors and clients would notice. Keep field numbers, names and types; add fields or messages, or a new package version, instead"
+    exit 1
+  fi
+fi
 
 log "tests"
 # The test projects run in parallel and their output interleaves; a CI log may show only its end. The output is kept

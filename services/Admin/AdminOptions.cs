@@ -23,7 +23,8 @@ public sealed class AdminOptions : IValidatableObject
     public string ReadOnlyTokenFile { get; set; } = "";
 
     /// <summary>The queue-manager's internal gRPC address (its internal admin API, port 5004): <c>http://host:port</c>,
-    /// or <c>dns:///host:port</c> to spread calls round-robin over every address of a headless Service.</summary>
+    /// or <c>dns:///host:port</c> / <c>static:///host1:port1,host2:port2</c> to spread calls round-robin over every
+    /// address of a headless Service or of the list.</summary>
     [Required]
     public string QueueManager { get; set; } = "http://127.0.0.1:5004";
 

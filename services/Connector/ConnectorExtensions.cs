@@ -72,6 +72,7 @@ public static class ConnectorExtensions
         services.AddValidatedOptions<ConnectorOptions>(builder.Configuration, ConnectorOptions.SectionName);
         services.AddSingleton<IValidateOptions<ConnectorOptions>>(new SubscriptionBindingValidator(builder.Configuration));
         services.AddSingleton<ConnectorMetrics>();
+        services.AddTargetHttpClient();
         services.AddSingleton<TargetDelivery>();
         services.AddSingleton<ConnectorWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ConnectorWorker>());

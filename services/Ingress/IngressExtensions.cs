@@ -58,9 +58,17 @@ public static partial class IngressExtensions
             // h2c connections are marked like ALPN ones (CleartextHttp2), so Kestrel takes them for TLS; the
             // request's own :scheme (http) is the truth and must not be refused as a mismatch.
             kestrel.AllowAlternateSchemes = true;
-            kestrel.Limits.MaxRequestHeaderCount = options.MaxHeaderCount;
+            // Header limits (docs/ingress.md, "Header limits, exactly"). The total size is Kestrel's (431; over
+            // HTTP/2 also announced as SETTINGS_MAX_HEADER_LIST_SIZE). Over HTTP/2 Kestrel decodes a whole header
+            // block before it can answer, so it answers 431 only up to twice its limits and ends the connection
+            // (GOAWAY) beyond them. Its count limit is therefore the most fields a header list of the announced size
+            // can hold (each field counts 32 bytes more, RFC 9113 §6.5.2), and ingress applies Ingress:MaxHeaderCount
+            // itself (WebhookHandler): a client that keeps to the announced size gets 431 for too many headers, never
+            // a GOAWAY. One field may be as long as a list Kestrel still answers, so that it is not a connection
+            // error sooner (HPACK's field limit). The management port shares these limits.
+            kestrel.Limits.MaxRequestHeaderCount = Math.Max(options.MaxHeaderCount, options.MaxHeadersTotalBytes / 32);
             kestrel.Limits.MaxRequestHeadersTotalSize = options.MaxHeadersTotalBytes;
-            kestrel.Limits.Http2.MaxRequestHeaderFieldSize = Math.Max(kestrel.Limits.Http2.MaxRequestHeaderFieldSize, options.MaxHeadersTotalBytes);
+            kestrel.Limits.Http2.MaxRequestHeaderFieldSize = 2 * options.MaxHeadersTotalBytes;
             // The handler enforces the endpoint's limit itself (413); Kestrel's is only the backstop above it.
             kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes + 1L;
             // Header values are taken as Latin-1, byte for byte, so obs-text (0x80-0xFF) and UTF-8 alike reach the

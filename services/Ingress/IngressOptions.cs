@@ -10,7 +10,8 @@ public sealed class IngressOptions : IValidatableObject
     public const string SectionName = "Ingress";
 
     /// <summary>The queue-manager's internal gRPC address (PublishService, port 5004): <c>http://host:port</c>, or
-    /// <c>dns:///host:port</c> to spread publishes round-robin over every address of a headless Service.</summary>
+    /// <c>dns:///host:port</c> / <c>static:///host1:port1,host2:port2</c> to spread publishes round-robin over every
+    /// address of a headless Service or of the list.</summary>
     [Required]
     public string QueueManager { get; set; } = "http://127.0.0.1:5004";
 

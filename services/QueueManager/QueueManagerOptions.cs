@@ -114,7 +114,7 @@ public sealed class QueueManagerOptions : IValidatableObject
         if (!hasToken && AllowInternalWithoutToken && !(IPAddress.TryParse(InternalHost, out var address) && IPAddress.IsLoopback(address)))
         {
             yield return new ValidationResult(
-                $"is '{InternalHost}': without an internal token (QueueManager:AllowInternalWithoutToken) the internal listener must be loopback-only, e.g. 127.0.0.1.",
+                "must be a loopback address (e.g. 127.0.0.1) while QueueManager:AllowInternalWithoutToken serves the internal APIs without a token.",
                 [nameof(InternalHost)]);
         }
     }

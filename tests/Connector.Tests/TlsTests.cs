@@ -49,7 +49,10 @@ public sealed class TlsTests : IDisposable
         await using var connector = ConnectorProcess.StartWithoutQueueManagerFlags(
             Configs.Single("tls-channel", target.Url()), ["--queue-manager", $"https://127.0.0.1:{server.Port}"], Configs.Token("tls-token"));
 
-        await connector.Process.WaitForLineAsync(line => line.Contains("Stream of channel tls-channel ended (Unavailable", StringComparison.Ordinal), QueueManagerProcess.Patience);
+        // Grpc.Net.Client reports a failed TLS handshake as INTERNAL with the handshake's reason.
+        await connector.Process.WaitForLineAsync(
+            line => line.Contains("Stream of channel tls-channel ended (", StringComparison.Ordinal) && line.Contains("remote certificate is invalid", StringComparison.Ordinal),
+            QueueManagerProcess.Patience);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await connector.ReadyStatusAsync());
         Assert.False(server.Subscribed.Task.IsCompleted);
     }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using Google.Protobuf.WellKnownTypes;
+using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.EndToEnd.Tests.Support;
 using WebhookConnect.TestKit;
@@ -83,6 +84,83 @@ public sealed class FaultScenarios(ITestOutputHelper output)
         Assert.Equal((ulong)total, stats.AckedTotal);
         Assert.Equal((0u, 0u, 0u), (stats.MessagesQueued, stats.MessagesInFlight, stats.DeadLetters));
         Assert.True(await NothingMoreAsync(target, received.Count), "no delivery after everything was acked");
+    }
+
+    [Fact]
+    public async Task S10_TwoReplicasBalancedByTheClientsShareTheWorkAndOneKilledMidPublishLosesNothing()
+    {
+        const int total = 600;
+        await using var stack = await ScenarioStack.StartAsync(queueManagerReplicas: 2, clientBalancing: true);
+        var (first, second) = (stack.QueueManagers[0], stack.QueueManagers[1]);
+        var token = await stack.CreateChannelAsync("test-channel", ["cloud-webhook"], Settings(TimeSpan.FromSeconds(3)));
+        var target = await stack.StartTargetAsync();
+        var connector = await stack.StartConnectorAsync("test-channel", token, target);
+
+        // Connector streams: each new stream is the balancer's next pick, so two reconnects in a row (after an
+        // operator's disconnect) land on both replicas once both connections are up.
+        var holders = new HashSet<string>();
+        for (var round = 0; round < 4 && holders.Count < 2; round++)
+        {
+            Connection? connection = null;
+            await Eventually.UntilAsync(
+                async () => (connection = (await stack.AdminClient.ListConnectionsAsync(new ListConnectionsRequest { Channel = "test-channel" }, ScenarioStack.AdminHeaders)).Connections.SingleOrDefault()) is not null,
+                ScenarioStack.Patience,
+                "the connector's stream");
+            holders.Add(connection!.ReplicaId);
+            if (holders.Count < 2)
+            {
+                await stack.AdminClient.DisconnectConnectionAsync(
+                    new DisconnectConnectionRequest { Channel = "test-channel", ConnectionId = connection.ConnectionId }, ScenarioStack.AdminHeaders);
+                await Eventually.UntilAsync(
+                    async () => (await stack.AdminClient.ListConnectionsAsync(new ListConnectionsRequest { Channel = "test-channel" }, ScenarioStack.AdminHeaders)).Connections
+                        .Any(c => c.ConnectionId != connection.ConnectionId),
+                    ScenarioStack.Patience,
+                    "the connector to subscribe again");
+            }
+        }
+
+        // Publishes: four senders; once a quarter has been delivered, one replica is killed while publishes are in flight.
+        var replies = new ConcurrentBag<WebhookReply>();
+        var next = 0;
+        var senders = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            int sequence;
+            while ((sequence = Interlocked.Increment(ref next)) <= total)
+            {
+                replies.Add(await stack.PostWebhookAsync("cloud-webhook", sequence, total));
+            }
+        })).ToArray();
+        await Eventually.UntilAsync(() => target.Count >= total / 4, ScenarioStack.Patience, $"{total / 4} deliveries before the kill");
+        var publishedBeforeKill = (await PublishCountAsync(first), await PublishCountAsync(second));
+        first.Process.Signal(ChildProcess.SigKill);
+        await first.Process.WaitForExitAsync(ScenarioStack.Patience);
+        await Task.WhenAll(senders).WaitAsync(ScenarioStack.Patience);
+
+        var ids = replies.Select(r => r.MessageId).ToHashSet();
+        await Eventually.UntilAsync(() => ids.IsSubsetOf(target.Requests.Select(r => r.MessageId)), ScenarioStack.Patience, "every webhook at the target");
+        var stats = await stack.WaitForStatsAsync("test-channel", s => s.AckedTotal >= total, $"{total} acked", whileRecovering: true);
+        output.WriteLine($"stream holders {string.Join(", ", holders)}; publishes before the kill {publishedBeforeKill}; " +
+            $"{replies.Count(r => r.Status == HttpStatusCode.Accepted)} of {total} answered 202; {target.Requests.Count(r => r.Attempt > 1)} redelivered");
+
+        Assert.Equal([first.ReplicaId, second.ReplicaId], holders.Order());
+        Assert.True(publishedBeforeKill.Item1 > 0 && publishedBeforeKill.Item2 > 0, $"publishes per replica before the kill: {publishedBeforeKill}");
+        Assert.Equal(total, replies.Count);
+        Assert.All(replies, r => Assert.True(r.Status is HttpStatusCode.OK or HttpStatusCode.Accepted, $"webhook {r.MessageIdHeader}: {r.Status}"));
+        Assert.Equal(total, ids.Count);
+        Assert.Equal(ids, target.Requests.Select(r => r.MessageId).ToHashSet());
+        Assert.All(replies, r => Assert.All(target.Requests.Where(q => q.MessageId == r.MessageId), q => Assert.Equal(r.SentBody, q.Body)));
+        Assert.Equal((ulong)total, stats.AckedTotal);
+        Assert.Equal((0u, 0u, 0u), (stats.MessagesQueued, stats.MessagesInFlight, stats.DeadLetters));
+    }
+
+    /// <summary>Publishes this replica has handled: the count of its publish-duration histogram on /metrics.</summary>
+    private static async Task<double> PublishCountAsync(QueueManagerProcess replica)
+    {
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{replica.ManagementPort}/metrics"));
+        return text.Split('\n')
+            .Where(line => line.StartsWith("webhookconnect_publish_duration_seconds_count", StringComparison.Ordinal))
+            .Sum(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [Fact]

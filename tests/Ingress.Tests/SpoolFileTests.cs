@@ -12,6 +12,8 @@ public sealed class SpoolFileTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("wc-spool-unit-").FullName;
 
+    private static readonly byte[] Fox = "The quick brown fox jumps over the lazy dog"u8.ToArray();
+
     private string LogPath => Path.Combine(_directory, SpoolFile.LogFileName);
 
     [Fact]
@@ -137,6 +139,32 @@ public sealed class SpoolFileTests : IDisposable
         spool.Read(0, 100, long.MaxValue, out var end);
         await spool.ReplayedAsync(end, written);
         Assert.Equal(SpoolAppend.Written, await spool.AppendAsync(message));
+    }
+
+    [Fact]
+    public void ARecordIsMagicLengthAndTheIeeeCrc32OfItsPayloadLittleEndianThenThePayload()
+    {
+        // CRC-32/ISO-HDLC (IEEE 802.3, zlib, PNG): the catalogue check value of "123456789" is 0xCBF43926.
+        Assert.Equal(Convert.FromHexString("57435331" + "09000000" + "2639F4CB" + "313233343536373839"), SpoolFormat.Frame("123456789"u8));
+        byte[] fox = [.. Convert.FromHexString("57435331" + "2B000000" + "39A34F41"), .. Fox];
+        Assert.Equal(fox, SpoolFormat.Frame(Fox));
+        Assert.Equal(Convert.FromHexString("57435331" + "00000000" + "00000000"), SpoolFormat.Frame([]));
+    }
+
+    [Fact]
+    public async Task ASpoolWrittenByHandWithKnownBytesIsRecoveredFromThePositionItsPositionFileNames()
+    {
+        // Two records and a spool.pos at the second (offset 21: 8 bytes little-endian, then their CRC-32), as an
+        // earlier version of ingress wrote them: the format on disk must never change under a spool.
+        byte[] log = [.. Convert.FromHexString("57435331" + "09000000" + "2639F4CB"), .. "123456789"u8, .. Convert.FromHexString("57435331" + "2B000000" + "39A34F41"), .. Fox];
+        await File.WriteAllBytesAsync(LogPath, log);
+        await File.WriteAllBytesAsync(Path.Combine(_directory, SpoolFile.PositionFileName), Convert.FromHexString("1500000000000000" + "26E07951"));
+
+        await using var spool = Open();
+
+        Assert.Equal(21L, spool.ReplayStart);
+        Assert.Equal(1L, spool.Depth);
+        Assert.Equal(log.Length, new FileInfo(LogPath).Length);
     }
 
     public void Dispose()

@@ -8,7 +8,7 @@ namespace WebhookConnect.QueueManager.Tests;
 /// <summary>The Publish API (publish.proto): idempotency, limits and the statuses ingress maps to HTTP.</summary>
 public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<SharedQueueManager>
 {
-    private PublishService.PublishServiceClient Client => new(shared.Replica.Channel);
+    private PublishService.PublishServiceClient Client => new(shared.Replica.Internal.Channel);
 
     [Fact]
     public async Task PublishingTheSameMessageIdTwiceQueuesItOnce()

@@ -11,7 +11,7 @@ public sealed class QueueAdminTests(SharedQueueManager shared) : IClassFixture<S
 {
     private static readonly TimeSpan Patience = QueueManagerProcess.Patience;
 
-    private QueueAdminService.QueueAdminServiceClient Admin => new(shared.Replica.Channel);
+    private QueueAdminService.QueueAdminServiceClient Admin => new(shared.Replica.Internal.Channel);
 
     [Fact]
     public async Task StatsCountEveryStateAndCounter()

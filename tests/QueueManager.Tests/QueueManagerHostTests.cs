@@ -14,30 +14,40 @@ public sealed class QueueManagerHostTests
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task ReadinessFollowsRedisDownAndBackUp()
+    public async Task ReadinessAndGrpcHealthFollowRedisDownAndBackUp()
     {
         await using var redis = await RedisServer.StartAsync();
-        var (settings, _, managementPort) = Settings(redis);
+        var (settings, grpcPort, managementPort) = Settings(redis);
         await using var service = ServiceBinaries.Start("queue-manager", QueueManagerAssembly, settings);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort}") };
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        var health = new Health.HealthClient(channel);
 
         await WaitForReadyzAsync(http, HttpStatusCode.OK, "redis up", service);
+        var upConnect = await health.CheckAsync(new HealthCheckRequest { Service = "webhookconnect.v1.ConnectService" });
         await redis.KillAsync();
         var body = await WaitForReadyzAsync(http, HttpStatusCode.ServiceUnavailable, "redis down", service);
+        var down = await health.CheckAsync(new HealthCheckRequest());
+        var downConnect = await health.CheckAsync(new HealthCheckRequest { Service = "webhookconnect.v1.ConnectService" });
         await redis.RestartAsync();
         await WaitForReadyzAsync(http, HttpStatusCode.OK, "redis back", service);
+        var back = await health.CheckAsync(new HealthCheckRequest());
 
         Assert.Contains("redis", body, StringComparison.Ordinal);
+        Assert.Equal(ServingStatus.Serving, upConnect.Status);
+        Assert.Equal(ServingStatus.NotServing, down.Status);
+        Assert.Equal(ServingStatus.NotServing, downConnect.Status);
+        Assert.Equal(ServingStatus.Serving, back.Status);
         Assert.False(service.HasExited, service.Output);
     }
 
     [Fact]
-    public async Task GrpcPortServesHealthAndReflection()
+    public async Task InternalPortServesHealthAndReflection()
     {
         await using var redis = await RedisServer.StartAsync();
-        var (settings, grpcPort, _) = Settings(redis);
+        var (settings, _, _) = Settings(redis);
         await using var service = ServiceBinaries.Start("queue-manager", QueueManagerAssembly, settings);
-        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{settings["QueueManager:InternalPort"]}");
 
         await Eventually.UntilAsync(
             async () =>
@@ -58,7 +68,52 @@ public sealed class QueueManagerHostTests
         await reflection.RequestStream.CompleteAsync();
         Assert.True(await reflection.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(Patience));
 
-        Assert.Contains("grpc.health.v1.Health", reflection.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name));
+        var services = reflection.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+        Assert.Contains("grpc.health.v1.Health", services);
+        Assert.Contains("webhookconnect.v1.PublishService", services);
+        Assert.Contains("webhookconnect.queue.v1.QueueAdminService", services);
+    }
+
+    [Fact]
+    public async Task WithoutAnInternalTokenStartupIsRefusedNamingTheSetting()
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["QueueManager:Host"] = "127.0.0.1",
+            ["QueueManager:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:InternalPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["Management:Host"] = "127.0.0.1",
+            ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+        };
+        await using var service = ServiceBinaries.Start("queue-manager", QueueManagerAssembly, settings);
+
+        var exitCode = await service.WaitForExitAsync(Patience);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Invalid configuration: QueueManager:InternalToken = ", service.Output, StringComparison.Ordinal);
+        Assert.Contains("is empty: the internal APIs (Publish, queue admin) need a shared token", service.Output, StringComparison.Ordinal);
+        Assert.Contains("QueueManager:AllowInternalWithoutToken=true with QueueManager:InternalHost=127.0.0.1", service.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheDevelopmentSettingIsRefusedOnANonLoopbackInternalListener()
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["QueueManager:Host"] = "127.0.0.1",
+            ["QueueManager:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:InternalHost"] = "0.0.0.0",
+            ["QueueManager:InternalPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:AllowInternalWithoutToken"] = "true",
+            ["Management:Host"] = "127.0.0.1",
+            ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+        };
+        await using var service = ServiceBinaries.Start("queue-manager", QueueManagerAssembly, settings);
+
+        var exitCode = await service.WaitForExitAsync(Patience);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Invalid configuration: QueueManager:InternalHost = '0.0.0.0': must be a loopback address (e.g. 127.0.0.1) while QueueManager:AllowInternalWithoutToken", service.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -68,6 +123,7 @@ public sealed class QueueManagerHostTests
         {
             ["QueueManager:Host"] = "127.0.0.1",
             ["QueueManager:Port"] = "70000",
+            ["QueueManager:InternalToken"] = "host-tests-internal-token-0123456789",
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
         };
@@ -91,6 +147,9 @@ public sealed class QueueManagerHostTests
             ["QueueManager:Redis"] = redis.Endpoint,
             ["QueueManager:Host"] = "127.0.0.1",
             ["QueueManager:Port"] = grpcPort.ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:InternalHost"] = "127.0.0.1",
+            ["QueueManager:InternalPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:InternalToken"] = "host-tests-internal-token-0123456789",
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = managementPort.ToString(CultureInfo.InvariantCulture),
         };

@@ -105,6 +105,18 @@ public sealed class ManagementEndpointTests
     }
 
     [Fact]
+    public async Task MetricsAnswersGetOnly()
+    {
+        await using var app = await TestApp.StartAsync();
+
+        using var post = await app.Management.PostAsync("/metrics", new StringContent(""), Ct);
+        using var get = await app.Management.GetAsync("/metrics", Ct);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+    }
+
+    [Fact]
     public async Task ManagementPortDefaultsToTheServiceSetting()
     {
         var port = FreePort.Next();

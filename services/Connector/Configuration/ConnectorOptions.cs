@@ -72,8 +72,9 @@ public sealed class ConnectorOptions : IValidatableObject
 public sealed class QueueManagerConnectionOptions : IValidatableObject
 {
     /// <summary><c>host:port</c> (TLS unless <see cref="Insecure"/>), an explicit <c>https://</c> / <c>http://</c>
-    /// address, or <c>dns:///host:port</c> (TLS unless <see cref="Insecure"/>): every address the name resolves to
-    /// (a headless Service's replicas) gets a connection and streams are spread round-robin.</summary>
+    /// address, or <c>dns:///host:port</c> / <c>static:///host1:port1,host2:port2</c> (TLS unless
+    /// <see cref="Insecure"/>): every address the name resolves to (a headless Service's replicas) or the list names
+    /// gets a connection and streams are spread round-robin.</summary>
     [Required]
     public string Address { get; set; } = "127.0.0.1:5001";
 
@@ -100,17 +101,17 @@ public sealed class QueueManagerConnectionOptions : IValidatableObject
     [System.Text.Json.Serialization.JsonIgnore]
     public Uri Uri => new(Address.Contains("://", StringComparison.Ordinal) ? Address : (Insecure ? "http://" : "https://") + Address);
 
-    /// <summary>True for a <c>dns:///host:port</c> address (client-side round-robin).</summary>
+    /// <summary>True for a <c>dns:///</c> or <c>static:///</c> address (client-side round-robin).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public bool IsDns => Address.StartsWith("dns:", StringComparison.OrdinalIgnoreCase);
+    public bool IsBalanced => ServiceDefaults.Grpc.GrpcClientDefaults.IsBalanced(Address);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (IsDns)
+        if (IsBalanced)
         {
             if (!ServiceDefaults.Grpc.GrpcClientDefaults.IsValidAddress(Address, out var problem))
             {
-                yield return new ValidationResult($"{problem} (e.g. dns:///queue-manager-headless:5001).", [nameof(Address)]);
+                yield return new ValidationResult($"{problem} (e.g. dns:///queue-manager-headless:5001 or static:///10.0.0.5:5001,10.0.0.6:5001).", [nameof(Address)]);
             }
 
             yield break;

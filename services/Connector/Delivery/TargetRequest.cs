@@ -31,9 +31,9 @@ public static class TargetRequest
         MessageIdHeader, ChannelHeader, EndpointHeader, AttemptHeader,
     };
 
-    public static HttpRequestMessage Create(Message message, TargetOptions target, Uri url)
+    public static TargetRequestMessage Create(Message message, TargetOptions target, Uri url, CancellationToken deliveryCancellation)
     {
-        var request = new HttpRequestMessage(new HttpMethod(target.Method), url)
+        var request = new TargetRequestMessage(new HttpMethod(target.Method), url, message.Channel, target.Timeout, deliveryCancellation)
         {
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,

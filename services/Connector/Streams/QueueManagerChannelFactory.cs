@@ -40,6 +40,6 @@ public static class QueueManagerChannelFactory
             handler.SslOptions = ssl;
         }
 
-        return GrpcClientDefaults.CreateChannel(options.IsDns ? options.Address : options.Uri.ToString(), handler, tls: !options.Insecure);
+        return GrpcClientDefaults.CreateChannel(options.IsBalanced ? options.Address : options.Uri.ToString(), handler, tls: !options.Insecure);
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -16,49 +17,105 @@ namespace WebhookConnect.Ingress.Intake;
 /// consumed, so Kestrel reads the preface itself. The marker features carry no certificate and no handshake
 /// (<c>ITlsHandshakeFeature</c> stays absent, so Kestrel's TLS checks for HTTP/2 do not apply). Kestrel then expects
 /// <c>:scheme https</c>; <c>AllowAlternateSchemes</c> (IngressExtensions) lets the client's <c>http</c> stand.
+/// <para>
+/// The peek waits for bytes, not for the connection: a client may send its request and half-close at once
+/// (<c>shutdown(SHUT_WR)</c>), and its bytes are still there to read after the FIN (the transport's
+/// <c>ConnectionClosed</c> has fired by then, so it must not cancel the read). A connection that ends before it
+/// sent a byte, or is reset, is simply over: nothing to serve, nothing to log as an error. HTTP/1.1 connections
+/// are then served through <see cref="HalfCloseTolerantConnection"/>, so such a request is also answered.
+/// </para>
 /// </remarks>
-public static class CleartextHttp2
+public static partial class CleartextHttp2
 {
     // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
     private static readonly byte[] Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
 
+    private enum Opening
+    {
+        /// <summary>Anything but the HTTP/2 preface: Kestrel's HTTP/1.1 parser decides what it is.</summary>
+        Http1,
+
+        /// <summary>The HTTP/2 client preface.</summary>
+        Http2,
+
+        /// <summary>The connection ended (FIN or reset) before it sent a byte.</summary>
+        Nothing,
+    }
+
     public static ListenOptions UseCleartextHttp2Detection(this ListenOptions listen)
     {
+        var logger = listen.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CleartextHttp2).FullName!);
         listen.Use(next => async connection =>
         {
-            if (await StartsWithPrefaceAsync(connection))
+            switch (await ReadOpeningAsync(connection.Transport.Input))
             {
-                connection.Features.Set<ITlsConnectionFeature>(new PriorKnowledge());
-                connection.Features.Set<ITlsApplicationProtocolFeature>(new PriorKnowledge());
-            }
+                case Opening.Http2:
+                    connection.Features.Set<ITlsConnectionFeature>(new PriorKnowledge());
+                    connection.Features.Set<ITlsApplicationProtocolFeature>(new PriorKnowledge());
+                    await next(connection);
+                    break;
+                case Opening.Http1:
+                    await using (var tolerant = new HalfCloseTolerantConnection(connection))
+                    {
+                        await next(tolerant);
+                    }
 
-            await next(connection);
+                    break;
+                default:
+                    LogEndedBeforeRequest(logger, connection.ConnectionId);
+                    break;
+            }
         });
         return listen;
     }
 
-    private static async Task<bool> StartsWithPrefaceAsync(ConnectionContext connection)
+    private static async Task<Opening> ReadOpeningAsync(PipeReader input)
     {
-        var input = connection.Transport.Input;
         while (true)
         {
-            var result = await input.ReadAsync(connection.ConnectionClosed);
+            ReadResult result;
+            try
+            {
+                // No cancellation token: the transport's ConnectionClosed fires on the client's FIN, while the bytes
+                // sent before it are still waiting here. The read ends by itself when the connection does (completed
+                // on FIN, an exception on a reset or when Kestrel aborts the connection at shutdown).
+                result = await input.ReadAsync();
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException)
+            {
+                return Opening.Nothing;
+            }
+
             var buffer = result.Buffer;
+            if (buffer.IsEmpty && result.IsCompleted)
+            {
+                input.AdvanceTo(buffer.Start);
+                return Opening.Nothing;
+            }
+
             var length = (int)Math.Min(buffer.Length, Preface.Length);
-            var start = new byte[length];
-            buffer.Slice(0, length).CopyTo(start);
-            var matches = start.AsSpan().SequenceEqual(Preface.AsSpan(0, length));
+            var matches = StartsLikePreface(buffer, length);
             if (!matches || length == Preface.Length || result.IsCompleted)
             {
-                // Nothing consumed: Kestrel's own parser sees every byte.
+                // Nothing consumed: Kestrel's own parser sees every byte (a cut-off preface is its to refuse).
                 input.AdvanceTo(buffer.Start);
-                return matches && length == Preface.Length;
+                return matches && length == Preface.Length ? Opening.Http2 : Opening.Http1;
             }
 
             // A prefix of the preface so far: look again once more bytes arrive.
             input.AdvanceTo(buffer.Start, buffer.End);
         }
     }
+
+    private static bool StartsLikePreface(ReadOnlySequence<byte> buffer, int length)
+    {
+        Span<byte> start = stackalloc byte[Preface.Length];
+        buffer.Slice(0, length).CopyTo(start);
+        return start[..length].SequenceEqual(Preface.AsSpan(0, length));
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "connection {ConnectionId} ended before it sent a request")]
+    private static partial void LogEndedBeforeRequest(ILogger logger, string connectionId);
 
     private sealed class PriorKnowledge : ITlsConnectionFeature, ITlsApplicationProtocolFeature
     {

@@ -61,6 +61,13 @@ public sealed partial class WebhookHandler(
     private async Task<string> AdmitAsync(HttpContext context, DateTimeOffset receivedAt)
     {
         var request = context.Request;
+        if (HeaderFieldCount(request.Headers) > _options.MaxHeaderCount)
+        {
+            // Ingress' own count limit rather than Kestrel's, so that HTTP/2 gets 431 too (IngressExtensions).
+            await WebhookResponses.TooManyHeadersAsync(context);
+            return IngressMetrics.UnknownEndpoint;
+        }
+
         if (!TryRoute(request.Path, out var ns, out var id))
         {
             await WebhookResponses.UnknownEndpointAsync(context);
@@ -203,6 +210,19 @@ public sealed partial class WebhookHandler(
         ns = rest[..slash].ToString();
         id = second.ToString();
         return true;
+    }
+
+    /// <summary>Header fields as received: a repeated name counts once per field line (HTTP/1.1) or field (HTTP/2,
+    /// where <c>:authority</c> arrives as <c>Host</c> and the other pseudo-header fields do not count).</summary>
+    private static int HeaderFieldCount(IHeaderDictionary headers)
+    {
+        var count = 0;
+        foreach (var (_, values) in headers)
+        {
+            count += values.Count;
+        }
+
+        return count;
     }
 
     /// <summary>The raw body, or null when it is larger than <paramref name="limit"/> (declared or actual).</summary>

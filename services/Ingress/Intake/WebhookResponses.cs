@@ -59,6 +59,9 @@ public static class WebhookResponses
         return ErrorAsync(context, StatusCodes.Status413PayloadTooLarge, "payload too large");
     }
 
+    public static Task TooManyHeadersAsync(HttpContext context) =>
+        ErrorAsync(context, StatusCodes.Status431RequestHeaderFieldsTooLarge, "request header fields too large");
+
     public static Task FailedAsync(HttpContext context) => ErrorAsync(context, StatusCodes.Status500InternalServerError, "internal error");
 
     /// <summary>Retry-After in whole seconds, rounded up, at least 1 (RFC 9110 §10.2.3).</summary>

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Threading.Channels;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
@@ -394,7 +395,7 @@ public sealed partial class SpoolFile : IAsyncDisposable
         try
         {
             var bytes = File.ReadAllBytes(_positionPath);
-            if (bytes.Length == 12 && Crc32.Compute(bytes.AsSpan(0, 8)) == BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)))
+            if (bytes.Length == 12 && Crc32.HashToUInt32(bytes.AsSpan(0, 8)) == BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)))
             {
                 return BinaryPrimitives.ReadInt64LittleEndian(bytes);
             }
@@ -410,7 +411,7 @@ public sealed partial class SpoolFile : IAsyncDisposable
     {
         var bytes = new byte[12];
         BinaryPrimitives.WriteInt64LittleEndian(bytes, offset);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), Crc32.Compute(bytes.AsSpan(0, 8)));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), Crc32.HashToUInt32(bytes.AsSpan(0, 8)));
         var temporary = _positionPath + ".tmp";
         File.WriteAllBytes(temporary, bytes);
         File.Move(temporary, _positionPath, overwrite: true);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using Microsoft.Win32.SafeHandles;
 
 namespace WebhookConnect.Ingress.Spool;
@@ -7,7 +8,8 @@ namespace WebhookConnect.Ingress.Spool;
 /// The spool file's record framing: <c>magic "WCS1" | payload length (u32 LE) | CRC-32 of the payload (u32 LE) |
 /// payload</c>, where the payload is one protobuf-serialised <c>Message</c>. A record is valid only when all of it
 /// is present and its CRC matches, so a write cut short by a crash (or a damaged sector) is recognised. The magic
-/// lets a reader find the next record after a damaged one: nothing before or after a bad record is lost.
+/// lets a reader find the next record after a damaged one: nothing before or after a bad record is lost. The CRC is
+/// CRC-32/ISO-HDLC (IEEE 802.3, zlib's), <c>System.IO.Hashing.Crc32</c>; its bytes are pinned by SpoolFileTests.
 /// </summary>
 public static class SpoolFormat
 {
@@ -23,7 +25,7 @@ public static class SpoolFormat
         var frame = new byte[HeaderSize + payload.Length];
         BinaryPrimitives.WriteUInt32LittleEndian(frame, Magic);
         BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(4), (uint)payload.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(8), Crc32.Compute(payload));
+        BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(8), Crc32.HashToUInt32(payload));
         payload.CopyTo(frame.AsSpan(HeaderSize));
         return frame;
     }
@@ -89,7 +91,7 @@ public static class SpoolFormat
             read += n;
         }
 
-        if (Crc32.Compute(data) != BinaryPrimitives.ReadUInt32LittleEndian(header[8..]))
+        if (Crc32.HashToUInt32(data) != BinaryPrimitives.ReadUInt32LittleEndian(header[8..]))
         {
             return false;
         }

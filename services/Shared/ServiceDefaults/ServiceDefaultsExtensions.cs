@@ -1,17 +1,10 @@
-using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Trace;
 using WebhookConnect.ServiceDefaults.Logging;
 using WebhookConnect.ServiceDefaults.Management;
-using WebhookConnect.ServiceDefaults.Otlp;
-using WebhookConnect.ServiceDefaults.Prometheus;
+using WebhookConnect.ServiceDefaults.Observability;
 
 namespace WebhookConnect.ServiceDefaults;
 
@@ -32,8 +25,8 @@ public static class ServiceDefaultsExtensions
     /// <summary>
     /// Adds validated <see cref="ManagementOptions"/>, console logging (JSON when <c>Logging:Format</c> or
     /// <c>LOG_FORMAT</c> is <c>json</c>), health checks, OpenTelemetry tracing and metrics (exported over OTLP
-    /// when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set), Prometheus metrics, and a Kestrel listener on the
-    /// management port.
+    /// when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set), the OpenTelemetry Prometheus exporter, and a Kestrel
+    /// listener on the management port.
     /// </summary>
     /// <remarks>
     /// The management listener is added with <c>ConfigureKestrel(... Listen ...)</c>. A service declares its
@@ -59,16 +52,8 @@ public static class ServiceDefaultsExtensions
 
         services.AddHealthChecks();
 
-        OpenTelemetrySetup.EnableAspNetCoreActivityData();
-        services.AddSingleton(sp => OpenTelemetrySetup.BuildTracerProvider(
-            settings, OpenTelemetrySetup.ExporterConfiguration(sp.GetRequiredService<IConfiguration>())));
-        services.AddSingleton(sp => OpenTelemetrySetup.BuildMeterProvider(
-            settings, OpenTelemetrySetup.ExporterConfiguration(sp.GetRequiredService<IConfiguration>())));
-        services.AddSingleton(sp => new PrometheusMetrics(
-            settings.Meters, Telemetry.SecondsBuckets, sp.GetRequiredService<IMeterFactory>(),
-            sp.GetRequiredService<ILogger<PrometheusMetrics>>()));
+        OpenTelemetrySetup.Add(services, builder.Configuration, settings);
         services.AddHostedService<TelemetryLifetime>();
-        services.AddTransient<IStartupFilter, RequestActivityEnricher>();
 
         builder.WebHost.ConfigureKestrel((_, kestrel) =>
             ManagementEndpoints.Listen(kestrel, kestrel.ApplicationServices.GetRequiredService<IOptions<ManagementOptions>>().Value));
@@ -79,7 +64,7 @@ public static class ServiceDefaultsExtensions
     /// <summary>
     /// Maps <c>GET /healthz</c> (checks tagged <see cref="HealthCheckTags.Live"/>), <c>GET /readyz</c> (checks
     /// tagged <see cref="HealthCheckTags.Ready"/>; 503 naming each failing check) and <c>GET /metrics</c>
-    /// (Prometheus text) on the management port only, in every environment.
+    /// (the OpenTelemetry Prometheus exporter) on the management port only, in every environment.
     /// </summary>
     public static WebApplication MapServiceDefaults(this WebApplication app)
     {

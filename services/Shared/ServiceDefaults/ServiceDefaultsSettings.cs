@@ -1,3 +1,6 @@
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
 namespace WebhookConnect.ServiceDefaults;
 
 /// <summary>
@@ -11,10 +14,25 @@ public sealed record ServiceDefaultsSettings(string ServiceName, int DefaultMana
 {
     /// <summary>
     /// Meters exported on <c>/metrics</c> and over OTLP. A trailing <c>.*</c> matches the name and every
-    /// name below it. Defaults to <see cref="Telemetry.DefaultMeters"/>.
+    /// name below it. A meter that an OpenTelemetry instrumentation package owns (<c>Microsoft.AspNetCore.Hosting</c>,
+    /// <c>Microsoft.AspNetCore.Server.Kestrel</c>, <c>System.Net.Http</c>, <c>System.Runtime</c>) turns that package
+    /// on. Defaults to <see cref="Telemetry.DefaultMeters"/>.
     /// </summary>
     public IReadOnlyList<string> Meters { get; init; } = Telemetry.DefaultMeters;
 
-    /// <summary>Activity sources traced. Defaults to <see cref="Telemetry.DefaultActivitySources"/>.</summary>
+    /// <summary>
+    /// Activity sources traced. A source that an OpenTelemetry instrumentation package owns
+    /// (<c>Microsoft.AspNetCore</c>, <c>System.Net.Http</c>, <c>Grpc.Net.Client</c>) turns that package on.
+    /// Defaults to <see cref="Telemetry.DefaultActivitySources"/>.
+    /// </summary>
     public IReadOnlyList<string> ActivitySources { get; init; } = Telemetry.DefaultActivitySources;
+
+    /// <summary>
+    /// More tracing for this service, after the sources above: the place for an instrumentation package only one
+    /// service uses, e.g. <c>tracing =&gt; tracing.AddRedisInstrumentation()</c> in the queue-manager.
+    /// </summary>
+    public Action<TracerProviderBuilder>? ConfigureTracing { get; init; }
+
+    /// <summary>More metrics for this service, after the meters above (an instrumentation package, a view).</summary>
+    public Action<MeterProviderBuilder>? ConfigureMetrics { get; init; }
 }

@@ -17,17 +17,19 @@ namespace WebhookConnect.ServiceDefaults;
 /// // Activity sources are process-wide; a static field is the usual home.
 /// static readonly ActivitySource Source = new(Telemetry.ActivitySourceName("QueueManager"));
 /// </code>
-/// Prometheus names are derived from the instrument name: <c>.</c> and <c>-</c> become <c>_</c>, the unit
-/// <c>s</c>/<c>ms</c>/<c>By</c> appends <c>_seconds</c>/<c>_milliseconds</c>/<c>_bytes</c> unless the name already
-/// ends with it, and counters end in <c>_total</c>: the two instruments above are exported as
-/// <c>webhookconnect_deliveries_total</c> and <c>webhookconnect_end_to_end_seconds</c>.
+/// The OpenTelemetry Prometheus exporter derives <c>/metrics</c> names from the instrument name: <c>.</c> and
+/// <c>-</c> become <c>_</c>, the unit <c>s</c>/<c>ms</c>/<c>By</c> appends <c>_seconds</c>/<c>_milliseconds</c>/
+/// <c>_bytes</c> unless the name already ends with it (a unit in braces such as <c>{message}</c> appends nothing),
+/// and counters end in <c>_total</c>: the two instruments above are exported as
+/// <c>webhookconnect_deliveries_total</c> and <c>webhookconnect_end_to_end_seconds</c>. A name users scrape is a
+/// contract (SPEC §10): changing an instrument's name, unit or kind renames it.
 /// </remarks>
 public static class Telemetry
 {
     /// <summary>The prefix of every meter and activity source of ours.</summary>
     public const string Prefix = "WebhookConnect";
 
-    /// <summary>Meters exported by default: ours and the runtime's built-in ones that replace instrumentation packages.</summary>
+    /// <summary>Meters exported by default: ours, and those of the ASP.NET Core, HttpClient and runtime instrumentation.</summary>
     public static IReadOnlyList<string> DefaultMeters { get; } =
     [
         Prefix + ".*",
@@ -37,19 +39,20 @@ public static class Telemetry
         "System.Runtime",
     ];
 
-    /// <summary>Activity sources traced by default.</summary>
+    /// <summary>Activity sources traced by default: ours, and the ASP.NET Core, HttpClient and gRPC client instrumentation.</summary>
     public static IReadOnlyList<string> DefaultActivitySources { get; } =
     [
         Prefix + ".*",
         "Microsoft.AspNetCore",
         "System.Net.Http",
+        "Grpc.Net.Client",
     ];
 
     /// <summary>Histogram bucket upper bounds for durations in seconds, from 0.5 ms to 10 s.</summary>
     public static IReadOnlyList<double> SecondsBuckets { get; } =
         [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-    /// <summary>Advice for duration histograms in seconds, honoured by both <c>/metrics</c> and OTLP.</summary>
+    /// <summary>Advice for duration histograms in seconds.</summary>
     public static InstrumentAdvice<double> SecondsHistogramAdvice { get; } = new() { HistogramBucketBoundaries = SecondsBuckets };
 
     /// <summary>The meter name for a service, e.g. <c>WebhookConnect.QueueManager</c>.</summary>

@@ -42,7 +42,7 @@ public sealed class QueueStack : IAsyncLifetime
         return (name, await TestChannels.CreateAsync(QueueManager.Internal, name, all));
     }
 
-    public QueueAdminService.QueueAdminServiceClient Admin => new(QueueManager.Channel);
+    public QueueAdminService.QueueAdminServiceClient Admin => new(QueueManager.Internal.Channel);
 
     public async Task<ChannelStats> StatsAsync(string channel) =>
         (await Admin.GetChannelStatsAsync(new GetChannelStatsRequest { Channel = channel })).Stats;

@@ -48,6 +48,20 @@ public sealed class ScenarioStack : IAsyncDisposable
     /// <summary>The internal port ingress and admin dial: the internal forwarder's, or the only replica's.</summary>
     public int QueueManagerInternalPort => InternalForwarder?.Port ?? QueueManager.InternalPort;
 
+    /// <summary>True when ingress, admin and connectors balance over the replicas themselves (<c>static:///</c>
+    /// addresses listing every replica, as <c>dns:///</c> does with a headless Service) instead of a forwarder.</summary>
+    public bool ClientBalancing { get; private set; }
+
+    /// <summary>The address connectors dial.</summary>
+    public string QueueManagerAddress => ClientBalancing
+        ? "static:///" + string.Join(",", QueueManagers.Select(r => $"127.0.0.1:{Text(r.GrpcPort)}"))
+        : $"http://127.0.0.1:{Text(QueueManagerPort)}";
+
+    /// <summary>The address ingress and admin dial.</summary>
+    public string QueueManagerInternalAddress => ClientBalancing
+        ? "static:///" + string.Join(",", QueueManagers.Select(r => $"127.0.0.1:{Text(r.InternalPort)}"))
+        : $"http://127.0.0.1:{Text(QueueManagerInternalPort)}";
+
     public ChildProcess Admin { get; private set; } = null!;
 
     public GrpcChannel AdminChannel { get; private set; } = null!;
@@ -64,9 +78,9 @@ public sealed class ScenarioStack : IAsyncDisposable
 
     public static Metadata AdminHeaders => new() { { "authorization", "Bearer " + AdminToken } };
 
-    public static async Task<ScenarioStack> StartAsync(bool redisAppendOnly = false, int queueManagerReplicas = 1)
+    public static async Task<ScenarioStack> StartAsync(bool redisAppendOnly = false, int queueManagerReplicas = 1, bool clientBalancing = false)
     {
-        var stack = new ScenarioStack(System.IO.Directory.CreateTempSubdirectory("wc-e2e-").FullName);
+        var stack = new ScenarioStack(System.IO.Directory.CreateTempSubdirectory("wc-e2e-").FullName) { ClientBalancing = clientBalancing };
         try
         {
             stack.Redis = stack.Track(await RedisServer.StartAsync(redisAppendOnly));
@@ -77,14 +91,14 @@ public sealed class ScenarioStack : IAsyncDisposable
             }
 
             stack.QueueManagers = replicas;
-            if (queueManagerReplicas > 1)
+            if (queueManagerReplicas > 1 && !clientBalancing)
             {
                 stack.Forwarder = stack.Track(TcpForwarder.Start([.. replicas.Select(r => r.GrpcPort)]));
                 stack.InternalForwarder = stack.Track(TcpForwarder.Start([.. replicas.Select(r => r.InternalPort)]));
             }
 
             await stack.StartAdminAsync();
-            stack.Ingress = stack.Track(await IngressProcess.StartAsync(stack.QueueManagerInternalPort, Path.Combine(stack.Directory, "spool")));
+            stack.Ingress = stack.Track(await IngressProcess.StartAsync(stack.QueueManagerInternalPort, Path.Combine(stack.Directory, "spool"), stack.IngressSettings));
             return stack;
         }
         catch
@@ -106,7 +120,7 @@ public sealed class ScenarioStack : IAsyncDisposable
             ["Admin:GrpcPort"] = Text(grpcPort),
             ["Admin:HttpPort"] = Text(httpPort),
             ["Admin:Tokens"] = AdminToken,
-            ["Admin:QueueManager"] = $"http://127.0.0.1:{Text(QueueManagerInternalPort)}",
+            ["Admin:QueueManager"] = QueueManagerInternalAddress,
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = Text(FreePort.Next()),
         }));
@@ -225,7 +239,10 @@ public sealed class ScenarioStack : IAsyncDisposable
         }
 
         yaml.Append(extraYaml);
-        return Track(await ConnectorProcess.StartReadyAsync(QueueManagerPort, yaml.ToString(), files: new Dictionary<string, string> { ["token"] = token }));
+        var connector = Track(ConnectorProcess.StartWithoutQueueManagerFlags(
+            yaml.ToString(), ["--queue-manager", QueueManagerAddress, "--insecure"], new Dictionary<string, string> { ["token"] = token }));
+        await connector.WaitReadyAsync();
+        return connector;
     }
 
     public async Task<TargetServer> StartTargetAsync() => Track(await TargetServer.StartAsync());
@@ -244,8 +261,10 @@ public sealed class ScenarioStack : IAsyncDisposable
     public async Task RestartIngressAsync()
     {
         var port = Ingress.Port;
-        Ingress = Track(await IngressProcess.StartAsync(QueueManagerInternalPort, Ingress.SpoolPath, waitReady: false, port: port));
+        Ingress = Track(await IngressProcess.StartAsync(QueueManagerInternalPort, Ingress.SpoolPath, IngressSettings, waitReady: false, port: port));
     }
+
+    private Dictionary<string, string> IngressSettings => new() { ["Ingress:QueueManager"] = QueueManagerInternalAddress };
 
     private T Track<T>(T started)
         where T : IAsyncDisposable

@@ -34,9 +34,9 @@ public sealed class IngressStack : IAsyncLifetime
 
     public static Metadata Bearer => new() { { "authorization", "Bearer " + InternalToken } };
 
-    public QueueAdminService.QueueAdminServiceClient Admin => new(QueueManager.Channel);
+    public QueueAdminService.QueueAdminServiceClient Admin => new(QueueManager.Internal.Channel);
 
-    public PublishService.PublishServiceClient Publish => new(QueueManager.Channel);
+    public PublishService.PublishServiceClient Publish => new(QueueManager.Internal.Channel);
 
     public static string UniqueName(string prefix) =>
         $"{prefix}-{Interlocked.Increment(ref _counter)}-{Guid.NewGuid().ToString("N")[..6]}";

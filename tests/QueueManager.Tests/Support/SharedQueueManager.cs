@@ -11,9 +11,9 @@ public sealed class SharedQueueManager : IAsyncLifetime
     /// <summary>A channel (or endpoint) name no other test uses.</summary>
     public static string UniqueName(string prefix) => TestChannels.UniqueName(prefix);
 
-    public QueueAdminService.QueueAdminServiceClient Admin => new(Replica.Channel);
+    public QueueAdminService.QueueAdminServiceClient Admin => new(Replica.Internal.Channel);
 
-    public PublishService.PublishServiceClient Publish => new(Replica.Channel);
+    public PublishService.PublishServiceClient Publish => new(Replica.Internal.Channel);
 
     public RedisServer Redis { get; private set; } = null!;
 

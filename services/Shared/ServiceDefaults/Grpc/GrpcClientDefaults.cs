@@ -15,6 +15,8 @@ namespace WebhookConnect.ServiceDefaults.Grpc;
 /// <item><c>dns:///host:port</c>: the name is resolved to every address (a headless Service lists each replica), a
 /// connection is kept to each, and calls are spread round-robin; the name is resolved again every
 /// <see cref="DnsRefreshInterval"/> and whenever a connection fails, so replicas that come and go are followed.</item>
+/// <item><c>static:///host1:port1,host2:port2</c>: the same balancing over a fixed list (replicas on VMs without a
+/// DNS name that lists them all; also how the tests run two replicas on one loopback address).</item>
 /// </list>
 /// </summary>
 public static class GrpcClientDefaults
@@ -31,8 +33,9 @@ public static class GrpcClientDefaults
     /// <inheritdoc cref="KeepAlivePingDelay"/>
     public static readonly TimeSpan KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
 
-    private static readonly IServiceProvider DnsServices = new ServiceCollection()
+    private static readonly IServiceProvider BalancingServices = new ServiceCollection()
         .AddSingleton<ResolverFactory>(new DnsResolverFactory(DnsRefreshInterval))
+        .AddSingleton<ResolverFactory>(new StaticResolverFactory(StaticAddresses))
         .BuildServiceProvider();
 
     /// <summary>A handler with our connection settings; callers adjust timeouts and TLS before passing it on.</summary>
@@ -50,7 +53,7 @@ public static class GrpcClientDefaults
         UseProxy = false,
     };
 
-    /// <summary>True for an address this module accepts: <c>http://</c>, <c>https://</c> or <c>dns:///</c>.</summary>
+    /// <summary>True for an address this module accepts: <c>http://</c>, <c>https://</c>, <c>dns:///</c> or <c>static:///</c>.</summary>
     public static bool IsValidAddress(string address, out string problem)
     {
         problem = "";
@@ -69,8 +72,19 @@ public static class GrpcClientDefaults
             case "dns":
                 problem = "must name a host and port after dns:///, e.g. dns:///queue-manager-headless:5004";
                 return false;
+            case "static":
+                try
+                {
+                    return StaticAddresses(uri).Count > 0;
+                }
+                catch (FormatException ex)
+                {
+                    problem = ex.Message;
+                    return false;
+                }
+
             default:
-                problem = $"has the scheme '{uri.Scheme}'; use http://, https:// or dns:///";
+                problem = $"has the scheme '{uri.Scheme}'; use http://, https://, dns:/// or static:///";
                 return false;
         }
     }
@@ -96,13 +110,35 @@ public static class GrpcClientDefaults
             options.ServiceConfig.MethodConfigs.Add(method);
         }
 
-        if (address.StartsWith("dns:", StringComparison.OrdinalIgnoreCase))
+        if (IsBalanced(address))
         {
             options.Credentials = tls ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure;
             options.ServiceConfig.LoadBalancingConfigs.Add(new RoundRobinConfig());
-            // Our resolver factory (refresh interval); the channel looks up nothing else that the app registers.
-            options.ServiceProvider = DnsServices;
+            // Our resolver factories (refresh interval, static lists); the channel looks up nothing else there.
+            options.ServiceProvider = BalancingServices;
         }
+    }
+
+    /// <summary>True for the addresses balanced on the client: <c>dns:///</c> and <c>static:///</c>.</summary>
+    public static bool IsBalanced(string address) =>
+        address.StartsWith("dns:", StringComparison.OrdinalIgnoreCase) || address.StartsWith("static:", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The <c>host:port</c> list of a <c>static:///a:1,b:2</c> address.</summary>
+    private static IReadOnlyList<BalancerAddress> StaticAddresses(Uri address)
+    {
+        var list = new List<BalancerAddress>();
+        foreach (var item in Uri.UnescapeDataString(address.AbsolutePath).Trim('/').Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var colon = item.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(item.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
+            {
+                throw new FormatException($"'{item}' is not host:port (static:///host1:port1,host2:port2)");
+            }
+
+            list.Add(new BalancerAddress(item[..colon].Trim('[', ']'), port));
+        }
+
+        return list.Count > 0 ? list : throw new FormatException("lists no host:port after static:///");
     }
 
     /// <summary>

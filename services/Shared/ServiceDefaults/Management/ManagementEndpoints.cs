@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using WebhookConnect.ServiceDefaults.Prometheus;
 
 namespace WebhookConnect.ServiceDefaults.Management;
 
@@ -45,7 +44,16 @@ internal static class ManagementEndpoints
         var group = endpoints.MapGroup("").RequireHost($"*:{port}").ExcludeFromDescription();
         group.MapGet(HealthPath, context => WriteHealthAsync(context, port, HealthCheckTags.Live));
         group.MapGet(ReadyPath, context => WriteHealthAsync(context, port, HealthCheckTags.Ready));
-        group.MapGet(MetricsPath, context => WriteMetricsAsync(context, port));
+        group.MapPrometheusScrapingEndpoint(MetricsPath, meterProvider: null, configureBranchedPipeline: branch => branch.Use((context, next) =>
+        {
+            if (!IsManagementConnection(context, port))
+            {
+                return Task.CompletedTask;
+            }
+
+            context.Response.Headers.CacheControl = "no-store";
+            return next(context);
+        }), optionsName: null).WithMetadata(new HttpMethodMetadata([HttpMethods.Get]));
     }
 
     private static async Task WriteHealthAsync(HttpContext context, int port, string tag)
@@ -77,19 +85,6 @@ internal static class ManagementEndpoints
         context.Response.ContentType = "text/plain; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         await context.Response.WriteAsync(healthy ? "Healthy" : body.ToString(), context.RequestAborted);
-    }
-
-    private static async Task WriteMetricsAsync(HttpContext context, int port)
-    {
-        if (!IsManagementConnection(context, port))
-        {
-            return;
-        }
-
-        var text = context.RequestServices.GetRequiredService<PrometheusMetrics>().Scrape();
-        context.Response.ContentType = PrometheusText.ContentType;
-        context.Response.Headers.CacheControl = "no-store";
-        await context.Response.WriteAsync(text, context.RequestAborted);
     }
 
     private static bool IsManagementConnection(HttpContext context, int port)

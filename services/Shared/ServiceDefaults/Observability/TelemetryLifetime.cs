@@ -4,33 +4,29 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using WebhookConnect.ServiceDefaults.Prometheus;
 
-namespace WebhookConnect.ServiceDefaults.Otlp;
+namespace WebhookConnect.ServiceDefaults.Observability;
 
 /// <summary>
-/// Creates the telemetry providers before the server accepts its first request (StartingAsync runs before any
-/// hosted service's StartAsync, Kestrel's included) and disposes them after it has drained its last one
-/// (StoppedAsync), so spans of requests finishing during shutdown are still flushed.
+/// Creates the telemetry providers before the server accepts its first request. OpenTelemetry.Extensions.Hosting
+/// creates them in its hosted service's StartAsync, which in a WebApplication runs after Kestrel has started;
+/// StartingAsync runs before any hosted service's StartAsync, so no early request or measurement is missed. The
+/// container disposes the providers when the host is disposed, after the server has drained its last request,
+/// and disposing flushes.
 /// </summary>
 internal sealed partial class TelemetryLifetime(IServiceProvider services, IConfiguration configuration, ILogger<TelemetryLifetime> logger)
     : IHostedLifecycleService
 {
-    private TracerProvider? _tracerProvider;
-    private MeterProvider? _meterProvider;
-
     public Task StartingAsync(CancellationToken cancellationToken)
     {
-        services.GetRequiredService<PrometheusMetrics>().Start();
-        _tracerProvider = services.GetRequiredService<TracerProvider>();
-        _meterProvider = services.GetRequiredService<MeterProvider>();
-        var exporterConfiguration = OpenTelemetrySetup.ExporterConfiguration(configuration);
-        var traces = OpenTelemetrySetup.IsOtlpEnabled(exporterConfiguration, OpenTelemetrySetup.Traces);
-        var metrics = OpenTelemetrySetup.IsOtlpEnabled(exporterConfiguration, OpenTelemetrySetup.Metrics);
+        services.GetService<TracerProvider>();
+        services.GetService<MeterProvider>();
+        var traces = OpenTelemetrySetup.IsOtlpEnabled(configuration, OpenTelemetrySetup.Traces);
+        var metrics = OpenTelemetrySetup.IsOtlpEnabled(configuration, OpenTelemetrySetup.Metrics);
         if (traces || metrics)
         {
             // Only scheme, host and port: a URL's user-info part could carry a credential.
-            var endpoint = exporterConfiguration[OpenTelemetrySetup.EndpointKey];
+            var endpoint = configuration[OpenTelemetrySetup.EndpointKey];
             LogOtlpEnabled(traces, metrics,
                 Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) ? $"{uri.Scheme}://{uri.Host}:{uri.Port}" : "(per-signal endpoints)");
         }
@@ -46,13 +42,7 @@ internal sealed partial class TelemetryLifetime(IServiceProvider services, IConf
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StoppedAsync(CancellationToken cancellationToken)
-    {
-        // Dispose flushes: the batch processor exports what it holds, the metric reader does a final collection.
-        _tracerProvider?.Dispose();
-        _meterProvider?.Dispose();
-        return Task.CompletedTask;
-    }
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "OTLP export on (traces: {Traces}, metrics: {Metrics}) to {Endpoint}")]
     private partial void LogOtlpEnabled(bool traces, bool metrics, string endpoint);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using OpenTelemetry.Trace;
 using WebhookConnect.ServiceDefaults.Management;
 
-namespace WebhookConnect.ServiceDefaults.Otlp;
+namespace WebhookConnect.ServiceDefaults.Observability;
 
 /// <summary>
 /// Keeps probe and scrape requests out of traces: Kubernetes calls /healthz and /readyz every few seconds and
