@@ -1,19 +1,26 @@
-using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Grpc.Health.V1;
-using Grpc.Reflection.V1;
-using Microsoft.Extensions.DependencyInjection;
-using WebhookConnect.Grpc.StandardServices.Health;
 using WebhookConnect.Grpc.Tests.Support;
 using ServingStatus = Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus;
+using V1 = Grpc.Reflection.V1;
 using V1Alpha = Grpc.Reflection.V1Alpha;
 
 namespace WebhookConnect.Grpc.Tests;
 
+/// <summary>
+/// <c>MapGrpcStandardServices</c>: <c>grpc.health.v1</c> follows the readiness checks (as <c>/readyz</c>) for
+/// <c>""</c> and every named service; reflection v1 and v1alpha list what the server maps.
+/// </summary>
 public sealed class HealthAndReflectionTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    private static readonly string[] MappedServices =
+    [
+        "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", GrpcTestServer.EchoServiceName,
+    ];
+
     private GrpcTestServer _server = null!;
 
     public async ValueTask InitializeAsync() => _server = await GrpcTestServer.StartAsync();
@@ -21,14 +28,14 @@ public sealed class HealthAndReflectionTests : IAsyncLifetime
     public async ValueTask DisposeAsync() => await _server.DisposeAsync();
 
     [Fact]
-    public async Task HealthCheckReportsServerAndServicesServingAndUnknownAsNotFound()
+    public async Task HealthIsServingForTheServerAndEachNamedServiceAndNotFoundForOthers()
     {
         using var channel = _server.CreateChannel();
         var health = new Health.HealthClient(channel);
 
-        var server = await health.CheckAsync(new HealthCheckRequest());
-        var echo = await health.CheckAsync(new HealthCheckRequest { Service = "webhookconnect.testing.v1.EchoService" });
-        var unknown = await Assert.ThrowsAsync<RpcException>(async () => await health.CheckAsync(new HealthCheckRequest { Service = "no.such.Service" }));
+        var server = await health.CheckAsync(new HealthCheckRequest()).ResponseAsync.WaitAsync(Patience);
+        var echo = await health.CheckAsync(new HealthCheckRequest { Service = GrpcTestServer.EchoServiceName }).ResponseAsync.WaitAsync(Patience);
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () => await health.CheckAsync(new HealthCheckRequest { Service = "no.such.Service" }).ResponseAsync.WaitAsync(Patience));
 
         Assert.Equal(ServingStatus.Serving, server.Status);
         Assert.Equal(ServingStatus.Serving, echo.Status);
@@ -36,101 +43,89 @@ public sealed class HealthAndReflectionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task HealthWatchSendsEveryStatusChange()
+    public async Task AFailingReadinessCheckMakesEveryHealthEntryNotServingUntilItRecovers()
     {
         using var channel = _server.CreateChannel();
         var health = new Health.HealthClient(channel);
-        var service = _server.Services.GetRequiredService<HealthService>();
 
-        using var watch = health.Watch(new HealthCheckRequest { Service = "custom" });
-        var stream = watch.ResponseStream;
-        Assert.True(await stream.MoveNext(CancellationToken.None).WaitAsync(Patience));
-        Assert.Equal(ServingStatus.ServiceUnknown, stream.Current.Status);
+        _server.Readiness.Ready = false;
+        var server = await health.CheckAsync(new HealthCheckRequest()).ResponseAsync.WaitAsync(Patience);
+        var echo = await health.CheckAsync(new HealthCheckRequest { Service = GrpcTestServer.EchoServiceName }).ResponseAsync.WaitAsync(Patience);
+        _server.Readiness.Ready = true;
+        var recovered = await health.CheckAsync(new HealthCheckRequest { Service = GrpcTestServer.EchoServiceName }).ResponseAsync.WaitAsync(Patience);
 
-        service.SetStatus("custom", ServingStatus.NotServing);
-        Assert.True(await stream.MoveNext(CancellationToken.None).WaitAsync(Patience));
-        Assert.Equal(ServingStatus.NotServing, stream.Current.Status);
-
-        service.SetStatus("custom", ServingStatus.Serving);
-        Assert.True(await stream.MoveNext(CancellationToken.None).WaitAsync(Patience));
-        Assert.Equal(ServingStatus.Serving, stream.Current.Status);
+        Assert.Equal(ServingStatus.NotServing, server.Status);
+        Assert.Equal(ServingStatus.NotServing, echo.Status);
+        Assert.Equal(ServingStatus.Serving, recovered.Status);
     }
 
     [Fact]
-    public async Task ReflectionListsEveryMappedService()
-    {
-        var responses = await AskV1(new ServerReflectionRequest { ListServices = "" });
-
-        Assert.Equal(
-            ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection", "webhookconnect.testing.v1.EchoService"],
-            responses.Single().ListServicesResponse.Service.Select(s => s.Name));
-    }
-
-    [Fact]
-    public async Task ReflectionFindsTheFileOfASymbolWithItsWellKnownTypeDependency()
-    {
-        var response = (await AskV1(new ServerReflectionRequest { FileContainingSymbol = "webhookconnect.testing.v1.EchoService" })).Single();
-
-        var files = response.FileDescriptorResponse.FileDescriptorProto.Select(FileDescriptorProto.Parser.ParseFrom).ToArray();
-        Assert.Equal(["webhookconnect/testing/v1/echo.proto", "google/protobuf/timestamp.proto"], files.Select(f => f.Name));
-        var service = files[0].Service.Single();
-        Assert.Equal("EchoService", service.Name);
-        Assert.Equal(["Echo", "Collect", "Repeat", "Chat", "GetObservations"], service.Method.Select(m => m.Name));
-    }
-
-    [Theory]
-    [InlineData("webhookconnect.testing.v1.EchoService.Chat", "webhookconnect/testing/v1/echo.proto")]
-    [InlineData("webhookconnect.testing.v1.EchoRequest", "webhookconnect/testing/v1/echo.proto")]
-    [InlineData("grpc.health.v1.HealthCheckResponse.ServingStatus", "grpc/health/v1/health.proto")]
-    [InlineData("google.protobuf.Timestamp", "google/protobuf/timestamp.proto")]
-    public async Task ReflectionFindsMethodsMessagesAndEnums(string symbol, string file)
-    {
-        var response = (await AskV1(new ServerReflectionRequest { FileContainingSymbol = symbol })).Single();
-
-        Assert.Equal(file, FileDescriptorProto.Parser.ParseFrom(response.FileDescriptorResponse.FileDescriptorProto[0]).Name);
-    }
-
-    [Fact]
-    public async Task ReflectionAnswersFileByNameAndNotFoundPerRequestOnOneStream()
-    {
-        var responses = await AskV1(
-            new ServerReflectionRequest { FileByFilename = "grpc/health/v1/health.proto" },
-            new ServerReflectionRequest { FileContainingSymbol = "no.such.Symbol" },
-            new ServerReflectionRequest { FileByFilename = "nope.proto" });
-
-        Assert.Equal(3, responses.Count);
-        Assert.Equal("grpc/health/v1/health.proto", FileDescriptorProto.Parser.ParseFrom(responses[0].FileDescriptorResponse.FileDescriptorProto[0]).Name);
-        Assert.Equal((int)StatusCode.NotFound, responses[1].ErrorResponse.ErrorCode);
-        Assert.Equal("no.such.Symbol", responses[1].OriginalRequest.FileContainingSymbol);
-        Assert.Equal((int)StatusCode.NotFound, responses[2].ErrorResponse.ErrorCode);
-    }
-
-    [Fact]
-    public async Task ReflectionV1AlphaGivesTheSameAnswers()
+    public async Task AWatcherIsToldWhenReadinessFailsAndRecovers()
     {
         using var channel = _server.CreateChannel();
-        var client = new V1Alpha.ServerReflection.ServerReflectionClient(channel);
-        using var call = client.ServerReflectionInfo();
-        await call.RequestStream.WriteAsync(new V1Alpha.ServerReflectionRequest { ListServices = "" });
-        await call.RequestStream.WriteAsync(new V1Alpha.ServerReflectionRequest { FileContainingSymbol = "grpc.health.v1.Health" });
+        var health = new Health.HealthClient(channel);
+        using var watch = health.Watch(new HealthCheckRequest { Service = GrpcTestServer.EchoServiceName });
+        var seen = new List<ServingStatus>();
+
+        // The health publisher runs every 5 s (GrpcServerDefaults); each change arrives within one period.
+        await NextStatusAsync(watch, seen, ServingStatus.Serving);
+        _server.Readiness.Ready = false;
+        await NextStatusAsync(watch, seen, ServingStatus.NotServing);
+        _server.Readiness.Ready = true;
+        await NextStatusAsync(watch, seen, ServingStatus.Serving);
+
+        // Repeats of an unchanged status are allowed; the changes themselves come in this order and no other.
+        Assert.Equal([ServingStatus.Serving, ServingStatus.NotServing, ServingStatus.Serving], seen.Where((s, i) => i == 0 || s != seen[i - 1]));
+    }
+
+    [Fact]
+    public async Task ReflectionV1ListsTheMappedServicesAndNamesEachAnswersRequestAndFile()
+    {
+        using var channel = _server.CreateChannel();
+        using var call = new V1.ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new V1.ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.WriteAsync(new V1.ServerReflectionRequest { FileContainingSymbol = GrpcTestServer.EchoServiceName });
+        await call.RequestStream.WriteAsync(new V1.ServerReflectionRequest { FileByFilename = "grpc/health/v1/health.proto" });
         await call.RequestStream.CompleteAsync();
         var responses = await call.ResponseStream.ReadAllAsync().ToListAsync().AsTask().WaitAsync(Patience);
 
-        Assert.Contains("grpc.reflection.v1alpha.ServerReflection", responses[0].ListServicesResponse.Service.Select(s => s.Name));
-        Assert.Equal("grpc/health/v1/health.proto", FileDescriptorProto.Parser.ParseFrom(responses[1].FileDescriptorResponse.FileDescriptorProto[0]).Name);
+        Assert.Equal(MappedServices, responses[0].ListServicesResponse.Service.Select(s => s.Name).Order(StringComparer.Ordinal));
+        // reflection.proto: every answer carries the request it answers.
+        Assert.Equal("", responses[0].OriginalRequest?.ListServices);
+        Assert.Equal(GrpcTestServer.EchoServiceName, responses[1].OriginalRequest?.FileContainingSymbol);
+        var echo = FileDescriptorProto.Parser.ParseFrom(responses[1].FileDescriptorResponse.FileDescriptorProto[0]);
+        Assert.Equal("webhookconnect/testing/v1/echo.proto", echo.Name);
+        // Files are named by their real path, as grpcurl and grpc-js expect (Grpc.HealthCheck registers "health.proto").
+        var health = FileDescriptorProto.Parser.ParseFrom(responses[2].FileDescriptorResponse.FileDescriptorProto[0]);
+        Assert.Equal("grpc/health/v1/health.proto", health.Name);
     }
 
-    private async Task<List<ServerReflectionResponse>> AskV1(params ServerReflectionRequest[] requests)
+    [Fact]
+    public async Task ReflectionV1AlphaListsTheSameServices()
     {
         using var channel = _server.CreateChannel();
-        var client = new ServerReflection.ServerReflectionClient(channel);
-        using var call = client.ServerReflectionInfo();
-        foreach (var request in requests)
+        using var call = new V1Alpha.ServerReflection.ServerReflectionClient(channel).ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new V1Alpha.ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        var responses = await call.ResponseStream.ReadAllAsync().ToListAsync().AsTask().WaitAsync(Patience);
+
+        Assert.Equal(MappedServices, Assert.Single(responses).ListServicesResponse.Service.Select(s => s.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(V1Alpha.ServerReflectionRequest.MessageRequestOneofCase.ListServices, responses[0].OriginalRequest?.MessageRequestCase);
+    }
+
+    /// <summary>Reads the watch until <paramref name="expected"/> arrives (a repeat of the previous status may come first).</summary>
+    private static async Task NextStatusAsync(AsyncServerStreamingCall<HealthCheckResponse> watch, List<ServingStatus> seen, ServingStatus expected)
+    {
+        using var deadline = new CancellationTokenSource(Patience);
+        while (await watch.ResponseStream.MoveNext(deadline.Token))
         {
-            await call.RequestStream.WriteAsync(request);
+            seen.Add(watch.ResponseStream.Current.Status);
+            if (watch.ResponseStream.Current.Status == expected)
+            {
+                return;
+            }
         }
 
-        await call.RequestStream.CompleteAsync();
-        return await call.ResponseStream.ReadAllAsync().ToListAsync().AsTask().WaitAsync(Patience);
+        Assert.Fail($"the watch ended before reporting {expected}; it reported {string.Join(", ", seen)}");
     }
 }

@@ -1,16 +1,16 @@
 using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
-using WebhookConnect.Grpc.Client;
 using WebhookConnect.Grpc.Tests.Support;
+using WebhookConnect.ServiceDefaults.Grpc;
 using WebhookConnect.Testing.V1;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Grpc.Tests;
 
 /// <summary>
-/// Conformance against an independent gRPC implementation: @grpc/grpc-js (tests/interop) calls our server,
-/// and our client calls a grpc-js server.
+/// Conformance against an independent gRPC implementation: @grpc/grpc-js (tests/interop, unchanged) calls a server
+/// built with our defaults, and a channel built with our defaults calls a grpc-js server.
 /// </summary>
 public sealed class InteropTests
 {
@@ -51,7 +51,7 @@ public sealed class InteropTests
     {
         var (server, port) = await NodeInterop.StartServerAsync(Patience);
         await using var _ = server;
-        using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+        using var channel = GrpcClientDefaults.CreateChannel($"http://127.0.0.1:{port}", GrpcClientDefaults.CreateHandler());
         var client = new EchoService.EchoServiceClient(channel);
 
         // Unary with metadata, response headers and trailers.

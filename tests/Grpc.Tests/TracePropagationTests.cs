@@ -23,7 +23,7 @@ public sealed class TracePropagationTests
         var client = new EchoService.EchoServiceClient(channel);
 
         using var caller = source.StartActivity("webhook received")!;
-        var response = await client.EchoAsync(new EchoRequest { Text = "trace" });
+        var response = await client.EchoAsync(new EchoRequest { Text = "trace" }).ResponseAsync.WaitAsync(TimeSpan.FromSeconds(60));
 
         Assert.Equal(caller.TraceId.ToHexString(), response.Text);
     }

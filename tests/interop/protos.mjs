@@ -1,11 +1,14 @@
 // Loads the repository's .proto files the same way for the interop server and client, so both
-// sides see exactly the contracts our C# transport compiles (protos/ is the single source).
+// sides see exactly the contracts our C# code compiles (protos/ is the single source). The standard
+// grpc.health.v1 and grpc.reflection contracts, which the C# side takes from Grpc.HealthCheck and
+// Grpc.Reflection, are kept for the Node side in tests/interop/protos/.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 
 export const PROTOS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../protos');
+const STANDARD_PROTOS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'protos');
 
 const LOADER_OPTIONS = {
   keepCase: true,
@@ -13,7 +16,7 @@ const LOADER_OPTIONS = {
   enums: String,
   defaults: true,
   oneofs: true,
-  includeDirs: [PROTOS_DIR],
+  includeDirs: [PROTOS_DIR, STANDARD_PROTOS_DIR],
 };
 
 /** Loads one proto file (path relative to protos/) into a grpc-js package object. */

@@ -1,5 +1,7 @@
-// Transport micro-benchmark (not a test). Starts our gRPC server in-process on 127.0.0.1 and measures:
-//   - bidi stream messages/s (200-byte payloads, echoed) and unary calls/s, with our client;
+// Transport micro-benchmark (not a test). Starts a gRPC server in-process on 127.0.0.1, built as our services build
+// theirs (Grpc.AspNetCore with GrpcServerDefaults: AddGrpcServerDefaults, ListenGrpc, MapGrpcStandardServices), and
+// measures, with a channel built by GrpcClientDefaults (Grpc.Net.Client) — "ours" below means that configuration:
+//   - bidi stream messages/s (200-byte payloads, echoed) and unary calls/s;
 //   - the same server driven by independent clients from the same run: @grpc/grpc-js (tests/interop/bench.mjs)
 //     and h2load (nghttp2-client) for unary, so the ratio is meaningful on a noisy machine.
 // Usage: dotnet run -c Release --project tests/Benchmarks/Transport [-- --seconds 5]
@@ -10,9 +12,9 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using WebhookConnect.Grpc.Client;
-using WebhookConnect.Grpc.Server;
+using WebhookConnect.ServiceDefaults.Grpc;
 using WebhookConnect.Testing.V1;
 using WebhookConnect.TestKit;
 
@@ -22,15 +24,19 @@ var port = FreePort.Next();
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(k => k.ListenGrpc(IPAddress.Loopback, port));
-builder.Services.AddGrpcServer();
+builder.AddGrpcServerDefaults();
+// One instance for all calls, as our services register theirs (Grpc.AspNetCore's default is one per call).
+builder.Services.AddSingleton<BenchEcho>();
 var app = builder.Build();
 app.MapGrpcService<BenchEcho>();
+app.MapGrpcStandardServices();
 await app.StartAsync();
 var address = $"http://127.0.0.1:{port}";
-Console.WriteLine($"server {address}, {duration.TotalSeconds:0} s per measurement, {Environment.ProcessorCount} cores");
+Console.WriteLine($"server {address} (Grpc.AspNetCore + GrpcServerDefaults, client Grpc.Net.Client + GrpcClientDefaults), " +
+    $"{duration.TotalSeconds:0} s per measurement, {Environment.ProcessorCount} cores");
 
 var payload = ByteString.CopyFrom(new byte[200]);
-using var channel = GrpcChannel.ForAddress(address);
+using var channel = GrpcClientDefaults.CreateChannel(address, GrpcClientDefaults.CreateHandler());
 var client = new EchoService.EchoServiceClient(channel);
 await client.EchoAsync(new EchoRequest { Payload = payload });
 
@@ -58,7 +64,7 @@ if (Directory.Exists(Path.Combine(RepoPaths.Interop, "node_modules")))
 {
     var (nodeServer, nodePort) = await NodeInterop.StartServerAsync(TimeSpan.FromSeconds(30));
     await using var _ = nodeServer;
-    using var nodeChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{nodePort}");
+    using var nodeChannel = GrpcClientDefaults.CreateChannel($"http://127.0.0.1:{nodePort}", GrpcClientDefaults.CreateHandler());
     var nodeClient = new EchoService.EchoServiceClient(nodeChannel);
     rows.Add(("ours → grpc-js bidi, 1 stream, 200 B msgs", $"{await MeasureBidiAsync(nodeClient, payload, 1, duration),12:N0} msg/s"));
     rows.Add(("ours → grpc-js unary, 64 concurrent", $"{await MeasureUnaryAsync(nodeClient, payload, 64, duration),12:N0} calls/s"));
@@ -80,10 +86,11 @@ else
 
 if (FindOnPath("h2load") is { } h2load)
 {
+    // One Length-Prefixed-Message (PROTOCOL-HTTP2): flag 0 (not compressed), 4-byte big-endian length, message.
     var message = new EchoRequest { Payload = payload };
-    var frame = new byte[WebhookConnect.Grpc.Protocol.GrpcProtocol.FrameHeaderSize + message.CalculateSize()];
-    WebhookConnect.Grpc.Protocol.GrpcProtocol.WriteFrameHeader(frame, compressed: false, message.CalculateSize());
-    message.WriteTo(frame.AsSpan(WebhookConnect.Grpc.Protocol.GrpcProtocol.FrameHeaderSize));
+    var frame = new byte[5 + message.CalculateSize()];
+    System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), message.CalculateSize());
+    message.WriteTo(frame.AsSpan(5));
     var file = Path.GetTempFileName();
     await File.WriteAllBytesAsync(file, frame);
     var output = await RunAsync(h2load, $"-D {seconds} -c 1 -m 64 -d {file} -H content-type:application/grpc -H te:trailers {address}/webhookconnect.testing.v1.EchoService/Echo");

@@ -2,64 +2,60 @@ using System.Collections.Concurrent;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Microsoft.AspNetCore.Http.Features;
-using WebhookConnect.Grpc.Server;
 using WebhookConnect.Testing.V1;
 
 namespace WebhookConnect.Grpc.Tests.Support;
 
-/// <summary>The test service, implemented as echo.proto's comments define it, recording what handlers observe.</summary>
+/// <summary>
+/// The test service, implemented as echo.proto's comments define it (the grpc-js interop client relies on that),
+/// recording what handlers observe. A few request texts steer test-only behaviour:
+/// <c>encoding</c> answers the request's <c>grpc-encoding</c>, <c>trace</c> the handler's trace id, <c>throw</c>
+/// throws a plain exception, <c>bare</c> answers only <c>response_payload_bytes</c> (an exactly sized response),
+/// and <c>hold</c> waits until <see cref="ReleaseHeldCalls"/>.
+/// </summary>
 public sealed class EchoServiceImpl : EchoService.EchoServiceBase
 {
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _cancelledByClient;
     private int _deadlineExceeded;
+    private int _echoCalls;
     private int _active;
     private int _maxActive;
 
-    /// <summary>HTTP/2 connection ids of every call, to prove multiplexing over one connection.</summary>
+    /// <summary>HTTP/2 connection ids of every call, to see how calls spread over connections.</summary>
     public ConcurrentDictionary<string, int> ConnectionIds { get; } = new();
 
     public int CancelledByClient => Volatile.Read(ref _cancelledByClient);
 
     public int DeadlineExceededCount => Volatile.Read(ref _deadlineExceeded);
 
+    /// <summary>How many times the Echo handler ran (a message that never reached it is not counted).</summary>
+    public int EchoCalls => Volatile.Read(ref _echoCalls);
+
+    public int ActiveCalls => Volatile.Read(ref _active);
+
     public int MaxConcurrentCalls => Volatile.Read(ref _maxActive);
+
+    public void ReleaseHeldCalls() => _release.TrySetResult();
 
     public override async Task<EchoResponse> Echo(EchoRequest request, ServerCallContext context)
     {
+        Interlocked.Increment(ref _echoCalls);
         using var _ = Track(context);
-        if (request.Text == "reset")
+        switch (request.Text)
         {
-            // Server-side cancellation: RST_STREAM(CANCEL) from the server.
-            context.GetHttpContext().Features.GetRequiredFeature<IHttpResetFeature>().Reset(8);
-            throw new OperationCanceledException("stream reset by the test handler");
-        }
-
-        if (request.Text == "encoding")
-        {
-            // grpc-encoding is protocol-owned, so it is read from the HTTP request rather than the metadata.
-            return new EchoResponse { Text = context.GetHttpContext().Request.Headers["grpc-encoding"].ToString() };
-        }
-
-        if (request.Text == "trace")
-        {
-            return new EchoResponse { Text = System.Diagnostics.Activity.Current?.TraceId.ToHexString() ?? "none" };
-        }
-
-        if (request.Text == "host")
-        {
-            return new EchoResponse { Text = context.Host };
-        }
-
-        if (request.Text == "throw")
-        {
-            throw new InvalidOperationException("boom from the handler");
-        }
-
-        if (request.Text == "headers")
-        {
-            await context.WriteResponseHeadersAsync(new Metadata { { "x-echo-server", "dotnet" }, { "x-raw-bin", new byte[] { 0, 1, 2, 255 } } });
-            context.ResponseTrailers.Add("x-echo-trailer", "done");
+            case "encoding":
+                // grpc-encoding is protocol-owned, so it is read from the HTTP request rather than the metadata.
+                return new EchoResponse { Text = context.GetHttpContext().Request.Headers["grpc-encoding"].ToString() };
+            case "trace":
+                return new EchoResponse { Text = System.Diagnostics.Activity.Current?.TraceId.ToHexString() ?? "none" };
+            case "throw":
+                throw new InvalidOperationException("boom from the handler, with a secret detail");
+            case "bare":
+                return new EchoResponse { Payload = ByteString.CopyFrom(Pattern(request.ResponsePayloadBytes)) };
+            case "hold":
+                await _release.Task.WaitAsync(context.CancellationToken);
+                break;
         }
 
         Fail(request);
@@ -85,22 +81,11 @@ public sealed class EchoServiceImpl : EchoService.EchoServiceBase
     public override async Task Repeat(RepeatRequest request, IServerStreamWriter<EchoResponse> responseStream, ServerCallContext context)
     {
         using var _ = Track(context);
-        if (request.Text == "buffered")
-        {
-            // All but the last message may sit in the response buffer until the last one flushes them.
-            responseStream.WriteOptions = new WriteOptions(WriteFlags.BufferHint);
-        }
-
         for (var i = 1; i <= request.Count; i++)
         {
             if (i > 1)
             {
                 await DelayAsync(request.IntervalMs, context);
-            }
-
-            if (i == request.Count)
-            {
-                responseStream.WriteOptions = null;
             }
 
             await responseStream.WriteAsync(new EchoResponse
@@ -109,11 +94,6 @@ public sealed class EchoServiceImpl : EchoService.EchoServiceBase
                 Sequence = i,
                 Payload = request.PayloadBytes > 0 ? ByteString.CopyFrom(Pattern(request.PayloadBytes)) : ByteString.Empty,
             });
-        }
-
-        if (request.Text == "fail-after")
-        {
-            throw new RpcException(new Status(StatusCode.Aborted, "failed after streaming"));
         }
     }
 
@@ -131,8 +111,9 @@ public sealed class EchoServiceImpl : EchoService.EchoServiceBase
                 await responseStream.WriteAsync(Respond(request, context, ++sequence));
             }
         }
-        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        catch (Exception) when (context.CancellationToken.IsCancellationRequested)
         {
+            // A read or a write (blocked by flow control) that fails because the client reset the stream.
             Count(context);
             throw;
         }

@@ -1,64 +1,119 @@
 using System.Net;
+using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using WebhookConnect.Grpc.Client;
-using WebhookConnect.Grpc.Server;
-using WebhookConnect.Grpc.StandardServices;
+using WebhookConnect.ServiceDefaults;
+using WebhookConnect.ServiceDefaults.Grpc;
+using WebhookConnect.Testing.V1;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Grpc.Tests.Support;
 
-/// <summary>A real Kestrel server on 127.0.0.1 with the echo service, health and reflection, over h2c.</summary>
+/// <summary>
+/// A real Kestrel server on 127.0.0.1 put together as our services are: <c>AddGrpcServerDefaults</c> (health
+/// reports the echo service by name), one or more <c>ListenGrpc</c> ports, <c>MapGrpcStandardServices</c>, and the
+/// echo service. A readiness check the test can fail stands in for a service's Redis check.
+/// </summary>
 public sealed class GrpcTestServer : IAsyncDisposable
 {
+    public static readonly string EchoServiceName = EchoService.Descriptor.FullName;
+
     private readonly WebApplication _app;
 
-    private GrpcTestServer(WebApplication app, int port, EchoServiceImpl echo)
+    private GrpcTestServer(WebApplication app, IReadOnlyList<int> ports)
     {
         _app = app;
-        Port = port;
-        Echo = echo;
-        Address = $"http://127.0.0.1:{port}";
+        Ports = ports;
+        Echo = app.Services.GetRequiredService<EchoServiceImpl>();
+        Readiness = app.Services.GetRequiredService<ReadinessSwitch>();
     }
 
-    public int Port { get; }
+    /// <summary>The gRPC ports, in the order they were asked for.</summary>
+    public IReadOnlyList<int> Ports { get; }
 
-    public string Address { get; }
+    public int Port => Ports[0];
+
+    public string Address => AddressOf(Port);
 
     public EchoServiceImpl Echo { get; }
 
+    public ReadinessSwitch Readiness { get; }
+
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<GrpcTestServer> StartAsync(Action<GrpcServerOptions>? configure = null, Action<WebApplication>? map = null)
+    /// <summary>
+    /// Starts the server. <paramref name="configure"/> may add to the builder after our defaults;
+    /// <paramref name="map"/> replaces the default mapping (echo + standard services on every port) and receives
+    /// the ports.
+    /// </summary>
+    public static async Task<GrpcTestServer> StartAsync(
+        Action<WebApplicationBuilder>? configure = null, Action<WebApplication, IReadOnlyList<int>>? map = null, int listeners = 1)
     {
-        var port = FreePort.Next();
+        var ports = Enumerable.Range(0, listeners).Select(_ => FreePort.Next()).ToArray();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenGrpc(IPAddress.Loopback, port));
-        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
-        builder.Services.AddGrpcServer(configure);
-        builder.Services.AddGrpcHealth();
-        builder.Services.AddGrpcReflection();
+        builder.AddGrpcServerDefaults(EchoServiceName);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            foreach (var port in ports)
+            {
+                kestrel.ListenGrpc(IPAddress.Loopback, port);
+            }
+        });
         builder.Services.AddSingleton<EchoServiceImpl>();
+        builder.Services.AddSingleton<ReadinessSwitch>();
+        builder.Services.AddHealthChecks().AddCheck<ReadinessSwitch>("test-dependency", tags: [HealthCheckTags.Ready]);
+        configure?.Invoke(builder);
         var app = builder.Build();
-        app.MapGrpcService<EchoServiceImpl>();
-        app.MapGrpcHealthService();
-        app.MapGrpcReflectionService();
-        map?.Invoke(app);
+        if (map is null)
+        {
+            app.MapGrpcService<EchoServiceImpl>();
+            app.MapGrpcStandardServices();
+        }
+        else
+        {
+            map(app, ports);
+        }
+
         await app.StartAsync();
-        return new GrpcTestServer(app, port, app.Services.GetRequiredService<EchoServiceImpl>());
+        return new GrpcTestServer(app, ports);
     }
 
-    public GrpcChannel CreateChannel(GrpcChannelOptions? options = null) => GrpcChannel.ForAddress(Address, options);
+    public static string AddressOf(int port) => $"http://127.0.0.1:{port}";
 
-    public Task StopAsync() => _app.StopAsync();
+    /// <summary>A channel built as our services build theirs (<see cref="GrpcClientDefaults.CreateChannel"/>).</summary>
+    public GrpcChannel CreateChannel(int? port = null) =>
+        GrpcClientDefaults.CreateChannel(AddressOf(port ?? Port), GrpcClientDefaults.CreateHandler());
+
+    /// <summary>What SIGTERM does to a service: the console lifetime asks the host to stop.</summary>
+    public void SignalStop() => _app.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+
+    /// <summary>Completes when the host has stopped (after <see cref="SignalStop"/>).</summary>
+    public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
 
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
+}
+
+/// <summary>A readiness check that a test turns off and on.</summary>
+public sealed class ReadinessSwitch : IHealthCheck
+{
+    private volatile bool _ready = true;
+
+    public bool Ready
+    {
+        get => _ready;
+        set => _ready = value;
+    }
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_ready ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("the test dependency is down"));
 }

@@ -1,18 +1,24 @@
+using System.Buffers.Binary;
 using System.Net;
 using Google.Protobuf;
-using WebhookConnect.Grpc.Protocol;
 
 namespace WebhookConnect.Grpc.Tests.Support;
 
-/// <summary>Hand-made gRPC requests over plain HttpClient, for protocol details the typed client never produces.</summary>
+/// <summary>
+/// Hand-made gRPC requests over plain HttpClient, for what a well-behaved client never sends: broken frames, a
+/// chosen <c>:authority</c>, a bare <c>grpc-timeout</c> without a client-side timer.
+/// </summary>
 public static class RawGrpc
 {
-    public static HttpClient CreateClient() => new(new SocketsHttpHandler()) { Timeout = Timeout.InfiniteTimeSpan };
+    /// <summary>Compressed flag (1 byte) and big-endian message length (4 bytes), PROTOCOL-HTTP2's Length-Prefixed-Message.</summary>
+    public const int FrameHeaderSize = 5;
 
-    public static HttpRequestMessage Request(string address, string path, byte[] body, string contentType = GrpcProtocol.ContentType)
+    public static HttpClient CreateClient() => new(new SocketsHttpHandler { UseProxy = false }) { Timeout = Timeout.InfiniteTimeSpan };
+
+    public static HttpRequestMessage Request(string address, string path, byte[] body)
     {
         var content = new ByteArrayContent(body);
-        content.Headers.TryAddWithoutValidation("content-type", contentType);
+        content.Headers.TryAddWithoutValidation("content-type", "application/grpc");
         var request = new HttpRequestMessage(HttpMethod.Post, address + path)
         {
             Version = HttpVersion.Version20,
@@ -25,18 +31,23 @@ public static class RawGrpc
 
     public static byte[] Frame(IMessage message, bool compressedFlag = false) => Frame(message.ToByteArray(), compressedFlag);
 
-    public static byte[] Frame(byte[] payload, bool compressedFlag = false)
+    public static byte[] Frame(byte[] payload, bool compressedFlag = false) => Frame(payload, payload.Length, compressedFlag);
+
+    /// <summary>A frame whose header announces <paramref name="announcedLength"/> bytes, whatever follows.</summary>
+    public static byte[] Frame(byte[] payload, int announcedLength, bool compressedFlag = false)
     {
-        var frame = new byte[GrpcProtocol.FrameHeaderSize + payload.Length];
-        GrpcProtocol.WriteFrameHeader(frame, compressedFlag, payload.Length);
-        payload.CopyTo(frame, GrpcProtocol.FrameHeaderSize);
+        var frame = new byte[FrameHeaderSize + payload.Length];
+        frame[0] = compressedFlag ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), announcedLength);
+        payload.CopyTo(frame, FrameHeaderSize);
         return frame;
     }
 
     /// <summary>grpc-status from the headers (trailers-only) or else the trailers; read the body first.</summary>
     public static string? StatusOf(HttpResponseMessage response) => HeaderOf(response, "grpc-status");
 
-    public static string? MessageOf(HttpResponseMessage response) => HeaderOf(response, "grpc-message");
+    /// <summary>grpc-message, percent-decoded.</summary>
+    public static string? MessageOf(HttpResponseMessage response) => HeaderOf(response, "grpc-message") is { } message ? Uri.UnescapeDataString(message) : null;
 
     private static string? HeaderOf(HttpResponseMessage response, string name)
     {
