@@ -65,6 +65,8 @@ public static class GrpcServerDefaults
             options.EnableDetailedErrors = false;
             // A call to a service or method nobody mapped gets UNIMPLEMENTED, never a plain 404.
             options.IgnoreUnknownServices = false;
+            // Reflection answers carry original_request and real file paths, as reflection.proto and grpc-js expect.
+            options.Interceptors.Add<ReflectionConformance>();
         });
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks(options =>
