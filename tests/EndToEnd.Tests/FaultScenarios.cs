@@ -37,15 +37,7 @@ public sealed class FaultScenarios(ITestOutputHelper output)
 
         // Four senders post 1 000 webhooks; the replica everything is connected to dies a quarter of the way through delivery.
         var replies = new ConcurrentBag<WebhookReply>();
-        var next = 0;
-        var senders = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
-        {
-            int sequence;
-            while ((sequence = Interlocked.Increment(ref next)) <= total)
-            {
-                replies.Add(await stack.PostWebhookAsync("cloud-webhook", sequence, total));
-            }
-        })).ToArray();
+        var senders = SendConcurrently(stack, "cloud-webhook", total, replies);
         await Eventually.UntilAsync(() => target.Count >= total / 4, ScenarioStack.Patience, $"{total / 4} deliveries before the kill");
         first.Process.Signal(ChildProcess.SigKill);
         var killed = Stopwatch.StartNew();
@@ -121,15 +113,7 @@ public sealed class FaultScenarios(ITestOutputHelper output)
 
         // Publishes: four senders; once a quarter has been delivered, one replica is killed while publishes are in flight.
         var replies = new ConcurrentBag<WebhookReply>();
-        var next = 0;
-        var senders = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
-        {
-            int sequence;
-            while ((sequence = Interlocked.Increment(ref next)) <= total)
-            {
-                replies.Add(await stack.PostWebhookAsync("cloud-webhook", sequence, total));
-            }
-        })).ToArray();
+        var senders = SendConcurrently(stack, "cloud-webhook", total, replies);
         await Eventually.UntilAsync(() => target.Count >= total / 4, ScenarioStack.Patience, $"{total / 4} deliveries before the kill");
         var publishedBeforeKill = (await PublishCountAsync(first), await PublishCountAsync(second));
         first.Process.Signal(ChildProcess.SigKill);
@@ -151,6 +135,20 @@ public sealed class FaultScenarios(ITestOutputHelper output)
         Assert.All(replies, r => Assert.All(target.Requests.Where(q => q.MessageId == r.MessageId), q => Assert.Equal(r.SentBody, q.Body)));
         Assert.Equal((ulong)total, stats.AckedTotal);
         Assert.Equal((0u, 0u, 0u), (stats.MessagesQueued, stats.MessagesInFlight, stats.DeadLetters));
+    }
+
+    /// <summary>Four senders post webhooks 1..<paramref name="total"/> to <paramref name="endpoint"/>, collecting the replies.</summary>
+    private static Task[] SendConcurrently(ScenarioStack stack, string endpoint, int total, ConcurrentBag<WebhookReply> replies)
+    {
+        var next = 0;
+        return [.. Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            int sequence;
+            while ((sequence = Interlocked.Increment(ref next)) <= total)
+            {
+                replies.Add(await stack.PostWebhookAsync(endpoint, sequence, total));
+            }
+        }))];
     }
 
     /// <summary>Publishes this replica has handled: the count of its publish-duration histogram on /metrics.</summary>

@@ -77,63 +77,59 @@ public sealed class QueueManagerHostTests
     [Fact]
     public async Task WithoutAnInternalTokenStartupIsRefusedNamingTheSetting()
     {
-        var settings = new Dictionary<string, string>
-        {
-            ["QueueManager:Host"] = "127.0.0.1",
-            ["QueueManager:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
-            ["QueueManager:InternalPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
-            ["Management:Host"] = "127.0.0.1",
-            ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
-        };
-        await using var service = ServiceBinaries.Start("queue-manager", QueueManagerAssembly, settings);
+        var output = await RefusedStartAsync(new Dictionary<string, string>());
 
-        var exitCode = await service.WaitForExitAsync(Patience);
-
-        Assert.Equal(2, exitCode);
-        Assert.Contains("Invalid configuration: QueueManager:InternalToken = ", service.Output, StringComparison.Ordinal);
-        Assert.Contains("is empty: the internal APIs (Publish, queue admin) need a shared token", service.Output, StringComparison.Ordinal);
-        Assert.Contains("QueueManager:AllowInternalWithoutToken=true with QueueManager:InternalHost=127.0.0.1", service.Output, StringComparison.Ordinal);
+        Assert.Contains("Invalid configuration: QueueManager:InternalToken = ", output, StringComparison.Ordinal);
+        Assert.Contains("is empty: the internal APIs (Publish, queue admin) need a shared token", output, StringComparison.Ordinal);
+        Assert.Contains("QueueManager:AllowInternalWithoutToken=true with QueueManager:InternalHost=127.0.0.1", output, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task TheDevelopmentSettingIsRefusedOnANonLoopbackInternalListener()
     {
-        var settings = new Dictionary<string, string>
+        var output = await RefusedStartAsync(new Dictionary<string, string>
         {
-            ["QueueManager:Host"] = "127.0.0.1",
-            ["QueueManager:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["QueueManager:InternalHost"] = "0.0.0.0",
-            ["QueueManager:InternalPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["QueueManager:AllowInternalWithoutToken"] = "true",
-            ["Management:Host"] = "127.0.0.1",
-            ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
-        };
-        await using var service = ServiceBinaries.Start("queue-manager", QueueManagerAssembly, settings);
+        });
 
-        var exitCode = await service.WaitForExitAsync(Patience);
-
-        Assert.Equal(2, exitCode);
-        Assert.Contains("Invalid configuration: QueueManager:InternalHost = '0.0.0.0': must be a loopback address (e.g. 127.0.0.1) while QueueManager:AllowInternalWithoutToken", service.Output, StringComparison.Ordinal);
+        Assert.Contains("Invalid configuration: QueueManager:InternalHost = '0.0.0.0': must be a loopback address (e.g. 127.0.0.1) while QueueManager:AllowInternalWithoutToken", output, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task InvalidSettingStopsStartupWithExitCodeTwoNamingIt()
     {
+        var output = await RefusedStartAsync(new Dictionary<string, string>
+        {
+            ["QueueManager:Port"] = "70000",
+            ["QueueManager:InternalToken"] = "host-tests-internal-token-0123456789",
+        });
+
+        Assert.Contains("Invalid configuration: QueueManager:Port = '70000': must be between 1 and 65535.", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts queue-manager with loopback ports and <paramref name="overrides"/>, expects exit code 2 (a
+    /// configuration error) and returns what it printed.</summary>
+    private static async Task<string> RefusedStartAsync(Dictionary<string, string> overrides)
+    {
         var settings = new Dictionary<string, string>
         {
             ["QueueManager:Host"] = "127.0.0.1",
-            ["QueueManager:Port"] = "70000",
-            ["QueueManager:InternalToken"] = "host-tests-internal-token-0123456789",
+            ["QueueManager:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:InternalPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
         };
+        foreach (var (key, value) in overrides)
+        {
+            settings[key] = value;
+        }
+
         await using var service = ServiceBinaries.Start("queue-manager", QueueManagerAssembly, settings);
-
         var exitCode = await service.WaitForExitAsync(Patience);
-
-        Assert.Equal(2, exitCode);
-        Assert.Contains("Invalid configuration: QueueManager:Port = '70000': must be between 1 and 65535.", service.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", service.Output, StringComparison.Ordinal);
+        Assert.True(exitCode == 2, $"exit code {exitCode}, expected 2 (configuration error):\n{service.Output}");
+        return service.Output;
     }
 
     private static string QueueManagerAssembly => ServiceBinaries.Assembly("QueueManager", "WebhookConnect.QueueManager");
