@@ -6,6 +6,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using WebhookConnect.ServiceDefaults.Tests.Support;
 
+using WebhookConnect.TestKit;
+
 namespace WebhookConnect.ServiceDefaults.Tests;
 
 public sealed class ManagementEndpointTests

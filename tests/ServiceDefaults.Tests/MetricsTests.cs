@@ -3,6 +3,8 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using WebhookConnect.ServiceDefaults.Tests.Support;
 
+using WebhookConnect.TestKit;
+
 namespace WebhookConnect.ServiceDefaults.Tests;
 
 /// <summary>

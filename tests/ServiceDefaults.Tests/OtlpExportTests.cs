@@ -7,6 +7,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using WebhookConnect.ServiceDefaults.Tests.Support;
 
+using WebhookConnect.TestKit;
+using WebhookConnect.TestKit.Otlp;
+
 namespace WebhookConnect.ServiceDefaults.Tests;
 
 [Collection(ProcessWideCollection.Name)]

@@ -45,4 +45,15 @@ public static class Eventually
         ArgumentNullException.ThrowIfNull(condition);
         return UntilAsync(() => Task.FromResult(condition()), timeout, what, pollInterval);
     }
+
+    /// <summary>Polls <paramref name="probe"/> until it returns a value, which it returns; fails like
+    /// <see cref="UntilAsync(Func{Task{bool}}, TimeSpan, string, TimeSpan?)"/> at the deadline (10 s unless given).</summary>
+    public static async Task<T> GetAsync<T>(Func<Task<T?>> probe, string what, TimeSpan? timeout = null)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(probe);
+        T? value = null;
+        await UntilAsync(async () => (value = await probe().ConfigureAwait(false)) is not null, timeout ?? TimeSpan.FromSeconds(10), what).ConfigureAwait(false);
+        return value!;
+    }
 }

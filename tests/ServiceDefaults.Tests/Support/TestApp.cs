@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 
+using WebhookConnect.TestKit;
+
 namespace WebhookConnect.ServiceDefaults.Tests.Support;
 
 /// <summary>A real service host on Kestrel, built the way a service's Program.cs builds it.</summary>

@@ -160,6 +160,9 @@ public static class GrpcClientDefaults
                 return handler;
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            // IHttpClientFactory's two log lines (and a log scope) per call are noise for a gRPC channel, whose own
+            // logging says what happened, and they cost on every publish.
+            .RemoveAllLoggers()
             .ConfigureChannel((sp, options) => Configure(options, address(sp), tls: false, methods));
     }
 

@@ -4,12 +4,12 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 
-namespace WebhookConnect.ServiceDefaults.Tests.Support;
+namespace WebhookConnect.TestKit.Otlp;
 
-internal sealed record OtlpRequest(string Path, string? ContentType, byte[] Body);
+public sealed record OtlpRequest(string Path, string? ContentType, byte[] Body);
 
 /// <summary>A collector stand-in speaking OTLP/HTTP: accepts protobuf POSTs on 127.0.0.1 and keeps them.</summary>
-internal sealed class OtlpReceiver : IAsyncDisposable
+public sealed class OtlpReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<OtlpRequest> _requests = new();
@@ -40,7 +40,7 @@ internal sealed class OtlpReceiver : IAsyncDisposable
             context.Response.ContentType = "application/x-protobuf";
             context.Response.StatusCode = StatusCodes.Status200OK;
         });
-        await app.StartAsync(TestContext.Current.CancellationToken);
+        await app.StartAsync();
         return receiver;
     }
 

@@ -1,19 +1,19 @@
 using System.Globalization;
 using System.Text;
 
-namespace WebhookConnect.ServiceDefaults.Tests.Support;
+namespace WebhookConnect.TestKit.Otlp;
 
-internal sealed record ExportedSpan(
+public sealed record ExportedSpan(
     string ServiceName, string Scope, string Name, int Kind, string TraceId, string SpanId, string ParentSpanId,
     IReadOnlyDictionary<string, string> Attributes);
 
-internal sealed record ExportedMetric(string ServiceName, string Scope, string Name);
+public sealed record ExportedMetric(string ServiceName, string Scope, string Name);
 
 /// <summary>
 /// Just enough of the protobuf wire format to read OTLP export requests (opentelemetry-proto, collector/trace/v1
 /// and collector/metrics/v1), so the test checks what a collector would actually receive.
 /// </summary>
-internal static class OtlpProtobuf
+public static class OtlpProtobuf
 {
     public const int SpanKindServer = 2;
 
