@@ -76,7 +76,7 @@ try
     var token = await stack.CreateChannelAsync(channel, messages + 1000, maxInFlight);
 
     // 1. The backlog.
-    var publish = await PublishLoad.RunAsync(stack.QueueManager.Channel, channel, "m", messages, bodyBytes, 64, null, cancel.Token);
+    var publish = await PublishLoad.RunAsync(stack.QueueManager.Internal.Channel, channel, "m", messages, bodyBytes, 64, null, cancel.Token);
     rows.Add(("backlog published (Publish, 64 in flight)", $"{publish.Count} × {bodyBytes} B in {publish.Elapsed.TotalSeconds:0.0} s ({publish.Rate:0} msg/s)"));
 
     // 2. The raw limit of the target, same run: h2load over HTTP/1.1 with the same body.
@@ -103,7 +103,7 @@ try
     // 3. The queue-manager's own ceiling, same run: a target-less stream client that acks every delivery at once.
     const string rawChannel = "bench-raw";
     var rawToken = await stack.CreateChannelAsync(rawChannel, messages + 1000, maxInFlight);
-    await PublishLoad.RunAsync(stack.QueueManager.Channel, rawChannel, "r", messages, bodyBytes, 64, null, cancel.Token);
+    await PublishLoad.RunAsync(stack.QueueManager.Internal.Channel, rawChannel, "r", messages, bodyBytes, 64, null, cancel.Token);
     var raw = await DrainConnector.RunAsync(stack.QueueManager.Channel, rawChannel, rawToken, (uint)maxInFlight, messages, cancel.Token);
     var rawSeconds = Stopwatch.GetElapsedTime(raw.FirstDeliveryTimestamp, raw.LastAckTimestamp).TotalSeconds;
     rows.Add(("queue-manager ceiling (stream client, no target)", $"{raw.Unique / rawSeconds:0} msg/s ({rawSeconds:0.00} s)"));

@@ -45,7 +45,7 @@ public static class QueueBenchmark
             options.PhaseTimeout,
             "publish",
             cancellationToken,
-            t => PublishLoad.RunAsync(stack.QueueManager.Channel, Channel, "a", n, BodyBytes, options.Concurrency, Progress("published", n, pid), t));
+            t => PublishLoad.RunAsync(stack.QueueManager.Internal.Channel, Channel, "a", n, BodyBytes, options.Concurrency, Progress("published", n, pid), t));
         var (evals, evalShas) = await stack.ScriptCallsAsync();
         var waiting = await stack.CountAsync(Channel, "ready");
         report.Check(waiting == n, $"after publishing, {waiting} messages wait, expected {n}");
@@ -121,7 +121,7 @@ public static class QueueBenchmark
                 options.PhaseTimeout,
                 "backlog publish",
                 cancellationToken,
-                t => PublishLoad.RunAsync(stack.QueueManager.Channel, MemoryChannel, "c", m, SmallBodyBytes, options.Concurrency, Progress("backlog", m, pid), t));
+                t => PublishLoad.RunAsync(stack.QueueManager.Internal.Channel, MemoryChannel, "c", m, SmallBodyBytes, options.Concurrency, Progress("backlog", m, pid), t));
         }
         finally
         {
