@@ -47,6 +47,32 @@ public sealed class SpoolFileTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task SpoolFilesAreReadableByTheirOwnerOnlyEvenWhenAnOlderVersionLeftThemOpen()
+    {
+        const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var fresh = Path.Combine(_directory, "fresh");
+        await using (var spool = new SpoolFile(Options.Create(new IngressOptions { SpoolPath = fresh }), NullLogger<SpoolFile>.Instance))
+        {
+            await spool.AppendAsync(Messages(1)[0]);
+            spool.Read(spool.ReplayStart, 100, long.MaxValue, out var end);
+            await spool.ReplayedAsync(end, 1);
+        }
+
+        // A log left world-readable by a version before this one is closed up when the spool opens it.
+        File.WriteAllBytes(LogPath, []);
+        File.SetUnixFileMode(LogPath, OwnerOnly | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        await using (Open())
+        {
+        }
+
+        Assert.Equal(OwnerOnly | UnixFileMode.UserExecute, File.GetUnixFileMode(fresh));
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.Combine(fresh, SpoolFile.LogFileName)));
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(Path.Combine(fresh, SpoolFile.PositionFileName)));
+        Assert.Equal(OwnerOnly, File.GetUnixFileMode(LogPath));
+    }
+
+    [Fact]
     public async Task AHeaderOnlyTailIsCutOffToo()
     {
         await using (var spool = Open())

@@ -132,7 +132,15 @@ public sealed class Stack(DevStackOptions options, Output output) : IAsyncDispos
         var tokenFile = DemoTokenFile;
         if (!File.Exists(tokenFile))
         {
-            File.WriteAllText(tokenFile, "wct_demo_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+            // A connector token: readable by its owner only.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using var token = new FileStream(tokenFile, options);
+            token.Write(Encoding.ASCII.GetBytes("wct_demo_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))));
         }
 
         var file = Path.Combine(options.DataDirectory, "channels.yaml");

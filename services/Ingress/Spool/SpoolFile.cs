@@ -57,11 +57,21 @@ public sealed partial class SpoolFile : IAsyncDisposable
         _logger = logger;
         _maxBytes = options.Value.SpoolMaxBytes;
         var directory = Path.GetFullPath(options.Value.SpoolPath);
-        Directory.CreateDirectory(directory);
+        // Spooled webhooks carry bodies and headers (signatures, sometimes credentials): owner only (issue 20, 12).
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, OwnerOnlyDirectory);
+        }
+
         _logPath = Path.Combine(directory, LogFileName);
         _positionPath = Path.Combine(directory, PositionFileName);
         File.Delete(CompactPath); // a compaction interrupted by a crash: the log itself is still whole
-        _writer = new FileStream(_logPath, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+        _writer = OpenPrivate(_logPath, FileMode.OpenOrCreate, FileShare.ReadWrite);
+        RestrictToOwner(_logPath);
         _reader = File.OpenHandle(_logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         Recover();
         _loop = Task.Run(RunAsync);
@@ -77,6 +87,39 @@ public sealed partial class SpoolFile : IAsyncDisposable
     public long ReplayStart { get; private set; }
 
     private string CompactPath => _logPath + ".compact";
+
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>A write stream whose file, when this call creates it, is readable by the owner only (0600).</summary>
+    private static FileStream OpenPrivate(string path, FileMode mode, FileShare share)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write, Share = share, BufferSize = 0 };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnlyFile;
+        }
+
+        return new FileStream(path, options);
+    }
+
+    /// <summary>A spool file left by an older version (0644) is made owner-only too; a file we do not own stays as it is.</summary>
+    private static void RestrictToOwner(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        try
+        {
+            File.SetUnixFileMode(path, OwnerOnlyFile);
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
 
     /// <summary>A replayed prefix at least this long, and at least as long as what follows it, is compacted away.</summary>
     private long CompactThreshold => Math.Clamp(_maxBytes / 4, 4096, 1 << 20);
@@ -351,7 +394,7 @@ public sealed partial class SpoolFile : IAsyncDisposable
         var tail = _durableEnd - replayedEnd;
         try
         {
-            using (var copy = new FileStream(CompactPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
+            using (var copy = OpenPrivate(CompactPath, FileMode.Create, FileShare.None))
             {
                 var buffer = new byte[64 * 1024];
                 for (var at = replayedEnd; at < _durableEnd;)
@@ -413,7 +456,11 @@ public sealed partial class SpoolFile : IAsyncDisposable
         BinaryPrimitives.WriteInt64LittleEndian(bytes, offset);
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), Crc32.HashToUInt32(bytes.AsSpan(0, 8)));
         var temporary = _positionPath + ".tmp";
-        File.WriteAllBytes(temporary, bytes);
+        using (var file = OpenPrivate(temporary, FileMode.Create, FileShare.None))
+        {
+            file.Write(bytes);
+        }
+
         File.Move(temporary, _positionPath, overwrite: true);
     }
 
