@@ -99,4 +99,28 @@ public sealed class AdminStack : IAsyncLifetime
             await Redis.DisposeAsync();
         }
     }
+
+    /// <summary>An HTTP client for the JSON twin, with <paramref name="token"/> as its bearer token when given.</summary>
+    public HttpClient JsonClient(string? token)
+    {
+        var http = new HttpClient { BaseAddress = Http, Timeout = QueueManagerProcess.Patience };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return http;
+    }
+
+    /// <summary>Sends <paramref name="json"/> (when given) to the JSON twin with <paramref name="method"/>.</summary>
+    public static async Task<HttpResponseMessage> SendJsonAsync(HttpClient http, HttpMethod method, string path, string? json)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+        if (json is not null)
+        {
+            request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+        }
+
+        return await http.SendAsync(request);
+    }
 }

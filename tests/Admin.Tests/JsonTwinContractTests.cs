@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using Google.Protobuf.Reflection;
 using WebhookConnect.Contracts.Admin.V1;
@@ -20,7 +18,7 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     [Fact]
     public async Task CountersAreJsonNumbersWithTheirExactValues()
     {
-        using var http = Client(AdminStack.Token);
+        using var http = stack.JsonClient(AdminStack.Token);
         var name = await CreateChannelAsync(http);
         var publisher = new PublishService.PublishServiceClient(stack.QueueManager.Internal.Channel);
         for (var i = 0; i < 3; i++)
@@ -50,11 +48,11 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     [Fact]
     public async Task IntegersInRequestsMayBeNumbersOrStrings()
     {
-        using var http = Client(AdminStack.Token);
+        using var http = stack.JsonClient(AdminStack.Token);
         var name = await CreateChannelAsync(http);
 
-        using var number = await SendAsync(http, HttpMethod.Post, $"{Twin}/channels/{name}/rotate-token", """{"grace_period_seconds":0}""");
-        using var text = await SendAsync(http, HttpMethod.Post, $"{Twin}/channels/{name}/rotate-token", """{"grace_period_seconds":"0"}""");
+        using var number = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"{Twin}/channels/{name}/rotate-token", """{"grace_period_seconds":0}""");
+        using var text = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"{Twin}/channels/{name}/rotate-token", """{"grace_period_seconds":"0"}""");
 
         Assert.StartsWith("wct_", (await SuccessAsync(number)).GetProperty("new_token").GetString(), StringComparison.Ordinal);
         Assert.StartsWith("wct_", (await SuccessAsync(text)).GetProperty("new_token").GetString(), StringComparison.Ordinal);
@@ -63,7 +61,7 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     [Fact]
     public async Task AnUnknownPathUnderThePrefixIs404WithTheErrorShape()
     {
-        using var http = Client(AdminStack.Token);
+        using var http = stack.JsonClient(AdminStack.Token);
 
         using var response = await http.GetAsync(new Uri($"{Twin}/channelz", UriKind.Relative));
 
@@ -74,9 +72,9 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     [Fact]
     public async Task AWrongMethodIs405WithAllowAndTheErrorShape()
     {
-        using var http = Client(AdminStack.Token);
+        using var http = stack.JsonClient(AdminStack.Token);
 
-        using var response = await SendAsync(http, HttpMethod.Delete, $"{Twin}/overview", null);
+        using var response = await AdminStack.SendJsonAsync(http, HttpMethod.Delete, $"{Twin}/overview", null);
 
         Assert.Equal("GET", string.Join(", ", response.Content.Headers.Allow));
         var message = await ErrorAsync(response, HttpStatusCode.MethodNotAllowed, "UNIMPLEMENTED");
@@ -86,9 +84,9 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     [Fact]
     public async Task AMalformedBodyIs400WithTheErrorShape()
     {
-        using var http = Client(AdminStack.Token);
+        using var http = stack.JsonClient(AdminStack.Token);
 
-        using var response = await SendAsync(http, HttpMethod.Post, $"{Twin}/channels", "{not json");
+        using var response = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"{Twin}/channels", "{not json");
 
         var message = await ErrorAsync(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT");
         Assert.Contains("CreateChannelRequest", message, StringComparison.Ordinal);
@@ -97,11 +95,11 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     [Fact]
     public async Task AMissingOrInvalidTokenIs401WithTheErrorShape()
     {
-        using var anonymous = Client(token: null);
-        using var wrong = Client("not-an-admin-token");
+        using var anonymous = stack.JsonClient(token: null);
+        using var wrong = stack.JsonClient("not-an-admin-token");
 
         using var none = await anonymous.GetAsync(new Uri($"{Twin}/channels", UriKind.Relative));
-        using var invalid = await SendAsync(wrong, HttpMethod.Post, $"{Twin}/channels", """{"channel":"x","endpoints":[{"id":"x"}]}""");
+        using var invalid = await AdminStack.SendJsonAsync(wrong, HttpMethod.Post, $"{Twin}/channels", """{"channel":"x","endpoints":[{"id":"x"}]}""");
 
         Assert.Contains("authorization: Bearer", await ErrorAsync(none, HttpStatusCode.Unauthorized, "UNAUTHENTICATED"), StringComparison.Ordinal);
         await ErrorAsync(invalid, HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
@@ -110,9 +108,9 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     [Fact]
     public async Task AReadOnlyTokenOnAWriteIs403WithTheErrorShape()
     {
-        using var http = Client(AdminStack.ReadOnlyToken);
+        using var http = stack.JsonClient(AdminStack.ReadOnlyToken);
 
-        using var response = await SendAsync(http, HttpMethod.Post, $"{Twin}/channels/anything/pause", null);
+        using var response = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"{Twin}/channels/anything/pause", null);
 
         Assert.Contains("PauseChannel", await ErrorAsync(response, HttpStatusCode.Forbidden, "PERMISSION_DENIED"), StringComparison.Ordinal);
     }
@@ -120,7 +118,7 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     [Fact]
     public async Task AQueueManagerStatusKeepsItsCodeAndMessageInTheErrorShape()
     {
-        using var http = Client(AdminStack.Token);
+        using var http = stack.JsonClient(AdminStack.Token);
 
         using var response = await http.GetAsync(new Uri($"{Twin}/channels/no-such-channel/stats", UriKind.Relative));
 
@@ -131,7 +129,7 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     public async Task TheTwinAnswersOnItsPortWhateverTheHostHeaderSays()
     {
         // Behind a Kubernetes Service or an ingress the Host header names port 80 or 443, not the listener's.
-        using var http = Client(AdminStack.Token);
+        using var http = stack.JsonClient(AdminStack.Token);
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"{Twin}/overview", UriKind.Relative));
         request.Headers.Host = "admin.example";
 
@@ -156,7 +154,7 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     private async Task<string> CreateChannelAsync(HttpClient http)
     {
         var name = $"contract-{Guid.NewGuid().ToString("N")[..8]}";
-        using var created = await SendAsync(http, HttpMethod.Post, $"{Twin}/channels", $$"""{"channel":"{{name}}","endpoints":[{"id":"{{name}}"}]}""");
+        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"{Twin}/channels", $$"""{"channel":"{{name}}","endpoints":[{"id":"{{name}}"}]}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         return name;
     }
@@ -187,25 +185,4 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
         return message!;
     }
 
-    private HttpClient Client(string? token)
-    {
-        var http = new HttpClient { BaseAddress = stack.Http, Timeout = QueueManagerProcess.Patience };
-        if (token is not null)
-        {
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return http;
-    }
-
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, HttpMethod method, string path, string? json)
-    {
-        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
-        if (json is not null)
-        {
-            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        }
-
-        return await http.SendAsync(request);
-    }
 }

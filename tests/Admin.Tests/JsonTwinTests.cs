@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 
 namespace WebhookConnect.Admin.Tests;
@@ -8,12 +6,10 @@ namespace WebhookConnect.Admin.Tests;
 /// <summary>The HTTP/JSON twin (SPEC §8) with curl-like requests: the paths and field names existing scripts use.</summary>
 public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
 {
-    private static readonly TimeSpan Patience = QueueManagerProcess.Patience;
-
     [Fact]
     public async Task HealthNeedsNoToken()
     {
-        using var http = Client(token: null);
+        using var http = stack.JsonClient(token: null);
 
         using var response = await http.GetAsync(new Uri("/admin/webhook-connect/health", UriKind.Relative));
 
@@ -24,8 +20,8 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
     [Fact]
     public async Task EveryOtherPathNeedsTheAdminToken()
     {
-        using var anonymous = Client(token: null);
-        using var wrong = Client("wrong-token");
+        using var anonymous = stack.JsonClient(token: null);
+        using var wrong = stack.JsonClient("wrong-token");
 
         using var none = await anonymous.GetAsync(new Uri("/admin/webhook-connect/channels", UriKind.Relative));
         using var bad = await wrong.GetAsync(new Uri("/admin/webhook-connect/overview", UriKind.Relative));
@@ -38,10 +34,10 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
     [Fact]
     public async Task TheScriptedPathsAnswerWithTheFieldNamesUsersExpect()
     {
-        using var http = Client(AdminStack.Token);
+        using var http = stack.JsonClient(AdminStack.Token);
         var name = $"twin-{Guid.NewGuid().ToString("N")[..8]}";
 
-        using var created = await SendAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$"""{"channel":"{{name}}","endpoints":[{"id":"{{name}}"}]}""");
+        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$"""{"channel":"{{name}}","endpoints":[{"id":"{{name}}"}]}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.StartsWith("wct_", (await JsonAsync(created)).GetProperty("token").GetString(), StringComparison.Ordinal);
 
@@ -62,15 +58,15 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
         using var overview = await http.GetAsync(new Uri("/admin/webhook-connect/overview", UriKind.Relative));
         Assert.True((await JsonAsync(overview)).GetProperty("total_channels").GetInt32() >= 1);
 
-        using var rotated = await SendAsync(http, HttpMethod.Post, $"/admin/webhook-connect/channels/{name}/rotate-token", """{"grace_period_seconds":0}""");
+        using var rotated = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"/admin/webhook-connect/channels/{name}/rotate-token", """{"grace_period_seconds":0}""");
         Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
         Assert.StartsWith("wct_", (await JsonAsync(rotated)).GetProperty("new_token").GetString(), StringComparison.Ordinal);
 
-        using var disconnect = await SendAsync(http, HttpMethod.Delete, $"/admin/webhook-connect/channels/{name}/connections/conn_nope", null);
+        using var disconnect = await AdminStack.SendJsonAsync(http, HttpMethod.Delete, $"/admin/webhook-connect/channels/{name}/connections/conn_nope", null);
         Assert.Equal(HttpStatusCode.NotFound, disconnect.StatusCode);
         Assert.Equal("NOT_FOUND", (await JsonAsync(disconnect)).GetProperty("error").GetProperty("code").GetString());
 
-        using var deleted = await SendAsync(http, HttpMethod.Delete, $"/admin/webhook-connect/channels/{name}", null);
+        using var deleted = await AdminStack.SendJsonAsync(http, HttpMethod.Delete, $"/admin/webhook-connect/channels/{name}", null);
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
         using var gone = await http.GetAsync(new Uri($"/admin/webhook-connect/channels/{name}", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
@@ -79,11 +75,11 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
     [Fact]
     public async Task BadInputIsA400ThatSaysWhat()
     {
-        using var http = Client(AdminStack.Token);
+        using var http = stack.JsonClient(AdminStack.Token);
 
-        using var unknownField = await SendAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"x","endpoints":[{"id":"x"}],"colour":"red"}""");
-        using var badName = await SendAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"Not Valid","endpoints":[{"id":"x"}]}""");
-        using var notJson = await SendAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", "{not json");
+        using var unknownField = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"x","endpoints":[{"id":"x"}],"colour":"red"}""");
+        using var badName = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"Not Valid","endpoints":[{"id":"x"}]}""");
+        using var notJson = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", "{not json");
 
         Assert.Equal(HttpStatusCode.BadRequest, unknownField.StatusCode);
         Assert.Contains("colour", (await JsonAsync(unknownField)).GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
@@ -95,36 +91,14 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
     [Fact]
     public async Task AReadOnlyTokenGets403OnChanges()
     {
-        using var http = Client(AdminStack.ReadOnlyToken);
+        using var http = stack.JsonClient(AdminStack.ReadOnlyToken);
 
         using var read = await http.GetAsync(new Uri("/admin/webhook-connect/overview", UriKind.Relative));
-        using var write = await SendAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"ro-x","endpoints":[{"id":"ro-x"}]}""");
+        using var write = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"ro-x","endpoints":[{"id":"ro-x"}]}""");
 
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, write.StatusCode);
         Assert.Equal("PERMISSION_DENIED", (await JsonAsync(write)).GetProperty("error").GetProperty("code").GetString());
-    }
-
-    private HttpClient Client(string? token)
-    {
-        var http = new HttpClient { BaseAddress = stack.Http, Timeout = Patience };
-        if (token is not null)
-        {
-            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        return http;
-    }
-
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, HttpMethod method, string path, string? json)
-    {
-        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
-        if (json is not null)
-        {
-            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
-        }
-
-        return await http.SendAsync(request);
     }
 
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response)

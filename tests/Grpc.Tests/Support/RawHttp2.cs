@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
+using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Grpc.Tests.Support;
 
@@ -57,18 +58,8 @@ public sealed class RawHttp2 : IAsyncDisposable
         return new Frame(header[3], header[4], BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(5)) & int.MaxValue, payload);
     }
 
-    public async Task WriteFrameAsync(byte type, byte flags, byte[] payload, int streamId = 0)
-    {
-        var frame = new byte[9 + payload.Length];
-        frame[0] = (byte)(payload.Length >> 16);
-        frame[1] = (byte)(payload.Length >> 8);
-        frame[2] = (byte)payload.Length;
-        frame[3] = type;
-        frame[4] = flags;
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), streamId);
-        payload.CopyTo(frame, 9);
-        await _stream.WriteAsync(frame);
-    }
+    public async Task WriteFrameAsync(byte type, byte flags, byte[] payload, int streamId = 0) =>
+        await _stream.WriteAsync(Http2Frame.Encode(type, flags, streamId, payload));
 
     public ValueTask DisposeAsync()
     {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Ingress.Tests.Support;
 
@@ -19,7 +20,7 @@ public static class RawHttp2
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     /// <summary>The client preface and an empty SETTINGS frame.</summary>
-    public static byte[] Preface() => [.. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8, .. Frame(Settings, 0, 0, [])];
+    public static byte[] Preface() => [.. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8, .. Http2Frame.Encode(Settings, 0, 0, [])];
 
     /// <summary>A POST without a body on stream 1: HEADERS (END_STREAM) and as many CONTINUATION frames as the
     /// header block needs at the default frame size, the last with END_HEADERS.</summary>
@@ -33,8 +34,8 @@ public static class RawHttp2
             var part = block.AsSpan(at, Math.Min(MaxFrame, block.Length - at)).ToArray();
             var last = at + MaxFrame >= block.Length;
             frames.Write(at == 0
-                ? Frame(Headers, (byte)(0x1 | (last ? 0x4 : 0)), 1, part)
-                : Frame(Continuation, (byte)(last ? 0x4 : 0), 1, part));
+                ? Http2Frame.Encode(Headers, (byte)(0x1 | (last ? 0x4 : 0)), 1, part)
+                : Http2Frame.Encode(Continuation, (byte)(last ? 0x4 : 0), 1, part));
         }
 
         return frames.ToArray();
@@ -75,19 +76,6 @@ public static class RawHttp2
 
             received.Write(buffer, 0, read);
         }
-    }
-
-    public static byte[] Frame(byte type, byte flags, int stream, byte[] payload)
-    {
-        var frame = new byte[9 + payload.Length];
-        frame[0] = (byte)(payload.Length >> 16);
-        frame[1] = (byte)(payload.Length >> 8);
-        frame[2] = (byte)payload.Length;
-        frame[3] = type;
-        frame[4] = flags;
-        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), stream);
-        payload.CopyTo(frame, 9);
-        return frame;
     }
 
     /// <summary>HPACK (RFC 7541): :method POST and :scheme http from the static table, :path and :authority as
