@@ -78,6 +78,14 @@ public sealed class IngressOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan UnavailableRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a request signed by a preset without a timestamp (hmac, github, shopify) is remembered, so
+    /// that the same signed request sent again within it is a duplicate, not a second message (docs/ingress.md,
+    /// "Replays and duplicates"). Timestamped presets (stripe, standard-webhooks, slack) are remembered for as long
+    /// as their tolerance lets a copy verify, whatever this says. Default 24 h, the default channel TTL; 0 turns it
+    /// off. Each remembered request costs Redis about 200 bytes for the window.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
+    public TimeSpan ReplayWindow { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>The token actually sent to the queue-manager: the file's content when a file is set.</summary>
     public string EffectiveQueueManagerToken() =>
         QueueManagerTokenFile.Length > 0 ? File.ReadAllText(QueueManagerTokenFile).Trim() : QueueManagerToken.Trim();

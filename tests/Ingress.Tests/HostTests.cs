@@ -15,6 +15,8 @@ public sealed class HostTests
     [InlineData("Ingress:SpoolMaxBytes", "10", "Invalid configuration: Ingress:SpoolMaxBytes = '10'")]
     [InlineData("Ingress:QueueManagerTokenFile", "/nonexistent/token", "Invalid configuration: Ingress:QueueManagerTokenFile = '/nonexistent/token'")]
     [InlineData("Ingress:SpoolPath", "/dev/null/spool", "Invalid configuration: Ingress:SpoolPath = '/dev/null/spool'")]
+    [InlineData("Ingress:ReplayWindow", "31.00:00:00", "Invalid configuration: Ingress:ReplayWindow = '31.00:00:00'")]
+    [InlineData("Ingress:ReplayWindow", "-00:00:01", "Invalid configuration: Ingress:ReplayWindow = '-00:00:01'")]
     public async Task AnInvalidSettingStopsStartUpWithExitCodeTwoNamingTheSettingAndValue(string key, string value, string expected)
     {
         await using var ingress = ServiceBinaries.Start("ingress-bad-config", IngressProcess.Assembly, new Dictionary<string, string>

@@ -59,19 +59,19 @@ public sealed class VerificationVectorTests
     {
         var verifier = GitHub(GitHubSecret);
 
-        Assert.True(verifier.Verify(Headers(("X-Hub-Signature-256", GitHubSignature)), Bytes(GitHubPayload), Now));
+        Assert.True(verifier.Verify(Headers(("X-Hub-Signature-256", GitHubSignature)), Bytes(GitHubPayload), Now).Verified);
         // Hex is accepted in either case.
-        Assert.True(verifier.Verify(Headers(("X-Hub-Signature-256", GitHubSignature.ToUpperInvariant().Replace("SHA256=", "sha256=", StringComparison.Ordinal))), Bytes(GitHubPayload), Now));
+        Assert.True(verifier.Verify(Headers(("X-Hub-Signature-256", GitHubSignature.ToUpperInvariant().Replace("SHA256=", "sha256=", StringComparison.Ordinal))), Bytes(GitHubPayload), Now).Verified);
     }
 
     [Fact]
     public void GitHubRefusesATamperedBodyAWrongSecretAndAMissingHeader()
     {
-        Assert.False(GitHub(GitHubSecret).Verify(Headers(("X-Hub-Signature-256", GitHubSignature)), Bytes("Hello, World?"), Now));
-        Assert.False(GitHub("It's a secret to everybody").Verify(Headers(("X-Hub-Signature-256", GitHubSignature)), Bytes(GitHubPayload), Now));
-        Assert.False(GitHub(GitHubSecret).Verify(Headers(), Bytes(GitHubPayload), Now));
-        Assert.False(GitHub(GitHubSecret).Verify(Headers(("X-Hub-Signature-256", GitHubSignature[7..])), Bytes(GitHubPayload), Now));
-        Assert.False(GitHub(GitHubSecret).Verify(Headers(("X-Hub-Signature-256", "sha256=zz")), Bytes(GitHubPayload), Now));
+        Assert.False(GitHub(GitHubSecret).Verify(Headers(("X-Hub-Signature-256", GitHubSignature)), Bytes("Hello, World?"), Now).Verified);
+        Assert.False(GitHub("It's a secret to everybody").Verify(Headers(("X-Hub-Signature-256", GitHubSignature)), Bytes(GitHubPayload), Now).Verified);
+        Assert.False(GitHub(GitHubSecret).Verify(Headers(), Bytes(GitHubPayload), Now).Verified);
+        Assert.False(GitHub(GitHubSecret).Verify(Headers(("X-Hub-Signature-256", GitHubSignature[7..])), Bytes(GitHubPayload), Now).Verified);
+        Assert.False(GitHub(GitHubSecret).Verify(Headers(("X-Hub-Signature-256", "sha256=zz")), Bytes(GitHubPayload), Now).Verified);
     }
 
     [Fact]
@@ -80,10 +80,10 @@ public sealed class VerificationVectorTests
         var at = DateTimeOffset.FromUnixTimeSeconds(StandardTimestamp);
         var verifier = Standard(StandardSecret);
 
-        Assert.True(verifier.Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at));
-        Assert.True(verifier.Verify(StandardHeaders("v1,bm9wZQ== " + StandardSignature), Bytes(StandardPayload), at));
+        Assert.True(verifier.Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at).Verified);
+        Assert.True(verifier.Verify(StandardHeaders("v1,bm9wZQ== " + StandardSignature), Bytes(StandardPayload), at).Verified);
         // Svix sends the same scheme under svix-* names.
-        Assert.True(verifier.Verify(Headers(("svix-id", StandardId), ("svix-timestamp", "1614265330"), ("svix-signature", StandardSignature)), Bytes(StandardPayload), at));
+        Assert.True(verifier.Verify(Headers(("svix-id", StandardId), ("svix-timestamp", "1614265330"), ("svix-signature", StandardSignature)), Bytes(StandardPayload), at).Verified);
     }
 
     [Fact]
@@ -91,14 +91,14 @@ public sealed class VerificationVectorTests
     {
         var at = DateTimeOffset.FromUnixTimeSeconds(StandardTimestamp);
 
-        Assert.False(Standard(StandardSecret).Verify(StandardHeaders(StandardSignature), Bytes("{\"test\": 2432232315}"), at));
-        Assert.False(Standard("whsec_" + Convert.ToBase64String(new byte[24])).Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at));
-        Assert.False(Standard(StandardSecret).Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at.AddMinutes(5).AddSeconds(1)));
-        Assert.False(Standard(StandardSecret).Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at.AddMinutes(-6)));
-        Assert.True(Standard(StandardSecret).Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at.AddMinutes(5)));
-        Assert.False(Standard(StandardSecret).Verify(Headers(("webhook-timestamp", "1614265330"), ("webhook-signature", StandardSignature)), Bytes(StandardPayload), at));
+        Assert.False(Standard(StandardSecret).Verify(StandardHeaders(StandardSignature), Bytes("{\"test\": 2432232315}"), at).Verified);
+        Assert.False(Standard("whsec_" + Convert.ToBase64String(new byte[24])).Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at).Verified);
+        Assert.False(Standard(StandardSecret).Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at.AddMinutes(5).AddSeconds(1)).Verified);
+        Assert.False(Standard(StandardSecret).Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at.AddMinutes(-6)).Verified);
+        Assert.True(Standard(StandardSecret).Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), at.AddMinutes(5)).Verified);
+        Assert.False(Standard(StandardSecret).Verify(Headers(("webhook-timestamp", "1614265330"), ("webhook-signature", StandardSignature)), Bytes(StandardPayload), at).Verified);
         // Only the v1 scheme counts: the same bytes labelled v2 do not.
-        Assert.False(Standard(StandardSecret).Verify(StandardHeaders("v2," + StandardSignature[3..]), Bytes(StandardPayload), at));
+        Assert.False(Standard(StandardSecret).Verify(StandardHeaders("v2," + StandardSignature[3..]), Bytes(StandardPayload), at).Verified);
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public sealed class VerificationVectorTests
     {
         var at = DateTimeOffset.FromUnixTimeSeconds(SlackTimestamp);
 
-        Assert.True(Slack(SlackSecret).Verify(SlackHeaders(SlackTimestamp, SlackSignature), Bytes(SlackBody), at));
+        Assert.True(Slack(SlackSecret).Verify(SlackHeaders(SlackTimestamp, SlackSignature), Bytes(SlackBody), at).Verified);
     }
 
     [Fact]
@@ -114,11 +114,11 @@ public sealed class VerificationVectorTests
     {
         var at = DateTimeOffset.FromUnixTimeSeconds(SlackTimestamp);
 
-        Assert.False(Slack(SlackSecret).Verify(SlackHeaders(SlackTimestamp, SlackSignature), Bytes(SlackBody + "&x=1"), at));
-        Assert.False(Slack("8f742231b10e8888abcd99yyyzzz85a6").Verify(SlackHeaders(SlackTimestamp, SlackSignature), Bytes(SlackBody), at));
-        Assert.False(Slack(SlackSecret).Verify(SlackHeaders(SlackTimestamp, SlackSignature), Bytes(SlackBody), at.AddMinutes(6)));
-        Assert.False(Slack(SlackSecret).Verify(Headers(("X-Slack-Signature", SlackSignature)), Bytes(SlackBody), at));
-        Assert.False(Slack(SlackSecret).Verify(Headers(("X-Slack-Request-Timestamp", "1531420618")), Bytes(SlackBody), at));
+        Assert.False(Slack(SlackSecret).Verify(SlackHeaders(SlackTimestamp, SlackSignature), Bytes(SlackBody + "&x=1"), at).Verified);
+        Assert.False(Slack("8f742231b10e8888abcd99yyyzzz85a6").Verify(SlackHeaders(SlackTimestamp, SlackSignature), Bytes(SlackBody), at).Verified);
+        Assert.False(Slack(SlackSecret).Verify(SlackHeaders(SlackTimestamp, SlackSignature), Bytes(SlackBody), at.AddMinutes(6)).Verified);
+        Assert.False(Slack(SlackSecret).Verify(Headers(("X-Slack-Signature", SlackSignature)), Bytes(SlackBody), at).Verified);
+        Assert.False(Slack(SlackSecret).Verify(Headers(("X-Slack-Request-Timestamp", "1531420618")), Bytes(SlackBody), at).Verified);
     }
 
     [Fact]
@@ -126,9 +126,9 @@ public sealed class VerificationVectorTests
     {
         var at = DateTimeOffset.FromUnixTimeSeconds(StripeTimestamp);
 
-        Assert.True(Stripe(StripeSecret).Verify(StripeHeaders($"t={StripeTimestamp},v1={StripeV1}"), Bytes(StripePayload), at));
-        Assert.True(Stripe(StripeSecret).Verify(StripeHeaders($"t={StripeTimestamp},v1={new string('0', 64)},v1={StripeV1},v0=6ffbb59b2300aae63f272406069a9788598b792a944a07aba816edb039989a39"), Bytes(StripePayload), at));
-        Assert.False(Stripe(StripeSecret).Verify(StripeHeaders($"t={StripeTimestamp},v0={StripeV1}"), Bytes(StripePayload), at));
+        Assert.True(Stripe(StripeSecret).Verify(StripeHeaders($"t={StripeTimestamp},v1={StripeV1}"), Bytes(StripePayload), at).Verified);
+        Assert.True(Stripe(StripeSecret).Verify(StripeHeaders($"t={StripeTimestamp},v1={new string('0', 64)},v1={StripeV1},v0=6ffbb59b2300aae63f272406069a9788598b792a944a07aba816edb039989a39"), Bytes(StripePayload), at).Verified);
+        Assert.False(Stripe(StripeSecret).Verify(StripeHeaders($"t={StripeTimestamp},v0={StripeV1}"), Bytes(StripePayload), at).Verified);
     }
 
     [Fact]
@@ -137,15 +137,15 @@ public sealed class VerificationVectorTests
         var at = DateTimeOffset.FromUnixTimeSeconds(StripeTimestamp);
         var header = $"t={StripeTimestamp},v1={StripeV1}";
 
-        Assert.False(Stripe(StripeSecret).Verify(StripeHeaders(header), Bytes(StripePayload + " "), at));
-        Assert.False(Stripe("whsec_other").Verify(StripeHeaders(header), Bytes(StripePayload), at));
-        Assert.False(Stripe(StripeSecret).Verify(StripeHeaders(header), Bytes(StripePayload), at.AddSeconds(301)));
-        Assert.False(Stripe(StripeSecret).Verify(Headers(), Bytes(StripePayload), at));
+        Assert.False(Stripe(StripeSecret).Verify(StripeHeaders(header), Bytes(StripePayload + " "), at).Verified);
+        Assert.False(Stripe("whsec_other").Verify(StripeHeaders(header), Bytes(StripePayload), at).Verified);
+        Assert.False(Stripe(StripeSecret).Verify(StripeHeaders(header), Bytes(StripePayload), at.AddSeconds(301)).Verified);
+        Assert.False(Stripe(StripeSecret).Verify(Headers(), Bytes(StripePayload), at).Verified);
         // The timestamp is part of what is signed: moving it breaks the signature even within the tolerance.
-        Assert.False(Stripe(StripeSecret).Verify(StripeHeaders($"t={StripeTimestamp + 1},v1={StripeV1}"), Bytes(StripePayload), at));
+        Assert.False(Stripe(StripeSecret).Verify(StripeHeaders($"t={StripeTimestamp + 1},v1={StripeV1}"), Bytes(StripePayload), at).Verified);
         // A configured tolerance replaces the 5 minutes.
         var lenient = new StripeVerifier(new SenderVerification.Types.Stripe { Secret = StripeSecret, Tolerance = Duration.FromTimeSpan(TimeSpan.FromMinutes(10)) });
-        Assert.True(lenient.Verify(StripeHeaders(header), Bytes(StripePayload), at.AddMinutes(9)));
+        Assert.True(lenient.Verify(StripeHeaders(header), Bytes(StripePayload), at.AddMinutes(9)).Verified);
     }
 
     [Fact]
@@ -153,11 +153,11 @@ public sealed class VerificationVectorTests
     {
         var verifier = Presets.Create(new SenderVerification { Shopify = new SenderVerification.Types.Shopify { Secret = ShopifySecret } })!;
 
-        Assert.True(verifier.Verify(Headers(("X-Shopify-Hmac-Sha256", ShopifyHmac)), Bytes(ShopifyPayload), Now));
-        Assert.False(verifier.Verify(Headers(("X-Shopify-Hmac-Sha256", ShopifyHmac)), Bytes(ShopifyPayload.Replace("123.45", "0.01", StringComparison.Ordinal)), Now));
+        Assert.True(verifier.Verify(Headers(("X-Shopify-Hmac-Sha256", ShopifyHmac)), Bytes(ShopifyPayload), Now).Verified);
+        Assert.False(verifier.Verify(Headers(("X-Shopify-Hmac-Sha256", ShopifyHmac)), Bytes(ShopifyPayload.Replace("123.45", "0.01", StringComparison.Ordinal)), Now).Verified);
         Assert.False(Presets.Create(new SenderVerification { Shopify = new SenderVerification.Types.Shopify { Secret = "other" } })!
-            .Verify(Headers(("X-Shopify-Hmac-Sha256", ShopifyHmac)), Bytes(ShopifyPayload), Now));
-        Assert.False(verifier.Verify(Headers(), Bytes(ShopifyPayload), Now));
+            .Verify(Headers(("X-Shopify-Hmac-Sha256", ShopifyHmac)), Bytes(ShopifyPayload), Now).Verified);
+        Assert.False(verifier.Verify(Headers(), Bytes(ShopifyPayload), Now).Verified);
     }
 
     [Theory]
@@ -170,9 +170,9 @@ public sealed class VerificationVectorTests
         var secret = algorithm == HmacAlgorithm.Unspecified ? GitHubSecret : "generic-secret";
         var verifier = new HmacVerifier(new SenderVerification.Types.Hmac { Header = "X-Signature", Algorithm = algorithm, Encoding = encoding, Prefix = prefix, Secret = secret });
 
-        Assert.True(verifier.Verify(Headers(("X-Signature", header)), Bytes(GitHubPayload), Now));
-        Assert.False(verifier.Verify(Headers(("X-Signature", header)), Bytes(GitHubPayload + "!"), Now));
-        Assert.False(verifier.Verify(Headers(("X-Other", header)), Bytes(GitHubPayload), Now));
+        Assert.True(verifier.Verify(Headers(("X-Signature", header)), Bytes(GitHubPayload), Now).Verified);
+        Assert.False(verifier.Verify(Headers(("X-Signature", header)), Bytes(GitHubPayload + "!"), Now).Verified);
+        Assert.False(verifier.Verify(Headers(("X-Other", header)), Bytes(GitHubPayload), Now).Verified);
     }
 
     [Fact]
@@ -182,18 +182,18 @@ public sealed class VerificationVectorTests
         var gitlab = new BearerVerifier(new SenderVerification.Types.Bearer { Token = "s3cret-token", Header = "X-Gitlab-Token" });
         var basic = new BasicVerifier(new SenderVerification.Types.Basic { Username = "hook", Password = "pa:ss" });
 
-        Assert.True(bearer.Verify(Headers(("Authorization", "Bearer s3cret-token")), [], Now));
-        Assert.True(bearer.Verify(Headers(("Authorization", "bearer s3cret-token")), [], Now));
-        Assert.False(bearer.Verify(Headers(("Authorization", "Bearer s3cret-toke")), [], Now));
-        Assert.False(bearer.Verify(Headers(("Authorization", "Bearer s3cret-token2")), [], Now));
-        Assert.False(bearer.Verify(Headers(("Authorization", "Basic s3cret-token")), [], Now));
-        Assert.False(bearer.Verify(Headers(), [], Now));
-        Assert.True(gitlab.Verify(Headers(("X-Gitlab-Token", "s3cret-token")), [], Now));
-        Assert.False(gitlab.Verify(Headers(("Authorization", "Bearer s3cret-token")), [], Now));
-        Assert.True(basic.Verify(Headers(("Authorization", "Basic " + Convert.ToBase64String(Bytes("hook:pa:ss")))), [], Now));
-        Assert.False(basic.Verify(Headers(("Authorization", "Basic " + Convert.ToBase64String(Bytes("hook:pa:sS")))), [], Now));
-        Assert.False(basic.Verify(Headers(("Authorization", "Basic !!!")), [], Now));
-        Assert.False(basic.Verify(Headers(), [], Now));
+        Assert.True(bearer.Verify(Headers(("Authorization", "Bearer s3cret-token")), [], Now).Verified);
+        Assert.True(bearer.Verify(Headers(("Authorization", "bearer s3cret-token")), [], Now).Verified);
+        Assert.False(bearer.Verify(Headers(("Authorization", "Bearer s3cret-toke")), [], Now).Verified);
+        Assert.False(bearer.Verify(Headers(("Authorization", "Bearer s3cret-token2")), [], Now).Verified);
+        Assert.False(bearer.Verify(Headers(("Authorization", "Basic s3cret-token")), [], Now).Verified);
+        Assert.False(bearer.Verify(Headers(), [], Now).Verified);
+        Assert.True(gitlab.Verify(Headers(("X-Gitlab-Token", "s3cret-token")), [], Now).Verified);
+        Assert.False(gitlab.Verify(Headers(("Authorization", "Bearer s3cret-token")), [], Now).Verified);
+        Assert.True(basic.Verify(Headers(("Authorization", "Basic " + Convert.ToBase64String(Bytes("hook:pa:ss")))), [], Now).Verified);
+        Assert.False(basic.Verify(Headers(("Authorization", "Basic " + Convert.ToBase64String(Bytes("hook:pa:sS")))), [], Now).Verified);
+        Assert.False(basic.Verify(Headers(("Authorization", "Basic !!!")), [], Now).Verified);
+        Assert.False(basic.Verify(Headers(), [], Now).Verified);
     }
 
     [Fact]

@@ -9,6 +9,7 @@ using WebhookConnect.Ingress.Endpoints;
 using WebhookConnect.Ingress.Publishing;
 using WebhookConnect.Ingress.Spool;
 using WebhookConnect.Ingress.Telemetry;
+using WebhookConnect.Ingress.Verification;
 
 namespace WebhookConnect.Ingress.Intake;
 
@@ -113,13 +114,14 @@ public sealed partial class WebhookHandler(
             return endpoint.Label;
         }
 
-        if (endpoint.Verifier is { } verifier && !verifier.Verify(request.Headers, body, receivedAt))
+        var verdict = default(Verdict);
+        if (endpoint.Verifier is { } verifier && !(verdict = verifier.Verify(request.Headers, body, receivedAt)).Verified)
         {
             await WebhookResponses.UnauthorizedAsync(context);
             return endpoint.Label;
         }
 
-        var message = Capture(context, endpoint, body, receivedAt, source?.ToString() ?? "");
+        var message = Capture(context, endpoint, body, receivedAt, source?.ToString() ?? "", verdict, _options.ReplayWindow);
         await PublishAsync(context, message);
         return endpoint.Label;
     }
@@ -260,7 +262,7 @@ public sealed partial class WebhookHandler(
         }
     }
 
-    private static Message Capture(HttpContext context, CachedEndpoint endpoint, byte[] body, DateTimeOffset receivedAt, string source)
+    private static Message Capture(HttpContext context, CachedEndpoint endpoint, byte[] body, DateTimeOffset receivedAt, string source, in Verdict verdict, TimeSpan replayWindow)
     {
         var request = context.Request;
         var message = new Message
@@ -277,18 +279,21 @@ public sealed partial class WebhookHandler(
         };
 
         // Header values were decoded as Latin-1 (see IngressExtensions), so encoding them back gives the exact octets.
+        // The static credential a preset verified is not kept: it would let any reader of the message sign anything.
         foreach (var (name, values) in request.Headers)
         {
+            if (verdict.CredentialHeader is { } credential && string.Equals(name, credential, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
             foreach (var value in values)
             {
                 message.Headers.Add(new Header { Name = name, Value = UnsafeByteOperations.UnsafeWrap(Encoding.Latin1.GetBytes(value ?? "")) });
             }
         }
 
-        if (endpoint.IdempotencyHeader.Length > 0 && request.Headers[endpoint.IdempotencyHeader] is { Count: > 0 } key)
-        {
-            message.IdempotencyKey = key[0] ?? "";
-        }
+        DuplicateKeys.Fill(message, endpoint.IdempotencyHeader, request.Headers, verdict, receivedAt, replayWindow);
 
         // The server span of this request (ASP.NET Core's, or the sender's context when we are not sampling).
         if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity)

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
 using WebhookConnect.Contracts.V1;
 
 namespace WebhookConnect.Ingress.Verification;
@@ -39,50 +40,56 @@ public static class Presets
 
     private sealed class RefuseAll : IVerifier
     {
-        public bool Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now) => false;
+        public Verdict Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now) => Verdict.Refused;
     }
 }
 
-/// <summary>A static token: <c>Authorization: Bearer &lt;token&gt;</c>, or the whole value of a named header.</summary>
+/// <summary>A static token: <c>Authorization: Bearer &lt;token&gt;</c>, or the whole value of a named header. The header
+/// is the credential, so it is not stored (<see cref="Verdict.CredentialHeader"/>).</summary>
 public sealed class BearerVerifier(Contracts.V1.Verification.Types.Bearer config) : IVerifier
 {
     private readonly byte[] _token = Signatures.Utf8(config.Token);
     private readonly string _header = config.Header;
 
-    public bool Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
+    public Verdict Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
     {
         if (_header.Length > 0)
         {
             var values = headers[_header];
-            return values.Count == 1 && Signatures.TextEquals(values[0], _token);
+            return values.Count == 1 && Signatures.TextEquals(values[0], _token) ? Verdict.Credential(_header) : Verdict.Refused;
         }
 
         var authorization = headers.Authorization;
-        return authorization.Count == 1 && Signatures.TextEquals(ServiceDefaults.Grpc.BearerToken.From(authorization[0]), _token);
+        return authorization.Count == 1 && Signatures.TextEquals(ServiceDefaults.Grpc.BearerToken.From(authorization[0]), _token)
+            ? Verdict.Credential(HeaderNames.Authorization)
+            : Verdict.Refused;
     }
 }
 
-/// <summary>HTTP Basic: <c>Authorization: Basic base64(username:password)</c>.</summary>
+/// <summary>HTTP Basic: <c>Authorization: Basic base64(username:password)</c>. The header is the credential, so it is
+/// not stored (<see cref="Verdict.CredentialHeader"/>).</summary>
 public sealed class BasicVerifier(Contracts.V1.Verification.Types.Basic config) : IVerifier
 {
     private const string Scheme = "Basic ";
     private readonly byte[] _expected = Signatures.Utf8(config.Username + ":" + config.Password);
 
-    public bool Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
+    public Verdict Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
     {
         var authorization = headers.Authorization;
         if (authorization.Count != 1 || authorization[0] is not { } value || !value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
         {
-            return false;
+            return Verdict.Refused;
         }
 
         Span<byte> decoded = stackalloc byte[1024];
         if (!Convert.TryFromBase64Chars(value.AsSpan(Scheme.Length).Trim(), decoded, out var written))
         {
-            return false;
+            return Verdict.Refused;
         }
 
-        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(decoded[..written], _expected);
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(decoded[..written], _expected)
+            ? Verdict.Credential(HeaderNames.Authorization)
+            : Verdict.Refused;
     }
 }
 
@@ -95,17 +102,19 @@ public sealed class HmacVerifier(Contracts.V1.Verification.Types.Hmac config) : 
     private readonly HmacAlgorithm _algorithm = config.Algorithm;
     private readonly bool _base64 = config.Encoding == SignatureEncoding.Base64;
 
-    public bool Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
+    public Verdict Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
     {
         var values = headers[_header];
         if (values.Count != 1 || values[0] is not { } value || !value.StartsWith(_prefix, StringComparison.Ordinal))
         {
-            return false;
+            return Verdict.Refused;
         }
 
         var presented = value.AsSpan(_prefix.Length).Trim();
         var expected = Signatures.Hmac(_algorithm, _key, [], body);
-        return _base64 ? Signatures.Base64Equals(presented, expected) : Signatures.HexEquals(presented, expected);
+        var match = _base64 ? Signatures.Base64Equals(presented, expected) : Signatures.HexEquals(presented, expected);
+        // No timestamp: the same body with the same signature verifies for ever.
+        return match ? Verdict.Signed(expected, verifiableUntil: null) : Verdict.Refused;
     }
 }
 
@@ -118,12 +127,12 @@ public sealed class StripeVerifier(Contracts.V1.Verification.Types.Stripe config
     private readonly byte[] _key = Signatures.Utf8(config.Secret);
     private readonly TimeSpan _tolerance = Signatures.Tolerance(config.Tolerance);
 
-    public bool Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
+    public Verdict Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
     {
         var values = headers["Stripe-Signature"];
         if (values.Count != 1 || values[0] is not { } header)
         {
-            return false;
+            return Verdict.Refused;
         }
 
         string? timestamp = null;
@@ -148,9 +157,9 @@ public sealed class StripeVerifier(Contracts.V1.Verification.Types.Stripe config
             }
         }
 
-        if (timestamp is null || signatures.Count == 0 || !Signatures.Fresh(timestamp, now, _tolerance, out _))
+        if (timestamp is null || signatures.Count == 0 || !Signatures.Fresh(timestamp, now, _tolerance, out var signedAt))
         {
-            return false;
+            return Verdict.Refused;
         }
 
         var expected = Signatures.Hmac(HmacAlgorithm.Sha256, _key, Encoding.ASCII.GetBytes(timestamp + "."), body);
@@ -161,7 +170,7 @@ public sealed class StripeVerifier(Contracts.V1.Verification.Types.Stripe config
             match |= Signatures.HexEquals(signature, expected);
         }
 
-        return match;
+        return match ? Verdict.Signed(expected, Signatures.Until(signedAt, _tolerance)) : Verdict.Refused;
     }
 }
 
@@ -175,14 +184,14 @@ public sealed class StandardWebhooksVerifier(Contracts.V1.Verification.Types.Sta
     private readonly byte[]? _key = DecodeSecret(config.Secret);
     private readonly TimeSpan _tolerance = Signatures.Tolerance(config.Tolerance);
 
-    public bool Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
+    public Verdict Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
     {
         var id = One(headers, "webhook-id") ?? One(headers, "svix-id");
         var timestamp = One(headers, "webhook-timestamp") ?? One(headers, "svix-timestamp");
         var signatures = One(headers, "webhook-signature") ?? One(headers, "svix-signature");
-        if (_key is null || id is null || timestamp is null || signatures is null || !Signatures.Fresh(timestamp, now, _tolerance, out _))
+        if (_key is null || id is null || timestamp is null || signatures is null || !Signatures.Fresh(timestamp, now, _tolerance, out var signedAt))
         {
-            return false;
+            return Verdict.Refused;
         }
 
         var expected = Signatures.Hmac(HmacAlgorithm.Sha256, _key, Encoding.UTF8.GetBytes(id + "." + timestamp + "."), body);
@@ -195,7 +204,8 @@ public sealed class StandardWebhooksVerifier(Contracts.V1.Verification.Types.Sta
             }
         }
 
-        return match;
+        // The id is signed, and stays the same on the sender's retries: the natural idempotency key.
+        return match ? Verdict.Signed(expected, Signatures.Until(signedAt, _tolerance), signedId: id) : Verdict.Refused;
     }
 
     internal static byte[]? DecodeSecret(string secret)
@@ -226,17 +236,17 @@ public sealed class SlackVerifier(Contracts.V1.Verification.Types.Slack config) 
     private readonly byte[] _key = Signatures.Utf8(config.Secret);
     private readonly TimeSpan _tolerance = Signatures.Tolerance(config.Tolerance);
 
-    public bool Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
+    public Verdict Verify(IHeaderDictionary headers, ReadOnlySpan<byte> body, DateTimeOffset now)
     {
         var timestamps = headers["X-Slack-Request-Timestamp"];
         var signatures = headers["X-Slack-Signature"];
         if (timestamps.Count != 1 || signatures.Count != 1 || timestamps[0] is not { } timestamp || signatures[0] is not { } signature
-            || !signature.StartsWith("v0=", StringComparison.Ordinal) || !Signatures.Fresh(timestamp, now, _tolerance, out _))
+            || !signature.StartsWith("v0=", StringComparison.Ordinal) || !Signatures.Fresh(timestamp, now, _tolerance, out var signedAt))
         {
-            return false;
+            return Verdict.Refused;
         }
 
         var expected = Signatures.Hmac(HmacAlgorithm.Sha256, _key, Encoding.ASCII.GetBytes("v0:" + timestamp + ":"), body);
-        return Signatures.HexEquals(signature.AsSpan(3), expected);
+        return Signatures.HexEquals(signature.AsSpan(3), expected) ? Verdict.Signed(expected, Signatures.Until(signedAt, _tolerance)) : Verdict.Refused;
     }
 }

@@ -70,6 +70,10 @@ internal static class Signatures
         return distance <= (long)tolerance.TotalSeconds;
     }
 
+    /// <summary>The last moment a request signed at <paramref name="unixSeconds"/> passes <see cref="Fresh"/>.</summary>
+    public static DateTimeOffset Until(long unixSeconds, TimeSpan tolerance) =>
+        DateTimeOffset.FromUnixTimeSeconds(unixSeconds) + tolerance;
+
     public static TimeSpan Tolerance(Google.Protobuf.WellKnownTypes.Duration? configured) =>
         configured is null || configured.ToTimeSpan() <= TimeSpan.Zero ? TimeSpan.FromMinutes(5) : configured.ToTimeSpan();
 

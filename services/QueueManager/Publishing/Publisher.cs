@@ -14,6 +14,9 @@ public sealed class Publisher(MessageQueue queue, QueueMetrics metrics, IOptions
 {
     public const int MaxBatch = 1000;
     public const string RetryAfterTrailer = "retry-after-ms";
+    private const int MaxReplayKey = 128;
+    private const long MaxReplayWindowSeconds = 30L * 24 * 3600;
+    private static readonly TimeSpan MaxReplayWindow = TimeSpan.FromSeconds(MaxReplayWindowSeconds);
 
     public async Task<PublishResponse> PublishAsync(Message? message)
     {
@@ -152,6 +155,21 @@ public sealed class Publisher(MessageQueue queue, QueueMetrics metrics, IOptions
         {
             throw Invalid($"message.idempotency_key: {message.IdempotencyKey.Length} characters, at most 512");
         }
+
+        if (message.ReplayKey.Length > 0)
+        {
+            // It becomes part of a Redis key name (wc:{channel}:replay:<key>).
+            if (message.ReplayKey.Length > MaxReplayKey || message.ReplayKey.Any(c => c <= ' ' || c > '~'))
+            {
+                throw Invalid($"message.replay_key = '{Shorten(message.ReplayKey)}': 1 to {MaxReplayKey} printable ASCII characters without spaces");
+            }
+
+            var window = message.ReplayWindow is { Seconds: >= 0 and <= MaxReplayWindowSeconds, Nanos: >= 0 and <= 999_999_999 } given ? given.ToTimeSpan() : TimeSpan.Zero;
+            if (window <= TimeSpan.Zero || window > MaxReplayWindow)
+            {
+                throw Invalid($"message.replay_window = {Describe(message.ReplayWindow)}: with a replay_key it must be 1 ms to 30 days");
+            }
+        }
     }
 
     private RpcException? Map(Message message, PublishDecision result) => result.Status switch
@@ -174,6 +192,9 @@ public sealed class Publisher(MessageQueue queue, QueueMetrics metrics, IOptions
     };
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    private static string Describe(Google.Protobuf.WellKnownTypes.Duration? duration) =>
+        duration is null ? "(absent)" : $"{duration.Seconds}s {duration.Nanos}ns";
 
     private static string Shorten(string text) => text.Length > 80 ? text[..80] + "…" : text;
 }

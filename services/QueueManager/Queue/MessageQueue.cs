@@ -20,6 +20,9 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
     private static readonly RedisValue EventsChannel = GlobalKeys.EventsName;
     private const int MaxPublishBatch = 64;
     private const int MaxPublishBatchBytes = 4 * 1024 * 1024;
+
+    /// <summary>ARGV entries per message of publish.lua.</summary>
+    private const int PublishArgs = 7;
     private readonly ConcurrentDictionary<string, ChannelKeys> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ChannelPublisher> _publishers = new(StringComparer.Ordinal);
     private readonly QueueManagerOptions _options = options.Value;
@@ -54,20 +57,36 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
         {
             try
             {
-                var args = new RedisValue[2 + (batch.Count * 5)];
+                var channelKeys = KeysOf(publisher.Channel);
+                List<RedisKey>? replayKeys = null;
+                var args = new RedisValue[2 + (batch.Count * PublishArgs)];
                 args[0] = EventsChannel;
                 args[1] = publisher.Channel;
                 for (var i = 0; i < batch.Count; i++)
                 {
                     var message = batch[i].Message;
-                    args[2 + (i * 5)] = message.MessageId;
-                    args[3 + (i * 5)] = batch[i].Envelope;
-                    args[4 + (i * 5)] = message.ReceivedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
-                    args[5 + (i * 5)] = message.IdempotencyKey;
-                    args[6 + (i * 5)] = message.Body.Length;
+                    var at = 2 + (i * PublishArgs);
+                    args[at] = message.MessageId;
+                    args[at + 1] = batch[i].Envelope;
+                    args[at + 2] = message.ReceivedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
+                    args[at + 3] = message.IdempotencyKey;
+                    args[at + 4] = message.Body.Length;
+                    // A replay key is a key of its own (SET PX), so it goes in KEYS: the script names its position.
+                    if (message.ReplayKey.Length > 0)
+                    {
+                        (replayKeys ??= []).Add(channelKeys.Replay(message.ReplayKey));
+                        args[at + 5] = channelKeys.ScriptKeys.Length + replayKeys.Count;
+                        args[at + 6] = ReplayWindowMs(message);
+                    }
+                    else
+                    {
+                        args[at + 5] = 0;
+                        args[at + 6] = 0;
+                    }
                 }
 
-                var result = (RedisResult[])(await QueueScripts.Publish.EvaluateAsync(Db, KeysOf(publisher.Channel).ScriptKeys, args))!;
+                RedisKey[] keys = replayKeys is null ? channelKeys.ScriptKeys : [.. channelKeys.ScriptKeys, .. replayKeys];
+                var result = (RedisResult[])(await QueueScripts.Publish.EvaluateAsync(Db, keys, args))!;
                 for (var i = 0; i < batch.Count; i++)
                 {
                     batch[i].Done.TrySetResult(Decision(batch[i].Message, (string)result[2 * i]!, (string)result[(2 * i) + 1]!));
@@ -82,6 +101,9 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
             }
         }
     }
+
+    /// <summary>The replay window in whole milliseconds, rounded up (Publisher validated it).</summary>
+    private static long ReplayWindowMs(Message message) => (long)Math.Ceiling(message.ReplayWindow.ToTimeSpan().TotalMilliseconds);
 
     private static PublishDecision Decision(Message message, string outcome, string detail) => outcome switch
     {

@@ -13,6 +13,7 @@ public sealed class ChannelKeys
     {
         Channel = channel;
         var prefix = "wc:{" + channel + "}:";
+        _replayPrefix = prefix + "replay:";
         Config = prefix + "channel";
         Endpoints = prefix + "endpoints";
         Messages = prefix + "messages";
@@ -35,6 +36,8 @@ public sealed class ChannelKeys
     }
 
     public string Channel { get; }
+
+    private readonly string _replayPrefix;
 
     /// <summary>Hash: the channel's settings, token hashes and timestamps (fields in <see cref="ChannelFields"/>).
     /// The channel exists exactly when this key exists.</summary>
@@ -79,6 +82,11 @@ public sealed class ChannelKeys
 
     /// <summary>Sorted set: idempotency key → when it is forgotten (unix ms, received_at + ttl).</summary>
     public RedisKey IdempotencyExpiry { get; }
+
+    /// <summary>String with a PX expiry, one per remembered replay key (Message.replay_key): → the message id queued
+    /// with it, for that message's replay window. Not in <see cref="All"/>: Redis expires these itself, and a deleted
+    /// channel's keys lapse within their window.</summary>
+    public RedisKey Replay(string replayKey) => _replayPrefix + replayKey;
 
     /// <summary>Sorted set: recently acked/expired/purged ids → when settled (unix ms), so a late replay of a
     /// publish is recognised for <c>QueueManager:SettledIdRetention</c>.</summary>

@@ -41,7 +41,7 @@ public static class RedisBaselines
         command.AddRange(ScriptKeys(channel));
         command.AddRange(
         [
-            "wc:events", channel, "raw-__rand_int__", new string('x', envelopeBytes), received, "", bodyBytes.ToString(CultureInfo.InvariantCulture),
+            "wc:events", channel, "raw-__rand_int__", new string('x', envelopeBytes), received, "", bodyBytes.ToString(CultureInfo.InvariantCulture), "0", "0",
         ]);
         var rate = await RedisBenchmarkAsync(stack, count, timeout, ["-r", "1000000000"], command);
         return new Baseline(rate, $"redis-benchmark EVALSHA publish.lua, {envelopeBytes} B envelope, {RedisBenchmarkClients} clients");

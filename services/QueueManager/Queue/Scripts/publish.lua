@@ -1,13 +1,15 @@
 -- Publish one or more messages of one channel, in order (concurrent publishes are grouped into one call).
--- ARGV: 1 events channel, 2 channel name, then 5 per message: id, envelope (Message protobuf), received_at ms,
---       idempotency key or '', body bytes.
+-- ARGV: 1 events channel, 2 channel name, then 7 per message: id, envelope (Message protobuf), received_at ms,
+--       idempotency key or '', body bytes, replay key position in KEYS (0: none), replay window ms.
+-- KEYS: the channel's keys (common.lua), then one wc:{channel}:replay:<key> per message that has a replay key.
 -- Returns 2 per message: outcome ('queued', 'already_queued', 'duplicate', 'not_found', 'too_large', 'full') and
 -- a detail (the original id for 'duplicate', the limit for 'too_large' and 'full', '' otherwise).
 -- Invariants: a message id is queued at most once (while it is in messages or recently settled); the channel
--- never holds more than max_queue_size unacked messages (ready + delayed + leases); counters change only together
--- with the write they count.
+-- never holds more than max_queue_size unacked messages (ready + delayed + leases); a replay key names at most one
+-- queued message for its window (it is set only when its message is queued, so a refused one may be sent again);
+-- counters change only together with the write they count.
 local out = {}
-local count = (#ARGV - 2) / 5
+local count = (#ARGV - 2) / 7
 if redis.call('EXISTS', K_CONFIG) == 0 then
   for i = 1, count do
     out[#out + 1] = 'not_found'
@@ -25,7 +27,7 @@ local was_empty = waiting == 0
 local size = waiting + redis.call('ZCARD', K_DELAYED) + redis.call('ZCARD', K_LEASES)
 local published, duplicates, rejected = 0, 0, 0
 
-local function publish_one(id, envelope, received, idem_key, body_size)
+local function publish_one(id, envelope, received, idem_key, body_size, replay_key, replay_ms)
   if body_size > max_bytes then return 'too_large', tostring(max_bytes) end
   if redis.call('HEXISTS', K_MESSAGES, id) == 1 or redis.call('ZSCORE', K_SETTLED, id) then
     return 'already_queued', ''
@@ -34,6 +36,13 @@ local function publish_one(id, envelope, received, idem_key, body_size)
     local original = redis.call('HGET', K_IDEM, idem_key)
     local forget_at = redis.call('ZSCORE', K_IDEM_EXP, idem_key)
     if original and forget_at and tonumber(forget_at) > now then
+      duplicates = duplicates + 1
+      return 'duplicate', original
+    end
+  end
+  if replay_key then
+    local original = redis.call('GET', replay_key)
+    if original then
       duplicates = duplicates + 1
       return 'duplicate', original
     end
@@ -50,14 +59,19 @@ local function publish_one(id, envelope, received, idem_key, body_size)
     redis.call('HSET', K_IDEM, idem_key, id)
     redis.call('ZADD', K_IDEM_EXP, expires, idem_key)
   end
+  if replay_key then redis.call('SET', replay_key, id, 'PX', replay_ms) end
   size = size + 1
   published = published + 1
   return 'queued', ''
 end
 
 for i = 0, count - 1 do
-  local base = 3 + i * 5
-  local outcome, detail = publish_one(ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2]), ARGV[base + 3], tonumber(ARGV[base + 4]))
+  local base = 3 + i * 7
+  local replay_at = tonumber(ARGV[base + 5])
+  local replay_key = nil
+  if replay_at > 0 then replay_key = KEYS[replay_at] end
+  local outcome, detail = publish_one(ARGV[base], ARGV[base + 1], tonumber(ARGV[base + 2]), ARGV[base + 3], tonumber(ARGV[base + 4]),
+    replay_key, ARGV[base + 6])
   out[#out + 1] = outcome
   out[#out + 1] = detail
 end
