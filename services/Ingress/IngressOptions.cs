@@ -82,7 +82,7 @@ public sealed class IngressOptions : IValidatableObject
     /// that the same signed request sent again within it is a duplicate, not a second message (docs/ingress.md,
     /// "Replays and duplicates"). Timestamped presets (stripe, standard-webhooks, slack) are remembered for as long
     /// as their tolerance lets a copy verify, whatever this says. Default 24 h, the default channel TTL; 0 turns it
-    /// off. Each remembered request costs Redis about 200 bytes for the window.</summary>
+    /// off. Each remembered request costs Redis about 250 bytes for the window (docs/queue-manager.md).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
     public TimeSpan ReplayWindow { get; set; } = TimeSpan.FromHours(24);
 

@@ -7,6 +7,7 @@ using WebhookConnect.Contracts.V1;
 using WebhookConnect.Ingress.Spool;
 using WebhookConnect.Ingress.Tests.Support;
 using WebhookConnect.TestKit;
+using SenderVerification = WebhookConnect.Contracts.V1.Verification;
 
 namespace WebhookConnect.Ingress.Tests;
 
@@ -159,6 +160,35 @@ public sealed class SpoolFaultTests
     }
 
     /// <summary>Posts <see cref="Count"/> webhooks, each expected to get <paramref name="expected"/>; returns id → body.</summary>
+    [Fact]
+    public async Task ASignedRequestReplayedWhileTheQueueWasUnreachableIsQueuedOnceAfterItReturns()
+    {
+        // Issue 20, finding 6: the replay key travels in the spooled message, so the replay is recognised when the
+        // spool is published, although both copies were answered 202 with ids of their own.
+        await using var stack = new IngressStack { AppendOnly = true };
+        await stack.InitializeAsync();
+        const string secret = "github-spool-replay-secret";
+        var channel = await stack.NewChannelAsync("spool-replay", endpoint: e => e.Verification = new SenderVerification { Github = new() { Secret = secret } });
+        var body = "{\"action\":\"opened\"}"u8.ToArray();
+        KeyValuePair<string, string>[] signature =
+            [new("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body)))];
+        await stack.Redis.StopAsync();
+
+        using var original = await stack.PostAsync($"/webhook/{channel}", body, signature);
+        using var replay = await stack.PostAsync($"/webhook/{channel}", body, signature);
+        Assert.Equal(HttpStatusCode.Accepted, original.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, replay.StatusCode);
+        await stack.Redis.RestartAsync();
+
+        await Eventually.UntilAsync(
+            async () => await TryStatsAsync(stack, channel) is { PublishedTotal: 1, DuplicatesTotal: 1 },
+            IngressProcess.Patience,
+            "the spool to be replayed");
+        var queued = Assert.Single(await stack.PeekAsync(channel));
+        Assert.Equal(Assert.Single(original.Headers.GetValues("X-Webhook-Message-Id")), queued.MessageId);
+        Assert.Equal(body, queued.Body.ToByteArray());
+    }
+
     private static async Task<Dictionary<string, string>> PostManyAsync(IngressStack stack, string channel, string phase, HttpStatusCode expected)
     {
         var sent = new Dictionary<string, string>();
