@@ -197,6 +197,36 @@ public sealed class VerificationVectorTests
     }
 
     [Fact]
+    public void AVerdictNamesTheCredentialToDropOrTheSignatureToRememberAndHowLongACopyWouldVerify()
+    {
+        var bearer = new BearerVerifier(new SenderVerification.Types.Bearer { Token = "s3cret-token" }).Verify(Headers(("Authorization", "Bearer s3cret-token")), [], Now);
+        var gitlab = new BearerVerifier(new SenderVerification.Types.Bearer { Token = "s3cret-token", Header = "X-Gitlab-Token" }).Verify(Headers(("X-Gitlab-Token", "s3cret-token")), [], Now);
+        var basic = new BasicVerifier(new SenderVerification.Types.Basic { Username = "hook", Password = "pw" }).Verify(Headers(("Authorization", "Basic " + Convert.ToBase64String(Bytes("hook:pw")))), [], Now);
+        var github = GitHub(GitHubSecret).Verify(Headers(("X-Hub-Signature-256", GitHubSignature)), Bytes(GitHubPayload), Now);
+        var stripeAt = DateTimeOffset.FromUnixTimeSeconds(StripeTimestamp);
+        var stripe = Stripe(StripeSecret).Verify(StripeHeaders($"t={StripeTimestamp},v1={StripeV1}"), Bytes(StripePayload), stripeAt.AddMinutes(2));
+        var standard = Standard(StandardSecret).Verify(StandardHeaders(StandardSignature), Bytes(StandardPayload), DateTimeOffset.FromUnixTimeSeconds(StandardTimestamp));
+        var slack = Slack(SlackSecret).Verify(SlackHeaders(SlackTimestamp, SlackSignature), Bytes(SlackBody), DateTimeOffset.FromUnixTimeSeconds(SlackTimestamp));
+
+        Assert.Equal((true, "Authorization", null), (bearer.Verified, bearer.CredentialHeader, bearer.Signature));
+        Assert.Equal((true, "X-Gitlab-Token", null), (gitlab.Verified, gitlab.CredentialHeader, gitlab.Signature));
+        Assert.Equal((true, "Authorization", null), (basic.Verified, basic.CredentialHeader, basic.Signature));
+        // Signing presets drop nothing; they hand over the MAC they computed, which equals the presented signature.
+        Assert.Equal((true, null, null), (github.Verified, github.CredentialHeader, github.VerifiableUntil));
+        Assert.Equal(Convert.FromHexString(GitHubSignature["sha256=".Length..]), github.Signature);
+        Assert.Equal(Convert.FromHexString(StripeV1), stripe.Signature);
+        Assert.Equal(stripeAt.AddMinutes(5), stripe.VerifiableUntil);
+        Assert.Equal(Convert.FromBase64String(StandardSignature["v1,".Length..]), standard.Signature);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(StandardTimestamp).AddMinutes(5), standard.VerifiableUntil);
+        Assert.Equal(StandardId, standard.SignedId);
+        Assert.Equal(Convert.FromHexString(SlackSignature["v0=".Length..]), slack.Signature);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(SlackTimestamp).AddMinutes(5), slack.VerifiableUntil);
+        Assert.Null(slack.SignedId);
+        // A refusal carries nothing.
+        Assert.Equal(Verdict.Refused, GitHub(GitHubSecret).Verify(Headers(("X-Hub-Signature-256", GitHubSignature)), Bytes("tampered"), Now));
+    }
+
+    [Fact]
     public void NoPresetMeansNoVerifier() => Assert.Null(Presets.Create(new SenderVerification()));
 
     private static IVerifier GitHub(string secret) => Presets.Create(new SenderVerification { Github = new SenderVerification.Types.GitHub { Secret = secret } })!;

@@ -114,6 +114,7 @@ public sealed partial class WebhookHandler(
             return endpoint.Label;
         }
 
+        // Without a preset nothing is verified, so the empty verdict: nothing to drop, no signature to remember.
         var verdict = default(Verdict);
         if (endpoint.Verifier is { } verifier && !(verdict = verifier.Verify(request.Headers, body, receivedAt)).Verified)
         {
@@ -279,7 +280,7 @@ public sealed partial class WebhookHandler(
         };
 
         // Header values were decoded as Latin-1 (see IngressExtensions), so encoding them back gives the exact octets.
-        // The static credential a preset verified is not kept: it would let any reader of the message sign anything.
+        // The static credential a preset verified is not kept: whoever reads the message could send webhooks with it.
         foreach (var (name, values) in request.Headers)
         {
             if (verdict.CredentialHeader is { } credential && string.Equals(name, credential, StringComparison.OrdinalIgnoreCase))
