@@ -242,22 +242,30 @@ public sealed partial class StreamConnection
     private async Task WriteLoopAsync(IServerStreamWriter<ConnectResponse> responses, CancellationToken cancellationToken)
     {
         var reader = _outbound.Reader;
+        // Bytes written with BufferHint sit in Kestrel's response buffer until the next flush: they leave the budget
+        // only once a flush completed (the flush waits for the peer's flow-control window), so a connector that
+        // stops reading leaves at most StreamBufferBytes (plus one message) in this process.
+        long unflushed = 0;
         while (await reader.WaitToReadAsync(cancellationToken))
         {
             while (reader.TryRead(out var outgoing))
             {
                 // Coalesce a burst of deliveries into few HTTP/2 writes; flush with the last one.
-                responses.WriteOptions = reader.Count > 0 ? new WriteOptions(WriteFlags.BufferHint) : null;
+                var flush = reader.Count == 0;
+                responses.WriteOptions = flush ? null : new WriteOptions(WriteFlags.BufferHint);
                 // With the token: a connector that stops reading must not pin the stream forever.
                 await responses.WriteAsync(outgoing.Response, cancellationToken);
-                if (outgoing.Bytes > 0)
+                unflushed += outgoing.Bytes;
+                if (flush && unflushed > 0)
                 {
-                    var left = Interlocked.Add(ref _bufferedBytes, -outgoing.Bytes);
-                    if (left + outgoing.Bytes >= _bufferBudget && left < _bufferBudget)
+                    var left = Interlocked.Add(ref _bufferedBytes, -unflushed);
+                    if (left + unflushed >= _bufferBudget && left < _bufferBudget)
                     {
                         // Room again: the delivery loop waits for it (see DeliveryLoopAsync).
                         _pulse.Set();
                     }
+
+                    unflushed = 0;
                 }
             }
         }
