@@ -2,9 +2,9 @@ using System.Diagnostics;
 using Grpc.Core;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.QueueManager.Streams;
-using Limits = WebhookConnect.QueueManager.Streams.ConnectService;
 using WebhookConnect.QueueManager.Tests.Support;
 using WebhookConnect.TestKit;
+using Limits = WebhookConnect.QueueManager.Streams.ConnectService;
 
 namespace WebhookConnect.QueueManager.Tests;
 
