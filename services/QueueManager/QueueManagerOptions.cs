@@ -67,6 +67,15 @@ public sealed class QueueManagerOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// Most message bytes one Connect stream may hold in this process on their way to a connector: leased but not yet
+    /// written to the network (a connector that stops reading leaves them here). No more messages are leased to the
+    /// stream while it holds this much; a batch never exceeds it, except a single message larger than it.
+    /// 64 KiB–1 GiB; default 16 MiB (issue 20, finding 7).
+    /// </summary>
+    [Range(64 * 1024, 1024L * 1024 * 1024)]
+    public long StreamBufferBytes { get; set; } = 16 * 1024 * 1024;
+
     /// <summary>How long a registered connection counts after its replica's last refresh (crash detection for
     /// <c>max_connections</c>); refreshed every third of it.</summary>
     [Range(typeof(TimeSpan), "00:00:03", "00:10:00")]

@@ -109,6 +109,18 @@ public sealed class QueueManagerHostTests
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AStreamBufferBelowItsMinimumStopsStartupNamingTheSettingAndTheValue()
+    {
+        var output = await RefusedStartAsync(new Dictionary<string, string>
+        {
+            ["QueueManager:StreamBufferBytes"] = "1024",
+            ["QueueManager:InternalToken"] = "host-tests-internal-token-0123456789",
+        });
+
+        Assert.Contains("Invalid configuration: QueueManager:StreamBufferBytes = '1024': must be between 65536 and 1073741824.", output, StringComparison.Ordinal);
+    }
+
     /// <summary>Starts queue-manager with loopback ports and <paramref name="overrides"/>, expects exit code 2 (a
     /// configuration error) and returns what it printed.</summary>
     private static async Task<string> RefusedStartAsync(Dictionary<string, string> overrides)

@@ -23,13 +23,18 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
 
     /// <summary>ARGV entries per message of publish.lua.</summary>
     private const int PublishArgs = 7;
+
+    /// <summary>Keys of the channels that existed at the last listing (<see cref="ChannelNamesAsync"/>, every few
+    /// seconds by the sweeper). Only those are cached: a name nobody created (an unauthenticated Connect with a made-up
+    /// channel, an admin typo) gets its keys built for the one call and forgotten, so no caller grows this map
+    /// (issue 20, finding 2). A deleted channel leaves it at the next listing.</summary>
     private readonly ConcurrentDictionary<string, ChannelKeys> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ChannelPublisher> _publishers = new(StringComparer.Ordinal);
     private readonly QueueManagerOptions _options = options.Value;
 
     private IDatabase Db => redis.GetDatabase();
 
-    public ChannelKeys KeysOf(string channel) => _keys.GetOrAdd(channel, static name => new ChannelKeys(name));
+    public ChannelKeys KeysOf(string channel) => _keys.TryGetValue(channel, out var keys) ? keys : new ChannelKeys(channel);
 
     public async Task<ChannelConfig?> GetConfigAsync(string channel) =>
         ChannelConfig.FromHash(channel, await Db.HashGetAllAsync(KeysOf(channel).Config));
@@ -116,10 +121,11 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
         _ => throw new InvalidOperationException($"publish.lua answered '{outcome}'."),
     };
 
-    /// <summary>Leases up to <paramref name="count"/> waiting messages to a connection.</summary>
-    public async Task<LeaseBatch> DeliverAsync(string channel, string connectionId, int count)
+    /// <summary>Leases up to <paramref name="count"/> waiting messages to a connection, together at most
+    /// <paramref name="maxBytes"/> envelope bytes (the first message whatever its size; 0 = no byte limit).</summary>
+    public async Task<LeaseBatch> DeliverAsync(string channel, string connectionId, int count, long maxBytes)
     {
-        var result = (RedisResult[])(await QueueScripts.Deliver.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, [connectionId, count]))!;
+        var result = (RedisResult[])(await QueueScripts.Deliver.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, [connectionId, count, maxBytes]))!;
         var status = (string)result[0]!;
         if (status != "ok")
         {
@@ -230,8 +236,30 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
     /// <summary>Names of every channel (for sweeping).</summary>
     public async Task<string[]> ChannelNamesAsync()
     {
-        var names = await Db.SortedSetRangeByRankAsync(GlobalKeys.Channels);
-        return Array.ConvertAll(names, n => (string)n!);
+        var names = Array.ConvertAll(await Db.SortedSetRangeByRankAsync(GlobalKeys.Channels), n => (string)n!);
+        CacheKeysOfOnly(names);
+        return names;
+    }
+
+    /// <summary>Makes the key cache hold exactly the channels listed: existing channels are added, others dropped.</summary>
+    private void CacheKeysOfOnly(string[] names)
+    {
+        var existing = new HashSet<string>(names, StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            if (!_keys.ContainsKey(name))
+            {
+                _keys.TryAdd(name, new ChannelKeys(name));
+            }
+        }
+
+        foreach (var cached in _keys.Keys)
+        {
+            if (!existing.Contains(cached))
+            {
+                _keys.TryRemove(cached, out _);
+            }
+        }
     }
 }
 

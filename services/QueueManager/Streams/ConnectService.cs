@@ -21,6 +21,15 @@ public sealed class ConnectService(
     ILogger<StreamConnection> connectionLogger) : Contracts.V1.ConnectService.ConnectServiceBase
 {
     private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Limits of what a Subscribe frame may ask to store (docs/queue-manager.md, "Limits of a stream").</summary>
+    public const int MaxLabels = 32;
+
+    public const int MaxLabelKeyLength = 64;
+
+    public const int MaxLabelValueLength = 256;
+
+    public const int MaxConnectorVersionLength = 64;
     private readonly QueueManagerOptions _options = options.Value;
 
     public override async Task Connect(IAsyncStreamReader<ConnectRequest> requestStream, IServerStreamWriter<ConnectResponse> responseStream, ServerCallContext context)
@@ -33,11 +42,13 @@ public sealed class ConnectService(
         // A missing or malformed token is refused at once, without waiting for the first frame.
         var token = ReadToken(context.RequestHeaders);
         var subscribe = await ReadSubscribeAsync(requestStream, context.CancellationToken);
-        var config = await Errors.GuardAsync(() => queue.GetConfigAsync(subscribe.Channel))
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"channel '{subscribe.Channel}' does not exist"));
-        if (!ChannelTokens.Matches(config, token, DateTimeOffset.UtcNow, out var generation))
+        // Authenticated before any per-channel state is made (issue 20, finding 2). A channel that does not exist gets
+        // the same answer as a wrong token, so an unauthenticated caller cannot tell which channel names exist.
+        var config = await Errors.GuardAsync(() => queue.GetConfigAsync(subscribe.Channel));
+        var generation = default(TokenGeneration);
+        if (config is null || !ChannelTokens.Matches(config, token, DateTimeOffset.UtcNow, out generation))
         {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, $"the token is not valid for channel '{subscribe.Channel}'"));
+            throw new RpcException(new Status(StatusCode.Unauthenticated, NotAuthenticated(subscribe.Channel)));
         }
 
         var maxInFlight = StreamConnection.EffectiveMaxInFlight(subscribe.MaxInFlight, config);
@@ -54,7 +65,7 @@ public sealed class ConnectService(
             Token = generation,
         };
         info.Labels.Add(subscribe.Labels);
-        var connection = new StreamConnection(info, subscribe.MaxInFlight, config.CreatedAt, ChannelTokens.Hash(token), queue, metrics, _options.HeartbeatInterval, connectionLogger);
+        var connection = new StreamConnection(info, subscribe.MaxInFlight, config.CreatedAt, ChannelTokens.Hash(token), queue, metrics, _options.HeartbeatInterval, _options.StreamBufferBytes, connectionLogger);
         var why = "client closed the stream";
         try
         {
@@ -130,13 +141,36 @@ public sealed class ConnectService(
             throw Invalid("subscribe.connector_id: at most 128 printable characters");
         }
 
-        if (subscribe.Labels.Count > 32)
+        // Connector id, version and labels are stored with the registration and rewritten to Redis every refresh, for
+        // as long as the stream lives: each is bounded (issue 20, finding 7).
+        if (subscribe.ConnectorVersion.Length > MaxConnectorVersionLength || subscribe.ConnectorVersion.Any(char.IsControl))
         {
-            throw Invalid($"subscribe.labels: {subscribe.Labels.Count} entries, at most 32");
+            throw Invalid($"subscribe.connector_version: {subscribe.ConnectorVersion.Length} characters, at most {MaxConnectorVersionLength} printable characters");
+        }
+
+        if (subscribe.Labels.Count > MaxLabels)
+        {
+            throw Invalid($"subscribe.labels: {subscribe.Labels.Count} entries, at most {MaxLabels}");
+        }
+
+        foreach (var (key, value) in subscribe.Labels)
+        {
+            if (key.Length is 0 or > MaxLabelKeyLength || key.Any(char.IsControl))
+            {
+                throw Invalid($"subscribe.labels: key '{Printable(key)}' has {key.Length} characters, must have 1 to {MaxLabelKeyLength} printable characters");
+            }
+
+            if (value.Length > MaxLabelValueLength || value.Any(char.IsControl))
+            {
+                throw Invalid($"subscribe.labels['{Printable(key)}']: value has {value.Length} characters, at most {MaxLabelValueLength} printable characters");
+            }
         }
 
         return subscribe;
     }
+
+    private static string NotAuthenticated(string channel) =>
+        $"the token is not valid for channel '{channel}' (or no such channel exists)";
 
     private static string ReadToken(Metadata headers)
     {

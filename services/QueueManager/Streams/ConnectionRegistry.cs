@@ -53,10 +53,23 @@ public sealed partial class ConnectionRegistry(
                     $"channel '{connection.Channel}' already has its maximum of {config.MaxConnections} connections (max_connections), counted across all replicas"));
         }
 
-        _configs[connection.Channel] = config;
         _connections[connection.Id] = connection;
-        // Re-read after joining the registry: a change made between the caller's read and now had no stream to reach.
-        connection.Apply(await queue.GetConfigAsync(connection.Channel) ?? config);
+        // Re-read after joining the registry: a change made between the caller's read and now had no stream to reach,
+        // and a change made after this read reaches the stream through its event. The token is checked again against
+        // this read, so a rotation without grace (or a delete) that raced the registration takes effect at once
+        // rather than at the next refresh (issue 20, finding 8). The caller's older read is never cached: it could
+        // overwrite a newer one an event just stored.
+        var fresh = await queue.GetConfigAsync(connection.Channel)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"channel '{connection.Channel}' was deleted"));
+        Remember(fresh);
+        if (!ChannelTokens.MatchesHash(fresh, connection.TokenHash, DateTimeOffset.UtcNow, out var generation))
+        {
+            LogTokenRevoked(logger, connection.Id, connection.Channel);
+            throw new RpcException(new Status(StatusCode.Unauthenticated, TokenRevoked(connection.Channel)));
+        }
+
+        connection.Info.Token = generation;
+        connection.Apply(fresh);
         await redis.GetDatabase().HashSetAsync(GlobalKeys.ConnectionIndex, connection.Id, connection.Channel);
         LogConnected(logger, connection.Id, connection.Channel, connection.Info.ConnectorId, connection.Info.MaxInFlight);
     }
@@ -177,14 +190,20 @@ public sealed partial class ConnectionRegistry(
         if (!ChannelTokens.MatchesHash(config, connection.TokenHash, now, out var generation))
         {
             LogTokenRevoked(logger, connection.Id, connection.Channel);
-            connection.Close(new Status(
-                StatusCode.Unauthenticated,
-                $"the token this stream authenticated with is no longer valid for channel '{connection.Channel}' (rotated, grace period over); reconnect with the current token"));
+            connection.Close(new Status(StatusCode.Unauthenticated, TokenRevoked(connection.Channel)));
             return;
         }
 
         connection.Info.Token = generation;
     }
+
+    /// <summary>Caches a config read unless a newer one (a later <c>updated_ms</c>, the channel's version) is cached
+    /// already: reads finish out of order. Returns the config now cached.</summary>
+    private ChannelConfig Remember(ChannelConfig read) =>
+        _configs.AddOrUpdate(read.Name, read, (_, cached) => cached.UpdatedAt > read.UpdatedAt ? cached : read);
+
+    private static string TokenRevoked(string channel) =>
+        $"the token this stream authenticated with is no longer valid for channel '{channel}' (rotated, grace period over); reconnect with the current token";
 
     private void OnEvent(ClusterEvent clusterEvent)
     {
@@ -204,6 +223,7 @@ public sealed partial class ConnectionRegistry(
                 _ = ReloadAsync(clusterEvent.Channel);
                 break;
             case ClusterEventKind.ChannelDeleted:
+                _configs.TryRemove(clusterEvent.Channel, out _);
                 foreach (var connection in _connections.Values)
                 {
                     if (connection.Channel == clusterEvent.Channel)
@@ -242,7 +262,7 @@ public sealed partial class ConnectionRegistry(
                 return;
             }
 
-            _configs[channel] = config;
+            config = Remember(config);
             var now = DateTimeOffset.UtcNow;
             foreach (var connection in _connections.Values)
             {

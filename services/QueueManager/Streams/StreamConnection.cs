@@ -19,7 +19,8 @@ public sealed partial class StreamConnection
     private readonly ILogger _logger;
     private readonly TimeSpan _heartbeat;
     private readonly TimeSpan _pollInterval;
-    private readonly Channel<ConnectResponse> _outbound;
+    private readonly Channel<Outgoing> _outbound;
+    private readonly long _bufferBudget;
     private readonly Pulse _pulse = new();
     private readonly Lock _gate = new();
     private readonly QueueMetrics _metrics;
@@ -31,6 +32,8 @@ public sealed partial class StreamConnection
     private long _acked;
     private long _nacked;
     private long _lastActivityTicks;
+    /// <summary>Envelope bytes leased and not yet written to the response stream (bounded by <see cref="_bufferBudget"/>).</summary>
+    private long _bufferedBytes;
 
     public StreamConnection(
         Connection info,
@@ -40,6 +43,7 @@ public sealed partial class StreamConnection
         MessageQueue queue,
         QueueMetrics metrics,
         TimeSpan heartbeat,
+        long bufferBudget,
         ILogger logger)
     {
         _metrics = metrics;
@@ -49,9 +53,10 @@ public sealed partial class StreamConnection
         TokenHash = tokenHash;
         _queue = queue;
         _heartbeat = heartbeat;
+        _bufferBudget = bufferBudget;
         _pollInterval = TimeSpan.FromSeconds(2);
         _logger = logger;
-        _outbound = System.Threading.Channels.Channel.CreateBounded<ConnectResponse>(
+        _outbound = System.Threading.Channels.Channel.CreateBounded<Outgoing>(
             new BoundedChannelOptions((int)info.MaxInFlight + 16) { SingleReader = true });
         _lastActivityTicks = DateTimeOffset.UtcNow.UtcTicks;
     }
@@ -110,7 +115,7 @@ public sealed partial class StreamConnection
         try
         {
             using var room = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await _outbound.Writer.WriteAsync(new ConnectResponse { Draining = new Draining { Reason = reason } }, room.Token);
+            await _outbound.Writer.WriteAsync(new Outgoing(new ConnectResponse { Draining = new Draining { Reason = reason } }, 0), room.Token);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
         {
@@ -190,7 +195,7 @@ public sealed partial class StreamConnection
         CancellationToken callCancelled)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(callCancelled);
-        _outbound.Writer.TryWrite(subscribed);
+        _outbound.Writer.TryWrite(new Outgoing(subscribed, 0));
         var writer = WriteLoopAsync(responses, stop.Token);
         var reader = ReadLoopAsync(requests, stop.Token);
         var delivery = DeliveryLoopAsync(stop.Token);
@@ -237,14 +242,31 @@ public sealed partial class StreamConnection
     private async Task WriteLoopAsync(IServerStreamWriter<ConnectResponse> responses, CancellationToken cancellationToken)
     {
         var reader = _outbound.Reader;
+        // Bytes written with BufferHint sit in Kestrel's response buffer until the next flush: they leave the budget
+        // only once a flush completed (the flush waits for the peer's flow-control window), so a connector that
+        // stops reading leaves at most StreamBufferBytes (plus one message) in this process.
+        long unflushed = 0;
         while (await reader.WaitToReadAsync(cancellationToken))
         {
-            while (reader.TryRead(out var response))
+            while (reader.TryRead(out var outgoing))
             {
                 // Coalesce a burst of deliveries into few HTTP/2 writes; flush with the last one.
-                responses.WriteOptions = reader.Count > 0 ? new WriteOptions(WriteFlags.BufferHint) : null;
+                var flush = reader.Count == 0;
+                responses.WriteOptions = flush ? null : new WriteOptions(WriteFlags.BufferHint);
                 // With the token: a connector that stops reading must not pin the stream forever.
-                await responses.WriteAsync(response, cancellationToken);
+                await responses.WriteAsync(outgoing.Response, cancellationToken);
+                unflushed += outgoing.Bytes;
+                if (flush && unflushed > 0)
+                {
+                    var left = Interlocked.Add(ref _bufferedBytes, -unflushed);
+                    if (left + unflushed >= _bufferBudget && left < _bufferBudget)
+                    {
+                        // Room again: the delivery loop waits for it (see DeliveryLoopAsync).
+                        _pulse.Set();
+                    }
+
+                    unflushed = 0;
+                }
             }
         }
     }
@@ -257,6 +279,11 @@ public sealed partial class StreamConnection
             var request = requests.Current;
             switch (request.FrameCase)
             {
+                case ConnectRequest.FrameOneofCase.Ack when request.Ack.MessageIds.Count > MaxIdsPerFrame:
+                    // One ack is one Lua call, which blocks Redis for every channel while it runs (issue 20, finding 7).
+                    throw new RpcException(new Status(
+                        StatusCode.InvalidArgument,
+                        $"ack.message_ids: {request.Ack.MessageIds.Count} ids in one frame, at most {MaxIdsPerFrame} (the larger of 1000 and the stream's max_in_flight); send several frames"));
                 case ConnectRequest.FrameOneofCase.Ack:
                     await AckAsync(request.Ack);
                     break;
@@ -317,12 +344,20 @@ public sealed partial class StreamConnection
         _pulse.Set();
     }
 
+    /// <summary>Most message ids one ack frame may carry: a connector never holds more than max_in_flight.</summary>
+    public int MaxIdsPerFrame => Math.Max(MinIdsPerFrameLimit, (int)Info.MaxInFlight);
+
+    public const int MinIdsPerFrameLimit = 1000;
+
     private async Task DeliveryLoopAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
             var credits = (int)Info.MaxInFlight - LeaseCount;
-            if (credits <= 0 || _stopDeliveries || Draining)
+            // Bytes not yet written count against the budget, so a connector that stops reading stops the leasing
+            // instead of piling messages up here (issue 20, finding 7); its leases expire or are released as usual.
+            var room = _bufferBudget - Interlocked.Read(ref _bufferedBytes);
+            if (credits <= 0 || room <= 0 || _stopDeliveries || Draining)
             {
                 await _pulse.WaitAsync(_pollInterval, cancellationToken);
                 continue;
@@ -335,7 +370,7 @@ public sealed partial class StreamConnection
                 await _pulse.WaitAsync(_pollInterval, cancellationToken);
             }
 
-            var batch = await _queue.DeliverAsync(Channel, Id, credits);
+            var batch = await _queue.DeliverAsync(Channel, Id, credits, room);
             switch (batch.Status)
             {
                 case LeaseStatus.Paused:
@@ -358,7 +393,8 @@ public sealed partial class StreamConnection
             }
 
             var deadline = Timestamp.FromDateTimeOffset(batch.LeaseDeadline);
-            var deliveries = new ConnectResponse[batch.Messages.Length];
+            var deliveries = new Outgoing[batch.Messages.Length];
+            long bytes = 0;
             lock (_gate)
             {
                 for (var i = 0; i < deliveries.Length; i++)
@@ -366,11 +402,13 @@ public sealed partial class StreamConnection
                     var leased = batch.Messages[i];
                     var message = Message.Parser.ParseFrom(leased.Envelope);
                     message.Attempt = (uint)leased.Attempt;
-                    deliveries[i] = new ConnectResponse { Delivery = new Delivery { Message = message, LeaseDeadline = deadline } };
+                    deliveries[i] = new Outgoing(new ConnectResponse { Delivery = new Delivery { Message = message, LeaseDeadline = deadline } }, leased.Envelope.Length);
+                    bytes += leased.Envelope.Length;
                     _leases[leased.MessageId] = (batch.LeaseDeadline, message.ReceivedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow);
                 }
             }
 
+            Interlocked.Add(ref _bufferedBytes, bytes);
             Interlocked.Add(ref _delivered, deliveries.Length);
             _metrics.Delivered(Channel, deliveries.Length);
             foreach (var delivery in deliveries)
@@ -393,7 +431,7 @@ public sealed partial class StreamConnection
                 return;
             }
 
-            _outbound.Writer.TryWrite(new ConnectResponse { Ping = new Ping { Nonce = ++nonce, SentAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } });
+            _outbound.Writer.TryWrite(new Outgoing(new ConnectResponse { Ping = new Ping { Nonce = ++nonce, SentAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } }, 0));
         }
     }
 
@@ -414,6 +452,9 @@ public sealed partial class StreamConnection
             // Already accounted for by RunAsync; here we only wait for the loop to end.
         }
     }
+
+    /// <summary>A frame for the single writer, with the message bytes it holds against the stream's buffer budget.</summary>
+    private readonly record struct Outgoing(ConnectResponse Response, int Bytes);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Connection {ConnectionId}: a stream loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string connectionId);

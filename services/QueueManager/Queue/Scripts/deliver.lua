@@ -1,24 +1,32 @@
--- Lease up to ARGV[2] waiting messages to connection ARGV[1].
+-- Lease up to ARGV[2] waiting messages to connection ARGV[1], together at most ARGV[3] envelope bytes (0: no byte
+-- limit); the first message is leased whatever its size, so a large message still moves.
 -- Returns { status, lease_deadline_ms, id1, attempt1, envelope1, id2, ... } with status 'ok', 'paused' or 'gone'.
 -- Invariant: a leased id is in leases (score = deadline) and owners (= the connection) and nowhere in ready or
--- delayed; expired messages are never delivered.
-local connection, wanted = ARGV[1], tonumber(ARGV[2])
+-- delayed; expired messages are never delivered; an id popped but not leased for lack of bytes goes back to ready
+-- with its score (its place in the FIFO).
+local connection, wanted, max_bytes = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]) or 0
 if not redis.call('ZSCORE', K_CONNS, connection) then return { 'gone' } end
 if cfg_number('paused', 0) == 1 then return { 'paused' } end
 local now = now_ms()
 local deadline = now + cfg_number('ack_timeout_ms', 30000)
 local out = { 'ok', tostring(deadline) }
 local delivered = 0
+local bytes = 0
+local full = false
 local rounds = 0
-while delivered < wanted and rounds < 8 do
+while delivered < wanted and rounds < 8 and not full do
   rounds = rounds + 1
   local popped = redis.call('ZPOPMIN', K_READY, wanted - delivered)
   if #popped == 0 then break end
   for i = 1, #popped, 2 do
     local id = popped[i]
     local expires = redis.call('ZSCORE', K_EXPIRY, id)
-    local envelope = redis.call('HGET', K_MESSAGES, id)
-    if not envelope then
+    local envelope = nil
+    if not full then envelope = redis.call('HGET', K_MESSAGES, id) end
+    if envelope and max_bytes > 0 and delivered > 0 and bytes + #envelope > max_bytes then full = true end
+    if full then
+      redis.call('ZADD', K_READY, popped[i + 1], id)
+    elseif not envelope then
       -- stale entry (the message was settled meanwhile): drop it
     elseif expires and tonumber(expires) <= now then
       expire(id, now)
@@ -33,6 +41,7 @@ while delivered < wanted and rounds < 8 do
       out[#out + 1] = tostring(attempts)
       out[#out + 1] = envelope
       delivered = delivered + 1
+      bytes = bytes + #envelope
     end
   end
 end
