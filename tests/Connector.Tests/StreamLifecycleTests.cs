@@ -113,14 +113,13 @@ public sealed class StreamLifecycleTests(QueueStack stack) : IClassFixture<Queue
     }
 
     [Fact]
-    public async Task AnUnknownChannelIsReportedLoudlyAsRefusedAndTheConnectorStaysUnready()
+    public async Task AnUnknownChannelIsReportedLoudlyAsNotFoundAndTheConnectorStaysUnready()
     {
         await using var target = await TargetServer.StartAsync();
         var missing = TestChannels.UniqueName("missing");
         await using var connector = ConnectorProcess.Start(stack.Port, Configs.Single(missing, target.Url()), files: Configs.Token("some-token-0123456789"));
 
-        // Unauthenticated, as for a wrong token: queue-manager does not tell a token-less caller which channels exist.
-        await connector.Process.WaitForLineAsync(line => line.Contains($"QUEUE-MANAGER REFUSED channel {missing}: Unauthenticated", StringComparison.Ordinal), Patience);
+        await connector.Process.WaitForLineAsync(line => line.Contains($"QUEUE-MANAGER REFUSED channel {missing}: NotFound", StringComparison.Ordinal), Patience);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await connector.ReadyStatusAsync());
         Assert.False(connector.Process.HasExited);
     }

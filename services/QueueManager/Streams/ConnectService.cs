@@ -42,13 +42,14 @@ public sealed class ConnectService(
         // A missing or malformed token is refused at once, without waiting for the first frame.
         var token = ReadToken(context.RequestHeaders);
         var subscribe = await ReadSubscribeAsync(requestStream, context.CancellationToken);
-        // Authenticated before any per-channel state is made (issue 20, finding 2). A channel that does not exist gets
-        // the same answer as a wrong token, so an unauthenticated caller cannot tell which channel names exist.
-        var config = await Errors.GuardAsync(() => queue.GetConfigAsync(subscribe.Channel));
-        var generation = default(TokenGeneration);
-        if (config is null || !ChannelTokens.Matches(config, token, DateTimeOffset.UtcNow, out generation))
+        // Authenticated before any per-channel state is made (issue 20, finding 2): reading a config caches nothing for
+        // a name that does not exist. An unknown channel is NOT_FOUND as SPEC §7 says; channel names are not secrets
+        // (docs/security.md), the tokens are.
+        var config = await Errors.GuardAsync(() => queue.GetConfigAsync(subscribe.Channel))
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"channel '{subscribe.Channel}' does not exist"));
+        if (!ChannelTokens.Matches(config, token, DateTimeOffset.UtcNow, out var generation))
         {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, NotAuthenticated(subscribe.Channel)));
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"the token is not valid for channel '{subscribe.Channel}'"));
         }
 
         var maxInFlight = StreamConnection.EffectiveMaxInFlight(subscribe.MaxInFlight, config);
@@ -168,9 +169,6 @@ public sealed class ConnectService(
 
         return subscribe;
     }
-
-    private static string NotAuthenticated(string channel) =>
-        $"the token is not valid for channel '{channel}' (or no such channel exists)";
 
     private static string ReadToken(Metadata headers)
     {
