@@ -14,18 +14,21 @@ public sealed class AdminOptions : IValidatableObject
 
     /// <summary>Admin tokens with full access, comma-separated (<c>Admin__Tokens</c>). At least one token, from here
     /// or <see cref="TokenFile"/>, is required.</summary>
+    [DataType(DataType.Password)]
     public string Tokens { get; set; } = "";
 
     /// <summary>A file with one full-access token per line (a mounted secret), re-read while running.</summary>
     public string TokenFile { get; set; } = "";
 
     /// <summary>Tokens that may read settings, stats and message contents (bodies, headers), comma-separated.</summary>
+    [DataType(DataType.Password)]
     public string ContentsTokens { get; set; } = "";
 
     /// <summary>A file with one contents token per line, re-read while running.</summary>
     public string ContentsTokenFile { get; set; } = "";
 
     /// <summary>Tokens that may read settings and stats only (no message contents, no change), comma-separated.</summary>
+    [DataType(DataType.Password)]
     public string ReadOnlyTokens { get; set; } = "";
 
     /// <summary>A file with one read-only token per line, re-read while running.</summary>
@@ -51,6 +54,7 @@ public sealed class AdminOptions : IValidatableObject
     public string QueueManager { get; set; } = "http://127.0.0.1:5004";
 
     /// <summary>The queue-manager's internal token, when it has one (<c>QueueManager:InternalToken</c> there).</summary>
+    [DataType(DataType.Password)]
     public string QueueManagerToken { get; set; } = "";
 
     /// <summary>Address of the gRPC and HTTP listeners.</summary>
@@ -115,6 +119,11 @@ public sealed class AdminOptions : IValidatableObject
             {
                 yield return new ValidationResult($"'{path}': token number {entry} is shorter than {MinimumTokenLength} characters: generate one with e.g. 'openssl rand -hex 32'.", [name]);
             }
+        }
+
+        if (AuditFile.Length > 0 && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(AuditFile))))
+        {
+            yield return new ValidationResult("its directory does not exist.", [nameof(AuditFile)]);
         }
 
         foreach (var directory in Split(ChannelsFileSecretDirectories))
