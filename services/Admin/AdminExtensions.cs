@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Admin.Api;
 using WebhookConnect.Admin.Authentication;
@@ -20,6 +21,10 @@ public static class AdminExtensions
         services.AddGrpcClientDefaults<QueueAdminClient>(sp => sp.GetRequiredService<IOptions<AdminOptions>>().Value.QueueManager);
         services.AddSingleton<AdminMetrics>();
         services.AddSingleton<AdminForwarder>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<AdminTokens>();
+        services.AddSingleton<AdminAudit>();
+        services.AddHostedService(sp => sp.GetRequiredService<AdminAudit>());
         services.AddSingleton<AdminAuthentication>();
         services.AddSingleton<ChannelsFileApplier>();
         services.AddHostedService(sp => sp.GetRequiredService<ChannelsFileApplier>());

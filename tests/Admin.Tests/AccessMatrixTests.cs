@@ -3,21 +3,27 @@ using System.Net.Http.Headers;
 using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
+using WebhookConnect.Contracts.Admin.V1;
 using AdminServiceDescriptor = WebhookConnect.Contracts.Admin.V1.AdminService;
+using ProtoOptions = WebhookConnect.Contracts.Admin.V1.AdminExtensions;
 
 namespace WebhookConnect.Admin.Tests;
 
 /// <summary>
-/// Every AdminService method and every JSON twin path, called without a token, with a read-only token and with an
-/// admin token. The read methods are listed here, independently of the service's own list, so that a method added
-/// to admin.proto must be classified before this test passes.
+/// Every AdminService method and every JSON twin path, called without a token, with a read-only token, with a
+/// contents token and with an admin token. The methods are classified here, independently of admin.proto's
+/// <c>(required_permission)</c>, so that a method added to admin.proto must be classified (and its option checked)
+/// before this test passes.
 /// </summary>
 public sealed class AccessMatrixTests(AdminStack stack) : IClassFixture<AdminStack>
 {
     private static readonly string[] ReadMethods =
     [
-        "GetChannel", "ListChannels", "ListConnections", "GetChannelStats", "GetOverview", "ListDeadLetters", "GetDeadLetter", "PeekMessages",
+        "GetChannel", "ListChannels", "ListConnections", "GetChannelStats", "GetOverview", "ListDeadLetters", "PeekMessages",
     ];
+
+    /// <summary>Methods that always return message contents (bodies, headers): not for a read-only token.</summary>
+    private static readonly string[] ContentsMethods = ["GetDeadLetter"];
 
     private static readonly string[] WriteMethods =
     [
@@ -54,16 +60,21 @@ public sealed class AccessMatrixTests(AdminStack stack) : IClassFixture<AdminSta
     ];
 
     [Fact]
-    public void EveryMethodOfTheServiceIsClassifiedAsReadOrWrite()
+    public void EveryMethodOfTheServiceIsClassifiedAndAdminProtoDeclaresTheSamePermission()
     {
         var methods = AdminServiceDescriptor.Descriptor.Methods.Select(m => m.Name).Order(StringComparer.Ordinal).ToArray();
 
-        Assert.Equal(methods, ReadMethods.Concat(WriteMethods).Order(StringComparer.Ordinal).ToArray());
+        Assert.Equal(methods, ReadMethods.Concat(ContentsMethods).Concat(WriteMethods).Order(StringComparer.Ordinal).ToArray());
         Assert.Equal(methods, TwinPaths.Select(p => p.Method).Distinct().Order(StringComparer.Ordinal).ToArray());
+        foreach (var method in AdminServiceDescriptor.Descriptor.Methods)
+        {
+            var expected = ReadMethods.Contains(method.Name) ? Permission.Read : ContentsMethods.Contains(method.Name) ? Permission.ReadContents : Permission.Write;
+            Assert.Equal((method.Name, expected), (method.Name, method.GetOptions().GetExtension(ProtoOptions.RequiredPermission)));
+        }
     }
 
     [Fact]
-    public async Task OverGrpcNoTokenIsUnauthenticatedAndAReadOnlyTokenMayCallOnlyTheReadMethods()
+    public async Task OverGrpcEachTokenKindMayCallExactlyTheMethodsItsPermissionsAllow()
     {
         var channel = $"matrix-{Guid.NewGuid().ToString("N")[..6]}";
         var failures = new List<string>();
@@ -71,11 +82,14 @@ public sealed class AccessMatrixTests(AdminStack stack) : IClassFixture<AdminSta
         {
             var none = await CallAsync(method, channel, token: null);
             var readOnly = await CallAsync(method, channel, AdminStack.ReadOnlyToken);
+            var contents = await CallAsync(method, channel, AdminStack.ContentsToken);
             var admin = await CallAsync(method, channel, AdminStack.Token);
             var isRead = ReadMethods.Contains(method.Name);
+            var isContents = ContentsMethods.Contains(method.Name);
 
             Expect(failures, method.Name, "no token", none.StatusCode == StatusCode.Unauthenticated, none);
             Expect(failures, method.Name, "read-only token", isRead ? ReachedTheQueue(readOnly) : readOnly.StatusCode == StatusCode.PermissionDenied, readOnly);
+            Expect(failures, method.Name, "contents token", isRead || isContents ? ReachedTheQueue(contents) : contents.StatusCode == StatusCode.PermissionDenied, contents);
             Expect(failures, method.Name, "admin token", ReachedTheQueue(admin), admin);
         }
 
@@ -83,7 +97,7 @@ public sealed class AccessMatrixTests(AdminStack stack) : IClassFixture<AdminSta
     }
 
     [Fact]
-    public async Task OverTheJsonTwinNoTokenIs401AndAReadOnlyTokenGets403OnEveryChange()
+    public async Task OverTheJsonTwinNoTokenIs401AndEachTokenKindGets403OutsideItsPermissions()
     {
         var channel = $"matrix-json-{Guid.NewGuid().ToString("N")[..6]}";
         var failures = new List<string>();
@@ -92,11 +106,14 @@ public sealed class AccessMatrixTests(AdminStack stack) : IClassFixture<AdminSta
             var path = template.Replace("{c}", channel, StringComparison.Ordinal);
             var none = await SendAsync(verb, path, token: null);
             var readOnly = await SendAsync(verb, path, AdminStack.ReadOnlyToken);
+            var contents = await SendAsync(verb, path, AdminStack.ContentsToken);
             var admin = await SendAsync(verb, path, AdminStack.Token);
             var isRead = ReadMethods.Contains(method);
+            var isContents = ContentsMethods.Contains(method);
 
             Expect(failures, $"{verb} {template}", "no token", none.Status == HttpStatusCode.Unauthorized, none);
             Expect(failures, $"{verb} {template}", "read-only token", isRead ? ReachedTheQueue(readOnly) : readOnly.Status == HttpStatusCode.Forbidden, readOnly);
+            Expect(failures, $"{verb} {template}", "contents token", isRead || isContents ? ReachedTheQueue(contents) : contents.Status == HttpStatusCode.Forbidden, contents);
             Expect(failures, $"{verb} {template}", "admin token", ReachedTheQueue(admin), admin);
         }
 

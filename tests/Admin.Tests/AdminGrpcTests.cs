@@ -35,13 +35,13 @@ public sealed class AdminGrpcTests(AdminStack stack) : IClassFixture<AdminStack>
         Assert.NotEqual(created.Token, rotated.NewToken);
         Assert.Equal(StatusCode.NotFound, gone.StatusCode);
         Assert.Contains(name, gone.Status.Detail, StringComparison.Ordinal);
-        await stack.Admin.WaitForLineAsync(l => l.Contains($"called DeleteChannel on channel '{name}': OK", StringComparison.Ordinal), QueueManagerProcess.Patience);
+        await stack.Admin.WaitForLineAsync(l => l.Contains($": DeleteChannel on channel '{name}': OK", StringComparison.Ordinal), QueueManagerProcess.Patience);
         Assert.DoesNotContain(created.Token, stack.Admin.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(AdminStack.Token, stack.Admin.Output, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task EveryChangeLeavesOneAuditLineAndReadsLeaveNone()
+    public async Task EveryChangeLeavesOneAuditLineAndReadsOfSettingsLeaveNone()
     {
         var name = UniqueName("audited");
         var missing = UniqueName("missing");
@@ -56,17 +56,19 @@ public sealed class AdminGrpcTests(AdminStack stack) : IClassFixture<AdminStack>
         await Assert.ThrowsAsync<RpcException>(() => stack.Client.PauseChannelAsync(new PauseChannelRequest { Channel = missing }, headers).ResponseAsync);
         using var resumed = await http.PostAsync(new Uri($"/admin/webhook-connect/channels/{name}/resume", UriKind.Relative), null);
         using var read = await http.GetAsync(new Uri($"/admin/webhook-connect/channels/{name}", UriKind.Relative));
-        await stack.Admin.WaitForLineAsync(l => l.Contains($"called ResumeChannel on channel '{name}': OK", StringComparison.Ordinal), QueueManagerProcess.Patience);
+        await stack.Admin.WaitForLineAsync(l => l.Contains($": ResumeChannel on channel '{name}': OK", StringComparison.Ordinal), QueueManagerProcess.Patience);
 
-        var lines = stack.Admin.Output.Split('\n');
-        var audited = lines.Where(l => l.Contains("audit: ", StringComparison.Ordinal) && (l.Contains($"'{name}'", StringComparison.Ordinal) || l.Contains($"'{missing}'", StringComparison.Ordinal))).ToList();
+        // "audit: write by rw-1a2b3c4d: PauseChannel on channel 'x': OK  {parameters}"
+        var audited = stack.Admin.Output.Split('\n')
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"audit: (\w+) by (\S+): (\w+) on channel '([^']*)': (\w+)"))
+            .Where(m => m.Success && (m.Groups[4].Value == name || m.Groups[4].Value == missing))
+            .ToList();
         Assert.Equal(System.Net.HttpStatusCode.OK, resumed.StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.OK, read.StatusCode);
         Assert.Equal(
-            [$"CreateChannel on channel '{name}': OK", $"PauseChannel on channel '{name}': OK", $"PauseChannel on channel '{missing}': NotFound", $"ResumeChannel on channel '{name}': OK"],
-            audited.Select(l => l[(l.IndexOf(" called ", StringComparison.Ordinal) + " called ".Length)..].TrimEnd('\r')).ToList());
-        var callers = audited.Select(l => l[(l.IndexOf("audit: ", StringComparison.Ordinal) + "audit: ".Length)..l.IndexOf(" called ", StringComparison.Ordinal)]).Distinct().ToList();
-        Assert.Single(callers);
+            [$"write CreateChannel {name} OK", $"write PauseChannel {name} OK", $"write PauseChannel {missing} NotFound", $"write ResumeChannel {name} OK"],
+            audited.Select(m => $"{m.Groups[1].Value} {m.Groups[3].Value} {m.Groups[4].Value} {m.Groups[5].Value}").ToList());
+        Assert.Single(audited.Select(m => m.Groups[2].Value).Distinct());
         Assert.DoesNotContain(AdminStack.Token, stack.Admin.Output, StringComparison.Ordinal);
     }
 

@@ -12,6 +12,7 @@ public sealed class AdminStack : IAsyncLifetime
 {
     public const string Token = "admin-token-for-tests-0123456789abcdef";
     public const string ReadOnlyToken = "read-only-token-for-tests-0123456789";
+    public const string ContentsToken = "contents-token-for-tests-0123456789ab";
     public const string InternalToken = "internal-token-for-tests-0123456789";
 
     public RedisServer Redis { get; private set; } = null!;
@@ -27,30 +28,51 @@ public sealed class AdminStack : IAsyncLifetime
 
     public AdminClient Client => new(Channel);
 
+    /// <summary>The admin service's audit file (<c>Admin:AuditFile</c>).</summary>
+    public string AuditFile { get; } = Path.Combine(Directory.CreateTempSubdirectory("wc-admin-audit-").FullName, "audit.jsonl");
+
     public static Metadata Bearer(string token) => new() { { "authorization", "Bearer " + token } };
 
     public async ValueTask InitializeAsync()
     {
         Redis = await RedisServer.StartAsync();
         QueueManager = await QueueManagerProcess.StartAsync(Redis.Endpoint, new Dictionary<string, string> { ["QueueManager:InternalToken"] = InternalToken });
-        var grpcPort = FreePort.Next();
-        var httpPort = FreePort.Next();
-        Http = new Uri($"http://127.0.0.1:{httpPort}");
-        Admin = ServiceBinaries.Start("admin", AdminAssembly, Settings(grpcPort, new Dictionary<string, string>
+        (Admin, Channel, Http) = await StartAdminAsync("admin", new Dictionary<string, string>
         {
-            ["Admin:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
             ["Admin:Tokens"] = Token,
             ["Admin:ReadOnlyTokens"] = ReadOnlyToken,
+            ["Admin:ContentsTokens"] = ContentsToken,
+            ["Admin:AuditFile"] = AuditFile,
+        });
+    }
+
+    /// <summary>
+    /// Starts an admin service on this stack's queue-manager with <paramref name="settings"/> (the tokens among them)
+    /// and waits until its gRPC health answers SERVING: the process, a gRPC channel to it and its JSON twin's address.
+    /// </summary>
+    public async Task<(ChildProcess Process, GrpcChannel Channel, Uri Http)> StartAdminAsync(string name, IReadOnlyDictionary<string, string> settings)
+    {
+        var grpcPort = FreePort.Next();
+        var httpPort = FreePort.Next();
+        var all = new Dictionary<string, string>
+        {
+            ["Admin:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
             ["Admin:QueueManager"] = QueueManager.InternalAddress,
             ["Admin:QueueManagerToken"] = InternalToken,
-        }));
-        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
-        await Admin.UntilAsync(
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        var process = ServiceBinaries.Start(name, AdminAssembly, Settings(grpcPort, all));
+        var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        await process.UntilAsync(
             async () =>
             {
                 try
                 {
-                    return (await new Health.HealthClient(Channel).CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving;
+                    return (await new Health.HealthClient(channel).CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving;
                 }
                 catch (RpcException)
                 {
@@ -59,6 +81,7 @@ public sealed class AdminStack : IAsyncLifetime
             },
             QueueManagerProcess.Patience,
             "the admin service's gRPC health to answer SERVING");
+        return (process, channel, new Uri($"http://127.0.0.1:{httpPort}"));
     }
 
     public static string AdminAssembly => ServiceBinaries.Assembly("Admin", "WebhookConnect.Admin");
@@ -98,6 +121,8 @@ public sealed class AdminStack : IAsyncLifetime
         {
             await Redis.DisposeAsync();
         }
+
+        Directory.Delete(Path.GetDirectoryName(AuditFile)!, recursive: true);
     }
 
     /// <summary>An HTTP client for the JSON twin, with <paramref name="token"/> as its bearer token when given.</summary>

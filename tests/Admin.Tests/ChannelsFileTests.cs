@@ -4,6 +4,7 @@ using Grpc.Net.Client;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.TestKit;
+using WebhookConnect.TestKit.Services;
 
 namespace WebhookConnect.Admin.Tests;
 
@@ -146,6 +147,69 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
         Assert.Equal(2, exitCode);
         Assert.Contains("Admin:ChannelsFile", admin.Output, StringComparison.Ordinal);
         Assert.Contains(expected, admin.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("non-secret-field", "channels[0] (x).endpoints[0].idempotency_header_file: 'idempotency_header' is not a secret field")]
+    [InlineData("outside-directory", "channels[0] (x).endpoints[0].verification.github.secret_file: refused: '{outside}' is outside the directories secrets may be read from ({directory}; setting Admin:ChannelsFileSecretDirectories)")]
+    [InlineData("admin-token-file", "channels[0] (x).token_file: refused: '{tokens}' is an admin token file")]
+    [InlineData("own-setting", "channels[0] (x).token_env: refused: environment variable 'Admin__Tokens' looks like a setting of this service")]
+    public async Task SubstitutionIsRefusedOutsideSecretFieldsAndAllowedPlacesNamingTheFieldAndTheReason(string attack, string expected)
+    {
+        // The attacker edits the channels file to pull a readable file or setting into the channel: the admin token
+        // file, a file elsewhere on disk, or the service's own Admin__Tokens.
+        var outside = Path.Combine(Directory.CreateTempSubdirectory("wc-outside-").FullName, "secret");
+        await File.WriteAllTextAsync(outside, "not-for-the-channels-file");
+        var tokens = Path.Combine(_directory, "admin-tokens");
+        await File.WriteAllTextAsync(tokens, AdminStack.Token + "\n");
+        var entry = attack switch
+        {
+            "non-secret-field" => $"endpoints: [{{ id: x, idempotency_header_file: {tokens} }}]",
+            "outside-directory" => $"endpoints: [{{ id: x, verification: {{ github: {{ secret_file: {outside} }} }} }}]",
+            "admin-token-file" => $"token_file: {tokens}\n    endpoints: [{{ id: x }}]",
+            _ => "token_env: Admin__Tokens\n    endpoints: [{ id: x }]",
+        };
+        var file = Path.Combine(_directory, $"attack-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(file, $"channels:\n  - name: x\n    {entry}\n");
+        await using var admin = ServiceBinaries.Start("admin-substitution", AdminStack.AdminAssembly, AdminStack.Settings(FreePort.Next(), new Dictionary<string, string>
+        {
+            ["Admin:TokenFile"] = tokens,
+            ["Admin:ChannelsFile"] = file,
+        }));
+
+        var exitCode = await admin.WaitForExitAsync(Patience);
+        Directory.Delete(Path.GetDirectoryName(outside)!, recursive: true);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Admin:ChannelsFile", admin.Output, StringComparison.Ordinal);
+        Assert.Contains(expected.Replace("{outside}", outside, StringComparison.Ordinal).Replace("{directory}", _directory, StringComparison.Ordinal).Replace("{tokens}", tokens, StringComparison.Ordinal), admin.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(AdminStack.Token, admin.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ATokenChangedThroughTheFileKeepsThePreviousOneExactlyAsLongAsTheFileSays()
+    {
+        var name = $"grace-{Guid.NewGuid().ToString("N")[..6]}";
+        var file = Path.Combine(_directory, "channels.yaml");
+        string Version(string token, string grace) =>
+            $"channels:\n  - name: {name}\n    token: {token}\n{grace}    endpoints: [{{ id: {name}, verification: {{ github: {{ secret: s3cret }} }} }}]\n";
+        var first = "wct_first_" + Guid.NewGuid().ToString("N");
+        var second = "wct_second_" + Guid.NewGuid().ToString("N");
+        var third = "wct_third_" + Guid.NewGuid().ToString("N");
+        await File.WriteAllTextAsync(file, Version(first, ""));
+        await using var admin = await StartAdminAsync(file);
+        var client = new AdminService.AdminServiceClient(admin.Channel);
+        var created = await WaitForChannelAsync(client, name, _ => true);
+
+        await File.WriteAllTextAsync(file, Version(second, "    token_grace_period_seconds: 0\n"));
+        var revokedAtOnce = await WaitForChannelAsync(client, name, c => c.TokenIssuedAt != created.TokenIssuedAt);
+        var firstRefused = await TestConnector.RefusedAsync(stack.QueueManager.Channel, first, new ConnectRequest { Subscribe = new Subscribe { Channel = name } });
+        await File.WriteAllTextAsync(file, Version(third, "    token_grace_period_seconds: 600\n"));
+        var withGrace = await WaitForChannelAsync(client, name, c => c.TokenIssuedAt != revokedAtOnce.TokenIssuedAt);
+
+        Assert.Null(revokedAtOnce.PreviousTokenExpiresAt);
+        Assert.Equal(StatusCode.Unauthenticated, firstRefused.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(600), withGrace.PreviousTokenExpiresAt.ToDateTimeOffset() - withGrace.TokenIssuedAt.ToDateTimeOffset());
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

@@ -13,7 +13,7 @@ namespace WebhookConnect.EndToEnd.Tests;
 /// </summary>
 public sealed class DevStackTests
 {
-    private const string AdminToken = "devstack_test_token_0123";
+    private const string AdminToken = "devstack_test_token_0123456789abcdef";
 
     private static readonly string[] PortVariables =
     [

@@ -321,6 +321,26 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
     }
 
     [Fact]
+    public async Task ApplyWithATokenGracePeriodKeepsThePreviousTokenThatLongOrNotAtAll()
+    {
+        var name = SharedQueueManager.UniqueName("apply-grace");
+        await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name) }, Token = GivenToken });
+        var tooLong = await Assert.ThrowsAsync<RpcException>(() => qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Token = GivenToken + "-x", TokenGracePeriodSeconds = 2_592_001 }).ResponseAsync);
+
+        var withGrace = await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Token = GivenToken + "-a", TokenGracePeriodSeconds = 90 });
+        var graced = await ConfigHashAsync(name);
+        var atOnce = await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Token = GivenToken + "-b", TokenGracePeriodSeconds = 0 });
+        var revoked = await ConfigHashAsync(name);
+
+        Assert.Equal(StatusCode.InvalidArgument, tooLong.StatusCode);
+        Assert.Contains("token_grace_period_seconds = 2592001", tooLong.Status.Detail, StringComparison.Ordinal);
+        Assert.True(withGrace.TokenRotated && atOnce.TokenRotated);
+        Assert.Equal(90_000, long.Parse(graced["prev_token_expires_ms"], CultureInfo.InvariantCulture) - long.Parse(graced["token_issued_ms"], CultureInfo.InvariantCulture));
+        Assert.False(revoked.ContainsKey("prev_token_hash") && revoked["prev_token_hash"].Length > 0, "no previous token after a rotation with grace 0");
+        Assert.Null(atOnce.Channel.PreviousTokenExpiresAt);
+    }
+
+    [Fact]
     public async Task RotateTokenKeepsThePreviousTokenForTheGracePeriodOnly()
     {
         var name = SharedQueueManager.UniqueName("rotate");

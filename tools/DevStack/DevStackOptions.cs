@@ -111,9 +111,10 @@ public sealed record DevStackOptions
         }
 
         var token = environment("ADMIN_TOKEN");
-        if (token is { Length: > 0 and < 16 })
+        // The admin service refuses tokens shorter than 32 characters (Admin:Tokens); say so before starting it.
+        if (token is { Length: > 0 and < 32 })
         {
-            throw new DevStackOptionsException("ADMIN_TOKEN is shorter than 16 characters");
+            throw new DevStackOptionsException("ADMIN_TOKEN is shorter than 32 characters");
         }
 
         return new DevStackOptions

@@ -1,28 +1,33 @@
+using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Admin.Authentication;
 using WebhookConnect.Admin.Telemetry;
-
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.V1;
 
 namespace WebhookConnect.Admin.Api;
 
 /// <summary>
 /// Calls the queue-manager on behalf of an operator: the internal token, the caller's deadline and cancellation,
 /// statuses passed through unchanged (so INVALID_ARGUMENT names the same field), UNAVAILABLE when the queue-manager
-/// cannot be reached, and one audit line per mutating call (who, what, which channel, outcome; never a secret).
+/// cannot be reached. On the way back it leaves message contents out for a caller without the contents permission,
+/// and audits every change (with its parameters) and every read of message contents.
 /// </summary>
-public sealed partial class AdminForwarder(IOptions<AdminOptions> options, AdminMetrics metrics, ILogger<AdminForwarder> audit)
+public sealed class AdminForwarder(IOptions<AdminOptions> options, AdminMetrics metrics, AdminAudit audit)
 {
     private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(30);
     private readonly string _internalToken = options.Value.QueueManagerToken;
 
     /// <summary>For a gRPC call: its deadline and cancellation travel on.</summary>
-    public Task<TResponse> ForwardAsync<TResponse>(ServerCallContext context, string method, string channel, bool mutating, Func<CallOptions, Task<TResponse>> call) =>
-        ForwardAsync(context.GetHttpContext(), context.Deadline, context.CancellationToken, method, channel, mutating, call);
+    public Task<TResponse> ForwardAsync<TResponse>(ServerCallContext context, IMessage request, Func<CallOptions, Task<TResponse>> call)
+        where TResponse : IMessage =>
+        ForwardAsync(context.GetHttpContext(), context.Deadline, context.CancellationToken, context.Method[(context.Method.LastIndexOf('/') + 1)..], request, call);
 
-    /// <summary>For a call of either transport (the JSON twin passes its request's context).</summary>
+    /// <summary>For a call of either transport (the JSON twin passes its request's context), already authorised.</summary>
     public async Task<TResponse> ForwardAsync<TResponse>(
-        HttpContext http, DateTime callerDeadline, CancellationToken cancellationToken, string method, string channel, bool mutating, Func<CallOptions, Task<TResponse>> call)
+        HttpContext http, DateTime callerDeadline, CancellationToken cancellationToken, string method, IMessage request, Func<CallOptions, Task<TResponse>> call)
+        where TResponse : IMessage
     {
         var headers = new Metadata();
         if (_internalToken.Length > 0)
@@ -31,14 +36,18 @@ public sealed partial class AdminForwarder(IOptions<AdminOptions> options, Admin
         }
 
         var deadline = callerDeadline == DateTime.MaxValue ? DateTime.UtcNow + DefaultDeadline : callerDeadline;
-        var caller = http.Items[AdminAuthentication.CallerItem] as string ?? "unknown";
+        var caller = http.Items[AdminAuthentication.CallerItem] as AdminCaller ?? throw new InvalidOperationException("an admin call reached the forwarder unauthenticated");
+        var channel = AdminAuthentication.Channel(request);
+        var permission = AdminPermissions.Of(method);
+        var readsContents = AdminPermissions.MayReturnContents(method) && caller.Holds(Permission.ReadContents);
         try
         {
             var response = await call(new CallOptions(headers, deadline, cancellationToken));
             metrics.Request(method, StatusCode.OK);
-            if (mutating)
+            Audit(caller, method, channel, permission, readsContents, StatusCode.OK, request);
+            if (!caller.Holds(Permission.ReadContents))
             {
-                LogAudit(audit, caller, method, channel, "OK");
+                LeaveOutContents(response);
             }
 
             return response;
@@ -46,10 +55,7 @@ public sealed partial class AdminForwarder(IOptions<AdminOptions> options, Admin
         catch (RpcException ex)
         {
             metrics.Request(method, ex.StatusCode);
-            if (mutating)
-            {
-                LogAudit(audit, caller, method, channel, ex.StatusCode.ToString());
-            }
+            Audit(caller, method, channel, permission, readsContents, ex.StatusCode, request);
 
             // The queue-manager's own status and message, without its trailers; an unreachable queue-manager is
             // already UNAVAILABLE from the client.
@@ -59,6 +65,53 @@ public sealed partial class AdminForwarder(IOptions<AdminOptions> options, Admin
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, EventName = "Audit", Message = "audit: {Caller} called {Method} on channel '{Channel}': {Outcome}")]
-    private static partial void LogAudit(ILogger logger, string caller, string method, string channel, string outcome);
+    private void Audit(AdminCaller caller, string method, string channel, Permission permission, bool readsContents, StatusCode result, IMessage request)
+    {
+        if (permission == Permission.Write)
+        {
+            audit.Changed(caller.Id, method, channel, result, request);
+        }
+        else if (readsContents)
+        {
+            audit.ReadContents(caller.Id, method, channel, result);
+        }
+    }
+
+    /// <summary>
+    /// Clears the contents (body, headers, query string) of every <see cref="Message"/> in a response, wherever it
+    /// is nested; <c>body_size</c> and the other metadata stay. Found through the descriptors, so a new response that
+    /// carries messages is covered without a change here.
+    /// </summary>
+    internal static void LeaveOutContents(IMessage message)
+    {
+        if (message is Message envelope)
+        {
+            envelope.Body = ByteString.Empty;
+            envelope.Headers.Clear();
+            envelope.QueryString = "";
+            return;
+        }
+
+        foreach (var field in message.Descriptor.Fields.InDeclarationOrder())
+        {
+            if (field.FieldType != Google.Protobuf.Reflection.FieldType.Message || field.IsMap)
+            {
+                continue;
+            }
+
+            switch (field.Accessor.GetValue(message))
+            {
+                case IMessage child:
+                    LeaveOutContents(child);
+                    break;
+                case System.Collections.IList items:
+                    foreach (var item in items.OfType<IMessage>())
+                    {
+                        LeaveOutContents(item);
+                    }
+
+                    break;
+            }
+        }
+    }
 }

@@ -12,65 +12,65 @@ namespace WebhookConnect.Admin.Api;
 public sealed class AdminService(QueueAdminClient queue, AdminForwarder forwarder) : Contracts.Admin.V1.AdminService.AdminServiceBase
 {
     public override Task<CreateChannelResponse> CreateChannel(CreateChannelRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(CreateChannel), request.Channel, true, options => queue.CreateChannelAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.CreateChannelAsync(request, options).ResponseAsync);
 
     public override Task<GetChannelResponse> GetChannel(GetChannelRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(GetChannel), request.Channel, false, options => queue.GetChannelAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.GetChannelAsync(request, options).ResponseAsync);
 
     public override Task<ListChannelsResponse> ListChannels(ListChannelsRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(ListChannels), "", false, options => queue.ListChannelsAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.ListChannelsAsync(request, options).ResponseAsync);
 
     public override Task<UpdateChannelResponse> UpdateChannel(UpdateChannelRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(UpdateChannel), request.Channel, true, options => queue.UpdateChannelAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.UpdateChannelAsync(request, options).ResponseAsync);
 
     public override Task<DeleteChannelResponse> DeleteChannel(DeleteChannelRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(DeleteChannel), request.Channel, true, options => queue.DeleteChannelAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.DeleteChannelAsync(request, options).ResponseAsync);
 
     public override Task<ApplyChannelResponse> ApplyChannel(ApplyChannelRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(ApplyChannel), request.Channel, true, options => queue.ApplyChannelAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.ApplyChannelAsync(request, options).ResponseAsync);
 
     public override Task<AddEndpointResponse> AddEndpoint(AddEndpointRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(AddEndpoint), request.Channel, true, options => queue.AddEndpointAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.AddEndpointAsync(request, options).ResponseAsync);
 
     public override Task<UpdateEndpointResponse> UpdateEndpoint(UpdateEndpointRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(UpdateEndpoint), request.Channel, true, options => queue.UpdateEndpointAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.UpdateEndpointAsync(request, options).ResponseAsync);
 
     public override Task<RemoveEndpointResponse> RemoveEndpoint(RemoveEndpointRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(RemoveEndpoint), request.Channel, true, options => queue.RemoveEndpointAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.RemoveEndpointAsync(request, options).ResponseAsync);
 
     public override Task<RotateTokenResponse> RotateToken(RotateTokenRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(RotateToken), request.Channel, true, options => queue.RotateTokenAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.RotateTokenAsync(request, options).ResponseAsync);
 
     public override Task<PauseChannelResponse> PauseChannel(PauseChannelRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(PauseChannel), request.Channel, true, options => queue.PauseChannelAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.PauseChannelAsync(request, options).ResponseAsync);
 
     public override Task<ResumeChannelResponse> ResumeChannel(ResumeChannelRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(ResumeChannel), request.Channel, true, options => queue.ResumeChannelAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.ResumeChannelAsync(request, options).ResponseAsync);
 
     public override Task<ListConnectionsResponse> ListConnections(ListConnectionsRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(ListConnections), request.Channel, false, options => queue.ListConnectionsAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.ListConnectionsAsync(request, options).ResponseAsync);
 
     public override Task<DisconnectConnectionResponse> DisconnectConnection(DisconnectConnectionRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(DisconnectConnection), request.Channel, true, options => queue.DisconnectConnectionAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.DisconnectConnectionAsync(request, options).ResponseAsync);
 
     public override Task<GetChannelStatsResponse> GetChannelStats(GetChannelStatsRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(GetChannelStats), request.Channel, false, options => queue.GetChannelStatsAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.GetChannelStatsAsync(request, options).ResponseAsync);
 
     public override Task<GetOverviewResponse> GetOverview(GetOverviewRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(GetOverview), "", false, options => queue.GetOverviewAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.GetOverviewAsync(request, options).ResponseAsync);
 
     public override Task<ListDeadLettersResponse> ListDeadLetters(ListDeadLettersRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(ListDeadLetters), request.Channel, false, options => queue.ListDeadLettersAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.ListDeadLettersAsync(request, options).ResponseAsync);
 
     public override Task<GetDeadLetterResponse> GetDeadLetter(GetDeadLetterRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(GetDeadLetter), request.Channel, false, options => queue.GetDeadLetterAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.GetDeadLetterAsync(request, options).ResponseAsync);
 
     public override Task<ReplayDeadLettersResponse> ReplayDeadLetters(ReplayDeadLettersRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(ReplayDeadLetters), request.Channel, true, options => queue.ReplayDeadLettersAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.ReplayDeadLettersAsync(request, options).ResponseAsync);
 
     public override Task<PurgeDeadLettersResponse> PurgeDeadLetters(PurgeDeadLettersRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(PurgeDeadLetters), request.Channel, true, options => queue.PurgeDeadLettersAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.PurgeDeadLettersAsync(request, options).ResponseAsync);
 
     public override Task<PeekMessagesResponse> PeekMessages(PeekMessagesRequest request, ServerCallContext context) =>
-        forwarder.ForwardAsync(context, nameof(PeekMessages), request.Channel, false, options => queue.PeekMessagesAsync(request, options).ResponseAsync);
+        forwarder.ForwardAsync(context, request, options => queue.PeekMessagesAsync(request, options).ResponseAsync);
 }

@@ -35,62 +35,62 @@ public static class JsonTwin
         var api = app.MapGroup(Prefix).OnlyOnPort(httpPort);
         api.MapGet("/health", () => TwinJson.Result(Healthy, StatusCodes.Status200OK));
 
-        Route<ListChannelsRequest, ListChannelsResponse>(api, "GET", "/channels", "ListChannels", false, (r, h) =>
+        Route<ListChannelsRequest, ListChannelsResponse>(api, "GET", "/channels", "ListChannels", (r, h) =>
         {
             r.PageSize = Query(h, "page_size");
             r.PageToken = h.Request.Query["page_token"].ToString();
         }, (q, r, o) => q.ListChannelsAsync(r, o), r => r);
-        Route<CreateChannelRequest, CreateChannelResponse>(api, "POST", "/channels", "CreateChannel", true, null, (q, r, o) => q.CreateChannelAsync(r, o), r => r, StatusCodes.Status201Created);
-        Route<GetChannelRequest, GetChannelResponse>(api, "GET", "/channels/{channel}", "GetChannel", false, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.GetChannelAsync(r, o), r => r.Channel);
-        Route<UpdateChannelRequest, UpdateChannelResponse>(api, "PATCH", "/channels/{channel}", "UpdateChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.UpdateChannelAsync(r, o), r => r.Channel);
-        Route<ApplyChannelRequest, ApplyChannelResponse>(api, "PUT", "/channels/{channel}", "ApplyChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ApplyChannelAsync(r, o), r => r);
-        Route<DeleteChannelRequest, DeleteChannelResponse>(api, "DELETE", "/channels/{channel}", "DeleteChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.DeleteChannelAsync(r, o), r => r);
-        Route<AddEndpointRequest, AddEndpointResponse>(api, "POST", "/channels/{channel}/endpoints", "AddEndpoint", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.AddEndpointAsync(r, o), r => r.Channel, StatusCodes.Status201Created);
-        Route<UpdateEndpointRequest, UpdateEndpointResponse>(api, "PUT", "/channels/{channel}/endpoints/{endpoint_id}", "UpdateEndpoint", true, (r, h) =>
+        Route<CreateChannelRequest, CreateChannelResponse>(api, "POST", "/channels", "CreateChannel", null, (q, r, o) => q.CreateChannelAsync(r, o), r => r, StatusCodes.Status201Created);
+        Route<GetChannelRequest, GetChannelResponse>(api, "GET", "/channels/{channel}", "GetChannel", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.GetChannelAsync(r, o), r => r.Channel);
+        Route<UpdateChannelRequest, UpdateChannelResponse>(api, "PATCH", "/channels/{channel}", "UpdateChannel", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.UpdateChannelAsync(r, o), r => r.Channel);
+        Route<ApplyChannelRequest, ApplyChannelResponse>(api, "PUT", "/channels/{channel}", "ApplyChannel", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ApplyChannelAsync(r, o), r => r);
+        Route<DeleteChannelRequest, DeleteChannelResponse>(api, "DELETE", "/channels/{channel}", "DeleteChannel", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.DeleteChannelAsync(r, o), r => r);
+        Route<AddEndpointRequest, AddEndpointResponse>(api, "POST", "/channels/{channel}/endpoints", "AddEndpoint", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.AddEndpointAsync(r, o), r => r.Channel, StatusCodes.Status201Created);
+        Route<UpdateEndpointRequest, UpdateEndpointResponse>(api, "PUT", "/channels/{channel}/endpoints/{endpoint_id}", "UpdateEndpoint", (r, h) =>
         {
             r.Channel = Path(h, "channel");
             r.Endpoint ??= new Contracts.V1.EndpointConfig();
             r.Endpoint.Id = Path(h, "endpoint_id");
         }, (q, r, o) => q.UpdateEndpointAsync(r, o), r => r.Channel);
-        Route<RemoveEndpointRequest, RemoveEndpointResponse>(api, "DELETE", "/channels/{channel}/endpoints/{endpoint_id}", "RemoveEndpoint", true, (r, h) =>
+        Route<RemoveEndpointRequest, RemoveEndpointResponse>(api, "DELETE", "/channels/{channel}/endpoints/{endpoint_id}", "RemoveEndpoint", (r, h) =>
         {
             r.Channel = Path(h, "channel");
             r.EndpointId = Path(h, "endpoint_id");
             r.Namespace = h.Request.Query["namespace"].ToString();
         }, (q, r, o) => q.RemoveEndpointAsync(r, o), r => r.Channel);
-        Route<RotateTokenRequest, RotateTokenResponse>(api, "POST", "/channels/{channel}/rotate-token", "RotateToken", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.RotateTokenAsync(r, o), r => r);
-        Route<PauseChannelRequest, PauseChannelResponse>(api, "POST", "/channels/{channel}/pause", "PauseChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.PauseChannelAsync(r, o), r => r.Channel);
-        Route<ResumeChannelRequest, ResumeChannelResponse>(api, "POST", "/channels/{channel}/resume", "ResumeChannel", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ResumeChannelAsync(r, o), r => r.Channel);
-        Route<ListConnectionsRequest, ListConnectionsResponse>(api, "GET", "/channels/{channel}/connections", "ListConnections", false, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ListConnectionsAsync(r, o), r => r);
-        Route<ListConnectionsRequest, ListConnectionsResponse>(api, "GET", "/connections", "ListConnections", false, null, (q, r, o) => q.ListConnectionsAsync(r, o), r => r);
-        Route<DisconnectConnectionRequest, DisconnectConnectionResponse>(api, "DELETE", "/channels/{channel}/connections/{connection_id}", "DisconnectConnection", true, (r, h) =>
+        Route<RotateTokenRequest, RotateTokenResponse>(api, "POST", "/channels/{channel}/rotate-token", "RotateToken", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.RotateTokenAsync(r, o), r => r);
+        Route<PauseChannelRequest, PauseChannelResponse>(api, "POST", "/channels/{channel}/pause", "PauseChannel", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.PauseChannelAsync(r, o), r => r.Channel);
+        Route<ResumeChannelRequest, ResumeChannelResponse>(api, "POST", "/channels/{channel}/resume", "ResumeChannel", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ResumeChannelAsync(r, o), r => r.Channel);
+        Route<ListConnectionsRequest, ListConnectionsResponse>(api, "GET", "/channels/{channel}/connections", "ListConnections", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ListConnectionsAsync(r, o), r => r);
+        Route<ListConnectionsRequest, ListConnectionsResponse>(api, "GET", "/connections", "ListConnections", null, (q, r, o) => q.ListConnectionsAsync(r, o), r => r);
+        Route<DisconnectConnectionRequest, DisconnectConnectionResponse>(api, "DELETE", "/channels/{channel}/connections/{connection_id}", "DisconnectConnection", (r, h) =>
         {
             r.Channel = Path(h, "channel");
             r.ConnectionId = Path(h, "connection_id");
         }, (q, r, o) => q.DisconnectConnectionAsync(r, o), r => r);
-        Route<GetChannelStatsRequest, GetChannelStatsResponse>(api, "GET", "/channels/{channel}/stats", "GetChannelStats", false, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.GetChannelStatsAsync(r, o), r => r.Stats);
-        Route<GetOverviewRequest, GetOverviewResponse>(api, "GET", "/overview", "GetOverview", false, (r, h) => r.IncludeChannels = Flag(h, "include_channels"), (q, r, o) => q.GetOverviewAsync(r, o), r => r.Overview);
-        Route<ListDeadLettersRequest, ListDeadLettersResponse>(api, "GET", "/channels/{channel}/dead-letters", "ListDeadLetters", false, (r, h) =>
+        Route<GetChannelStatsRequest, GetChannelStatsResponse>(api, "GET", "/channels/{channel}/stats", "GetChannelStats", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.GetChannelStatsAsync(r, o), r => r.Stats);
+        Route<GetOverviewRequest, GetOverviewResponse>(api, "GET", "/overview", "GetOverview", (r, h) => r.IncludeChannels = Flag(h, "include_channels"), (q, r, o) => q.GetOverviewAsync(r, o), r => r.Overview);
+        Route<ListDeadLettersRequest, ListDeadLettersResponse>(api, "GET", "/channels/{channel}/dead-letters", "ListDeadLetters", (r, h) =>
         {
             r.Channel = Path(h, "channel");
             r.PageSize = Query(h, "page_size");
             r.PageToken = h.Request.Query["page_token"].ToString();
             r.IncludeBody = Flag(h, "include_body");
         }, (q, r, o) => q.ListDeadLettersAsync(r, o), r => r);
-        Route<GetDeadLetterRequest, GetDeadLetterResponse>(api, "GET", "/channels/{channel}/dead-letters/{message_id}", "GetDeadLetter", false, (r, h) =>
+        Route<GetDeadLetterRequest, GetDeadLetterResponse>(api, "GET", "/channels/{channel}/dead-letters/{message_id}", "GetDeadLetter", (r, h) =>
         {
             r.Channel = Path(h, "channel");
             r.MessageId = Path(h, "message_id");
         }, (q, r, o) => q.GetDeadLetterAsync(r, o), r => r.DeadLetter);
-        Route<ReplayDeadLettersRequest, ReplayDeadLettersResponse>(api, "POST", "/channels/{channel}/dead-letters/replay", "ReplayDeadLetters", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ReplayDeadLettersAsync(r, o), r => r);
-        Route<PurgeDeadLettersRequest, PurgeDeadLettersResponse>(api, "DELETE", "/channels/{channel}/dead-letters", "PurgeDeadLetters", true, (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.PurgeDeadLettersAsync(r, o), r => r);
-        Route<PurgeDeadLettersRequest, PurgeDeadLettersResponse>(api, "DELETE", "/channels/{channel}/dead-letters/{message_id}", "PurgeDeadLetters", true, (r, h) =>
+        Route<ReplayDeadLettersRequest, ReplayDeadLettersResponse>(api, "POST", "/channels/{channel}/dead-letters/replay", "ReplayDeadLetters", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ReplayDeadLettersAsync(r, o), r => r);
+        Route<PurgeDeadLettersRequest, PurgeDeadLettersResponse>(api, "DELETE", "/channels/{channel}/dead-letters", "PurgeDeadLetters", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.PurgeDeadLettersAsync(r, o), r => r);
+        Route<PurgeDeadLettersRequest, PurgeDeadLettersResponse>(api, "DELETE", "/channels/{channel}/dead-letters/{message_id}", "PurgeDeadLetters", (r, h) =>
         {
             r.Channel = Path(h, "channel");
             r.MessageIds.Clear();
             r.MessageIds.Add(Path(h, "message_id"));
         }, (q, r, o) => q.PurgeDeadLettersAsync(r, o), r => r);
-        Route<PeekMessagesRequest, PeekMessagesResponse>(api, "GET", "/channels/{channel}/messages", "PeekMessages", false, (r, h) =>
+        Route<PeekMessagesRequest, PeekMessagesResponse>(api, "GET", "/channels/{channel}/messages", "PeekMessages", (r, h) =>
         {
             r.Channel = Path(h, "channel");
             r.Limit = Query(h, "limit");
@@ -103,18 +103,20 @@ public static class JsonTwin
         string verb,
         string pattern,
         string method,
-        bool mutating,
         Action<TRequest, HttpContext>? fromRoute,
         Func<QueueAdminClient, TRequest, CallOptions, AsyncUnaryCall<TResponse>> call,
         Func<TResponse, IMessage?> body,
         int successCode = StatusCodes.Status200OK)
         where TRequest : IMessage<TRequest>, new()
+        where TResponse : IMessage
     {
         api.MapMethods(pattern, [verb], async (HttpContext http, AdminAuthentication authentication, AdminForwarder forwarder, QueueAdminClient queue) =>
         {
-            if (authentication.Authorize(http, method) is { } refusal)
+            // Who is calling, before the body is read; what the call needs, once the request is known (include_body).
+            var caller = authentication.Authenticate(http, method, Path(http, "channel"), out var unauthenticated);
+            if (caller is null)
             {
-                return TwinErrors.Result(refusal);
+                return TwinErrors.Result(unauthenticated);
             }
 
             TRequest request;
@@ -134,10 +136,14 @@ public static class JsonTwin
                 return Results.Empty;
             }
 
-            var channel = request.Descriptor.FindFieldByName("channel")?.Accessor.GetValue(request) as string ?? "";
+            if (authentication.Authorize(caller, method, request) is { } refusal)
+            {
+                return TwinErrors.Result(refusal);
+            }
+
             try
             {
-                var response = await forwarder.ForwardAsync(http, DateTime.MaxValue, http.RequestAborted, method, channel, mutating, options => call(queue, request, options).ResponseAsync);
+                var response = await forwarder.ForwardAsync(http, DateTime.MaxValue, http.RequestAborted, method, request, options => call(queue, request, options).ResponseAsync);
                 return TwinJson.Result(TwinJson.Format(body(response)), successCode);
             }
             catch (RpcException ex)

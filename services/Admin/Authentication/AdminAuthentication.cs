@@ -1,96 +1,78 @@
-using System.Security.Cryptography;
-using System.Text;
+using Google.Protobuf;
 using Grpc.Core;
-using Microsoft.Extensions.Options;
+using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.ServiceDefaults.Grpc;
 
 namespace WebhookConnect.Admin.Authentication;
 
 /// <summary>
-/// Admin authentication (SPEC §8): every AdminService call carries <c>authorization: Bearer &lt;admin token&gt;</c>,
-/// compared in constant time against the configured tokens; read-only tokens may call only the read methods
-/// (PERMISSION_DENIED otherwise). Health and reflection need no token. gRPC calls are checked by
+/// Admin authentication (SPEC §8): every AdminService call carries <c>authorization: Bearer &lt;token&gt;</c>,
+/// compared in constant time against the configured tokens (<see cref="AdminTokens"/>); the permission a call needs
+/// comes from admin.proto (<see cref="AdminPermissions"/>) and the token's kind must hold it (PERMISSION_DENIED
+/// naming the permission otherwise). Health and reflection need no token. gRPC calls are checked by
 /// <see cref="AdminAuthorizationInterceptor"/>, attached to the service itself, and the JSON twin calls
-/// <see cref="Authorize"/> per route, so no handler can forget the check.
+/// <see cref="Authenticate"/> and <see cref="Authorize"/> per route, so no handler can forget the check. Every
+/// refusal is audited.
 /// </summary>
-public sealed partial class AdminAuthentication
+public sealed class AdminAuthentication(AdminTokens tokens, AdminAudit audit)
 {
-    /// <summary>Methods a read-only token may call (admin.proto).</summary>
-    private static readonly HashSet<string> ReadMethods = new(StringComparer.Ordinal)
-    {
-        "GetChannel", "ListChannels", "ListConnections", "GetChannelStats", "GetOverview", "ListDeadLetters", "GetDeadLetter", "PeekMessages",
-    };
-
-    private readonly List<(byte[] Hash, bool ReadOnly, string Id)> _tokens = [];
-    private readonly ILogger<AdminAuthentication> _logger;
-
-    public AdminAuthentication(IOptions<AdminOptions> options, ILogger<AdminAuthentication> logger)
-    {
-        _logger = logger;
-        var settings = options.Value;
-        Add(AdminOptions.Split(settings.Tokens), readOnly: false);
-        Add(settings.TokenFile.Length > 0 ? AdminOptions.Split(File.ReadAllText(settings.TokenFile)) : [], readOnly: false);
-        Add(AdminOptions.Split(settings.ReadOnlyTokens), readOnly: true);
-        Add(settings.ReadOnlyTokenFile.Length > 0 ? AdminOptions.Split(File.ReadAllText(settings.ReadOnlyTokenFile)) : [], readOnly: true);
-    }
-
-    /// <summary>The caller's token id (a short hash prefix, safe to log), set for authenticated calls.</summary>
+    /// <summary>The caller (<see cref="AdminCaller"/>), set for authenticated calls.</summary>
     public const string CallerItem = "webhookconnect.admin.caller";
 
     /// <summary>
-    /// Checks the request's bearer token for <paramref name="method"/> (an AdminService method name). Returns null and
-    /// records the caller when allowed, otherwise the refusal (UNAUTHENTICATED or PERMISSION_DENIED). Both transports
-    /// use this one check.
+    /// Who is calling: the caller (also recorded in the request's items), or null with <paramref name="refusal"/>
+    /// UNAUTHENTICATED.
     /// </summary>
-    public Status? Authorize(HttpContext http, string method)
+    public AdminCaller? Authenticate(HttpContext http, string method, string channel, out Status refusal)
     {
         var presented = BearerToken.From(http.Request.Headers.Authorization.ToString());
-        if (presented is null)
+        var caller = presented is null ? null : tokens.Find(presented);
+        if (caller is null)
         {
-            return new Status(StatusCode.Unauthenticated, "missing admin token: send 'authorization: Bearer <admin token>'");
+            refusal = presented is null
+                ? new Status(StatusCode.Unauthenticated, "missing admin token: send 'authorization: Bearer <admin token>'")
+                : new Status(StatusCode.Unauthenticated, "the admin token is not valid");
+            audit.Refused(presented is null ? "none" : "invalid", method, channel, refusal);
+            return null;
         }
 
-        var match = Find(presented);
-        if (match is null)
-        {
-            LogRefused(_logger, method);
-            return new Status(StatusCode.Unauthenticated, "the admin token is not valid");
-        }
-
-        if (match.Value.ReadOnly && !ReadMethods.Contains(method))
-        {
-            return new Status(StatusCode.PermissionDenied, $"a read-only admin token may not call {method}");
-        }
-
-        http.Items[CallerItem] = match.Value.Id;
-        return null;
+        http.Items[CallerItem] = caller;
+        refusal = Status.DefaultSuccess;
+        return caller;
     }
 
-    private (bool ReadOnly, string Id)? Find(string presented)
+    /// <summary>Whether <paramref name="caller"/> may make this call: null when allowed, else PERMISSION_DENIED.</summary>
+    public Status? Authorize(AdminCaller caller, string method, IMessage? request)
     {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
-        (bool, string)? found = null;
-        // Every token is compared, so the time taken does not tell which one (if any) matched.
-        foreach (var (expected, readOnly, id) in _tokens)
+        var needed = AdminPermissions.For(method, request);
+        if (caller.Holds(needed))
         {
-            if (CryptographicOperations.FixedTimeEquals(hash, expected) && found is null)
-            {
-                found = (readOnly, id);
-            }
+            return null;
         }
 
-        return found;
+        var why = needed == Permission.ReadContents && AdminPermissions.Of(method) == Permission.Read
+            ? " (include_body asks for message contents)"
+            : "";
+        var refusal = new Status(StatusCode.PermissionDenied, $"{method} needs the '{AdminPermissions.Name(needed)}' permission{why}, which a {KindName(caller.Kind)} token does not have");
+        audit.Refused(caller.Id, method, Channel(request), refusal);
+        return refusal;
     }
 
-    private void Add(IEnumerable<string> tokens, bool readOnly)
+    /// <summary>Both checks, for a call whose request is at hand (gRPC).</summary>
+    public Status? Check(HttpContext http, string method, IMessage request)
     {
-        foreach (var token in tokens)
-        {
-            var hash = SHA256.HashData(Encoding.UTF8.GetBytes(token));
-            _tokens.Add((hash, readOnly, (readOnly ? "ro-" : "rw-") + Convert.ToHexStringLower(hash)[..8]));
-        }
+        var caller = Authenticate(http, method, Channel(request), out var refusal);
+        return caller is null ? refusal : Authorize(caller, method, request);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused an admin call to {Method}: invalid token")]
-    private static partial void LogRefused(ILogger logger, string method);
+    /// <summary>The request's <c>channel</c> field, or empty.</summary>
+    public static string Channel(IMessage? request) =>
+        request?.Descriptor.FindFieldByName("channel")?.Accessor.GetValue(request) as string ?? "";
+
+    private static string KindName(AdminTokenKind kind) => kind switch
+    {
+        AdminTokenKind.Admin => "admin",
+        AdminTokenKind.Contents => "contents",
+        _ => "read-only",
+    };
 }

@@ -4,7 +4,7 @@ using Grpc.Core.Interceptors;
 namespace WebhookConnect.Admin.Authentication;
 
 /// <summary>
-/// Runs <see cref="AdminAuthentication.Authorize"/> before every AdminService method. Attached to the service (not
+/// Runs <see cref="AdminAuthentication.Check"/> before every AdminService method. Attached to the service (not
 /// to a path), so neither a differently cased path nor an unknown method reaches a handler unchecked; AdminService
 /// has only unary methods.
 /// </summary>
@@ -14,7 +14,7 @@ public sealed class AdminAuthorizationInterceptor(AdminAuthentication authentica
     {
         // context.Method is the bound method's own "/package.Service/Method", whatever the request path said.
         var method = context.Method[(context.Method.LastIndexOf('/') + 1)..];
-        if (authentication.Authorize(context.GetHttpContext(), method) is { } refusal)
+        if (authentication.Check(context.GetHttpContext(), method, (Google.Protobuf.IMessage)request) is { } refusal)
         {
             throw new RpcException(refusal);
         }

@@ -21,15 +21,17 @@ namespace WebhookConnect.Admin.Declarative;
 ///       - id: stripe
 ///         verification: { stripe: { secret_env: STRIPE_SECRET } }
 /// </code>
-/// Settings and endpoints use the admin API's field names (protobuf JSON, snake_case); any key ending in <c>_env</c>
-/// or <c>_file</c> is replaced by the environment variable's or the file's content under the key without the suffix,
-/// so secrets never have to be written in the file. Unknown fields are errors naming the entry and the field.
+/// Settings and endpoints use the admin API's field names (protobuf JSON, snake_case). A secret field's key ending in
+/// <c>_env</c> or <c>_file</c> is replaced by the environment variable's or the file's content under the key without
+/// the suffix, so secrets never have to be written in the file; <see cref="SubstitutionPolicy"/> says which fields,
+/// files and variables. <c>token_grace_period_seconds</c> sets how long a token replaced through the file stays valid.
+/// Unknown fields are errors naming the entry and the field.
 /// </summary>
 public static partial class ChannelsFile
 {
     private static readonly JsonParser Parser = new(JsonParser.Settings.Default);
 
-    public static IReadOnlyList<ApplyChannelRequest> Load(string path, Func<string, string?> environment)
+    public static IReadOnlyList<ApplyChannelRequest> Load(string path, Func<string, string?> environment, SubstitutionPolicy policy)
     {
         string text;
         try
@@ -84,13 +86,13 @@ public static partial class ChannelsFile
                     case "name":
                         request["channel"] = value?.DeepClone();
                         break;
-                    case "settings" or "endpoints" or "token":
+                    case "settings" or "endpoints" or "token" or "token_grace_period_seconds":
                         request[key] = value?.DeepClone();
                         break;
                     case "token_env" or "token_file":
                         break;
                     default:
-                        throw new ChannelsFileException($"{where}: unknown field '{key}' (expected name, settings, endpoints, token_env, token_file or token)");
+                        throw new ChannelsFileException($"{where}: unknown field '{key}' (expected name, settings, endpoints, token_env, token_file, token or token_grace_period_seconds)");
                 }
             }
 
@@ -101,7 +103,7 @@ public static partial class ChannelsFile
                 throw new ChannelsFileException($"{where}: the channel is listed twice");
             }
 
-            ResolveSecrets(entry, request, where, environment);
+            ResolveSecrets(entry, request, where, environment, policy);
             try
             {
                 Durations(request, ApplyChannelRequest.Descriptor, where);
@@ -173,25 +175,26 @@ public static partial class ChannelsFile
     [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)$")]
     private static partial Regex DurationPattern();
 
-    /// <summary>token_env / token_file on the entry, and every <c>*_env</c> / <c>*_file</c> key below endpoints.</summary>
-    private static void ResolveSecrets(JsonObject entry, JsonObject request, string where, Func<string, string?> environment)
+    /// <summary>token_env / token_file on the entry, and <c>*_env</c> / <c>*_file</c> keys of secret fields below
+    /// endpoints (see <see cref="SubstitutionPolicy"/>); any other such key is refused, naming the field.</summary>
+    private static void ResolveSecrets(JsonObject entry, JsonObject request, string where, Func<string, string?> environment, SubstitutionPolicy policy)
     {
         if (entry["token_env"] is { } tokenEnv)
         {
-            request["token"] = Read(tokenEnv.GetValue<string>(), isFile: false, $"{where}.token_env", environment);
+            request["token"] = Read(tokenEnv.GetValue<string>(), isFile: false, $"{where}.token_env", environment, policy);
         }
         else if (entry["token_file"] is { } tokenFile)
         {
-            request["token"] = Read(tokenFile.GetValue<string>(), isFile: true, $"{where}.token_file", environment);
+            request["token"] = Read(tokenFile.GetValue<string>(), isFile: true, $"{where}.token_file", environment, policy);
         }
 
         if (request["endpoints"] is JsonNode endpoints)
         {
-            Substitute(endpoints, $"{where}.endpoints", environment);
+            Substitute(endpoints, $"{where}.endpoints", inVerification: false, environment, policy);
         }
     }
 
-    private static void Substitute(JsonNode node, string where, Func<string, string?> environment)
+    private static void Substitute(JsonNode node, string where, bool inVerification, Func<string, string?> environment, SubstitutionPolicy policy)
     {
         switch (node)
         {
@@ -200,7 +203,7 @@ public static partial class ChannelsFile
                 {
                     if (array[i] is { } item)
                     {
-                        Substitute(item, $"{where}[{i}]", environment);
+                        Substitute(item, $"{where}[{i}]", inVerification, environment, policy);
                     }
                 }
 
@@ -212,12 +215,18 @@ public static partial class ChannelsFile
                     var isFile = key.EndsWith("_file", StringComparison.Ordinal);
                     if ((isEnv || isFile) && value is JsonValue reference)
                     {
+                        var field = key[..key.LastIndexOf('_')];
+                        if (!inVerification || !SubstitutionPolicy.SecretFields.Contains(field))
+                        {
+                            throw new ChannelsFileException($"{where}.{key}: '{field}' is not a secret field; *_env and *_file are allowed only for a channel's token and an endpoint's verification secret, token or password");
+                        }
+
                         obj.Remove(key);
-                        obj[key[..key.LastIndexOf('_')]] = Read(reference.GetValue<string>(), isFile, $"{where}.{key}", environment);
+                        obj[field] = Read(reference.GetValue<string>(), isFile, $"{where}.{key}", environment, policy);
                     }
                     else if (value is not null)
                     {
-                        Substitute(value, $"{where}.{key}", environment);
+                        Substitute(value, $"{where}.{key}", inVerification || key == "verification", environment, policy);
                     }
                 }
 
@@ -225,13 +234,23 @@ public static partial class ChannelsFile
         }
     }
 
-    private static string Read(string reference, bool isFile, string where, Func<string, string?> environment)
+    private static string Read(string reference, bool isFile, string where, Func<string, string?> environment, SubstitutionPolicy policy)
     {
         if (isFile)
         {
+            if (policy.FileProblem(reference) is { } refused)
+            {
+                throw new ChannelsFileException($"{where}: refused: {refused}");
+            }
+
             return File.Exists(reference)
                 ? File.ReadAllText(reference).Trim()
                 : throw new ChannelsFileException($"{where}: file '{reference}' not found");
+        }
+
+        if (policy.EnvProblem(reference) is { } problem)
+        {
+            throw new ChannelsFileException($"{where}: refused: {problem}");
         }
 
         return environment(reference) is { Length: > 0 } value

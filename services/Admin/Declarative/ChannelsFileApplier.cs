@@ -44,7 +44,7 @@ public sealed partial class ChannelsFileApplier(QueueAdminClient queue, IOptions
                 var channel = "";
                 try
                 {
-                    var requests = ChannelsFile.Load(path, Environment.GetEnvironmentVariable);
+                    var requests = ChannelsFile.Load(path, Environment.GetEnvironmentVariable, SubstitutionPolicy.From(_options));
                     foreach (var request in requests)
                     {
                         channel = request.Channel;

@@ -142,6 +142,7 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
         }
 
         ChannelValidation.Endpoints("endpoints", request.Endpoints);
+        var grace = ChannelValidation.GracePeriod(request.HasTokenGracePeriodSeconds, request.TokenGracePeriodSeconds, "token_grace_period_seconds");
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
             var snapshot = await ReadAsync(request.Channel);
@@ -179,7 +180,7 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
                 return created;
             }
 
-            var plan = PlanUpdate(snapshot, request);
+            var plan = PlanUpdate(snapshot, request, grace);
             if (request.ValidateOnly)
             {
                 await EnsureUrlsFreeAsync(request.Channel, plan.NewUrls);
@@ -393,7 +394,7 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
         return (ChannelValidation.ApplySettings(defaults, settings), endpoints, token);
     }
 
-    private UpdatePlan PlanUpdate(Snapshot snapshot, ApplyChannelRequest request)
+    private UpdatePlan PlanUpdate(Snapshot snapshot, ApplyChannelRequest request, TimeSpan grace)
     {
         var after = ChannelValidation.ApplySettings(snapshot.Config, request.Settings);
         var upserts = new List<EndpointConfig>();
@@ -420,7 +421,7 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
             var hash = ChannelTokens.Hash(request.Token);
             if (hash != after.TokenHash)
             {
-                after = Rotated(after, hash, ChannelDefaults.TokenGracePeriod, Now());
+                after = Rotated(after, hash, grace, Now());
                 rotated = true;
             }
         }

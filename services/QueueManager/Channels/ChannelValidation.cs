@@ -47,7 +47,7 @@ public static class ChannelValidation
         }
     }
 
-    public static TimeSpan GracePeriod(bool has, uint seconds)
+    public static TimeSpan GracePeriod(bool has, uint seconds, string field = "grace_period_seconds")
     {
         if (!has)
         {
@@ -56,7 +56,7 @@ public static class ChannelValidation
 
         return seconds <= MaxGracePeriodSeconds
             ? TimeSpan.FromSeconds(seconds)
-            : throw ChannelException.Invalid($"grace_period_seconds = {seconds}: must be at most {MaxGracePeriodSeconds} (30 days)");
+            : throw ChannelException.Invalid($"{field} = {seconds}: must be at most {MaxGracePeriodSeconds} (30 days)");
     }
 
     /// <summary>

@@ -13,12 +13,13 @@ namespace WebhookConnect.EndToEnd.Tests.Support;
 
 /// <summary>
 /// One scenario's cloud side, as separate processes on free loopback ports: an empty redis-server, queue-manager,
-/// admin (token <c>admin_secret_123</c>, as in SCENARIOS.md) and ingress. Connectors and targets are started by the
-/// scenario. Disposing stops everything it started.
+/// admin (token <c>admin_secret_for_scenarios_0123456789</c>; SCENARIOS.md's <c>admin_secret_123</c> is shorter than
+/// the 32 characters admin requires) and ingress. Connectors and targets are started by the scenario. Disposing stops
+/// everything it started.
 /// </summary>
 public sealed class ScenarioStack : IAsyncDisposable
 {
-    public const string AdminToken = "admin_secret_123";
+    public const string AdminToken = "admin_secret_for_scenarios_0123456789";
     public static readonly TimeSpan Patience = QueueManagerProcess.Patience;
 
     private readonly List<IAsyncDisposable> _started = [];
