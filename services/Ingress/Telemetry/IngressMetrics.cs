@@ -31,7 +31,7 @@ public sealed class IngressMetrics
         _replayed = meter.CreateCounter<long>("webhookconnect.ingress.spool.replayed", description: "Spooled messages the queue has accepted.");
         _dropped = meter.CreateCounter<long>("webhookconnect.ingress.spool.dropped", description: "Spooled messages the queue refused for good (channel deleted, too large).");
         meter.CreateObservableGauge("webhookconnect.ingress.spool.messages", () => spool.Depth, description: "Messages in the spool waiting to be replayed.");
-        meter.CreateObservableGauge("webhookconnect.ingress.body_bytes_in_flight", () => bodies.Budget.Held, unit: "By", description: "Body bytes held in memory by requests being read, verified or published (at most Ingress:MaxBodyBytesInFlight).");
+        meter.CreateObservableGauge("webhookconnect.ingress.body_in_flight", () => bodies.Budget.Held, unit: "By", description: "Body bytes held in memory by requests being read, verified or published (at most Ingress:MaxBodyBytesInFlight).");
         // Compare with ListEndpoints' revision to tell whether this replica has seen an admin change yet.
         meter.CreateObservableGauge("webhookconnect.ingress.endpoint_table.revision", () => (long)endpoints.Revision, description: "Revision of the endpoint table this replica routes with.");
     }
