@@ -91,16 +91,17 @@ public sealed class SlowSender : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends <paramref name="bytes"/> every <paramref name="interval"/> until ingress answers or closes.</summary>
-    public async Task<Answer> TrickleAsync(int bytes, TimeSpan interval)
+    /// <summary>Sends <paramref name="bytes"/> every <paramref name="interval"/> until ingress answers or closes, for
+    /// at most <paramref name="atMost"/> (then the answer has no status: ingress let the body go on).</summary>
+    public async Task<Answer> TrickleAsync(int bytes, TimeSpan interval, TimeSpan atMost)
     {
         var chunk = Enumerable.Repeat((byte)' ', bytes).ToArray();
-        while (await SendAsync(chunk))
+        while (_clock.Elapsed < atMost && await SendAsync(chunk))
         {
             await Task.WhenAny(_answer, Task.Delay(interval));
         }
 
-        return await _answer;
+        return _answer.IsCompleted || _clock.Elapsed < atMost ? await _answer : new Answer(null, null, _clock.Elapsed);
     }
 
     public async ValueTask DisposeAsync()
@@ -135,7 +136,7 @@ public sealed class SlowSender : IAsyncDisposable
             {
                 read = await _stream.ReadAsync(buffer, timeout.Token);
             }
-            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
             {
                 read = 0;
             }
