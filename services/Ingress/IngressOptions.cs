@@ -100,7 +100,8 @@ public sealed class IngressOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.01", "01:00:00")]
     public TimeSpan SpoolReplayMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The Retry-After sent with 503 when the spool is full or no endpoint table has arrived yet.</summary>
+    /// <summary>The Retry-After sent with 503 when the spool or the body budget is full, or no endpoint table has
+    /// arrived yet.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan UnavailableRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 
