@@ -15,6 +15,10 @@ public sealed class HostTests
     [InlineData("Ingress:SpoolMaxBytes", "10", "Invalid configuration: Ingress:SpoolMaxBytes = '10'")]
     [InlineData("Ingress:QueueManagerTokenFile", "/nonexistent/token", "Invalid configuration: Ingress:QueueManagerTokenFile = '/nonexistent/token'")]
     [InlineData("Ingress:SpoolPath", "/dev/null/spool", "Invalid configuration: Ingress:SpoolPath = '/dev/null/spool'")]
+    [InlineData("Ingress:MaxBodyBytesInFlight", "2097152", "Invalid configuration: Ingress:MaxBodyBytesInFlight = '2097152': must be at least Ingress:MaxBodyBytes (15728640)")]
+    [InlineData("Ingress:BodyTimeout", "00:00:00", "Invalid configuration: Ingress:BodyTimeout = '00:00:00'")]
+    [InlineData("Ingress:RequestHeadersTimeout", "1:00:00", "Invalid configuration: Ingress:RequestHeadersTimeout = '1:00:00'")]
+    [InlineData("Ingress:FailedVerificationsPerSecond", "0", "Invalid configuration: Ingress:FailedVerificationsPerSecond = '0'")]
     public async Task AnInvalidSettingStopsStartUpWithExitCodeTwoNamingTheSettingAndValue(string key, string value, string expected)
     {
         await using var ingress = ServiceBinaries.Start("ingress-bad-config", IngressProcess.Assembly, new Dictionary<string, string>
