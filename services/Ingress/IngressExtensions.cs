@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Contracts.V1;
+using WebhookConnect.Ingress.Admission;
 using WebhookConnect.Ingress.Endpoints;
 using WebhookConnect.Ingress.Intake;
 using WebhookConnect.Ingress.Publishing;
@@ -42,6 +43,8 @@ public static partial class IngressExtensions
         services.AddHostedService(sp => sp.GetRequiredService<EndpointCache>());
         services.AddSingleton<SpoolFile>();
         services.AddHostedService<SpoolReplayer>();
+        services.AddSingleton<BodyIntake>();
+        services.AddSingleton<FailedVerificationLimit>();
         services.AddSingleton<IngressMetrics>();
         services.AddSingleton<WebhookHandler>();
         services.AddHealthChecks().AddCheck<EndpointCache>("endpoint-table", tags: [HealthCheckTags.Ready]);
@@ -52,9 +55,13 @@ public static partial class IngressExtensions
             kestrel.Listen(IPAddress.Parse(options.Host), options.Port, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
-                listen.UseCleartextHttp2Detection();
+                listen.UseCleartextHttp2Detection(options.RequestHeadersTimeout);
             });
             kestrel.AddServerHeader = false;
+            // Slow senders (docs/ingress.md, "Slow senders"): a request's header must be complete within this time
+            // (HTTP/1.1; h2c connections must have sent their preface within it, CleartextHttp2). Bodies are bounded
+            // by Ingress:BodyTimeout in the handler, on top of Kestrel's minimum data rate, kept at its default.
+            kestrel.Limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
             // h2c connections are marked like ALPN ones (CleartextHttp2), so Kestrel takes them for TLS; the
             // request's own :scheme (http) is the truth and must not be refused as a mismatch.
             kestrel.AllowAlternateSchemes = true;

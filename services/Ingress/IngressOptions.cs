@@ -42,6 +42,32 @@ public sealed class IngressOptions : IValidatableObject
     [Range(1, 16 * 1024 * 1024)]
     public int MaxBodyBytes { get; set; } = 15 * 1024 * 1024;
 
+    /// <summary>Most body bytes held in memory by all requests together (bodies being read, verified or published);
+    /// a request that would go above it gets 503 + <c>Retry-After</c>. Buffers grow as bytes arrive, so this counts
+    /// memory really held, never a declared <c>Content-Length</c> (docs/ingress.md, "Bodies in memory").</summary>
+    [Range(1024L * 1024, 1L << 40)]
+    public long MaxBodyBytesInFlight { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Longest time a request may take to send its whole body, from the end of its headers; a slower body
+    /// gets 408 and its connection is closed. Kestrel's minimum data rate (240 B/s after a 5 s grace) applies too.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan BodyTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest time a connection may take to send its first bytes (which tell HTTP/1.1 from h2c) and each
+    /// request's whole header (Kestrel's <c>RequestHeadersTimeout</c>); a slower connection is closed.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Failed verifications (401) one source may spend on one endpoint at once, the burst of a token bucket
+    /// per (endpoint, source); once it is empty that source's requests to that endpoint get 429 + <c>Retry-After</c>
+    /// before their bodies are read. 0 turns the limit off.</summary>
+    [Range(0, 1_000_000)]
+    public int FailedVerificationBurst { get; set; } = 20;
+
+    /// <summary>Tokens per second that come back to each of those buckets.</summary>
+    [Range(0.001, 1_000_000.0)]
+    public double FailedVerificationsPerSecond { get; set; } = 1;
+
     /// <summary>Most request headers; more get 431.</summary>
     [Range(1, 10_000)]
     public int MaxHeaderCount { get; set; } = 100;
@@ -74,7 +100,8 @@ public sealed class IngressOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.01", "01:00:00")]
     public TimeSpan SpoolReplayMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The Retry-After sent with 503 when the spool is full or no endpoint table has arrived yet.</summary>
+    /// <summary>The Retry-After sent with 503 when the spool or the body budget is full, or no endpoint table has
+    /// arrived yet.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan UnavailableRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -110,6 +137,11 @@ public sealed class IngressOptions : IValidatableObject
         if (SpoolPath.Length > 0 && SpoolDirectoryProblem(SpoolPath) is { } problem)
         {
             yield return new ValidationResult(problem, [nameof(SpoolPath)]);
+        }
+
+        if (MaxBodyBytesInFlight < MaxBodyBytes)
+        {
+            yield return new ValidationResult($"must be at least Ingress:MaxBodyBytes ({MaxBodyBytes}), or a body of the largest allowed size could never be read.", [nameof(MaxBodyBytesInFlight)]);
         }
 
         if (SpoolReplayMaxDelay < SpoolReplayInitialDelay)

@@ -17,6 +17,10 @@ public sealed class HostTests
     [InlineData("Ingress:SpoolPath", "/dev/null/spool", "Invalid configuration: Ingress:SpoolPath = '/dev/null/spool'")]
     [InlineData("Ingress:ReplayWindow", "31.00:00:00", "Invalid configuration: Ingress:ReplayWindow = '31.00:00:00'")]
     [InlineData("Ingress:ReplayWindow", "-00:00:01", "Invalid configuration: Ingress:ReplayWindow = '-00:00:01'")]
+    [InlineData("Ingress:MaxBodyBytesInFlight", "2097152", "Invalid configuration: Ingress:MaxBodyBytesInFlight = '2097152': must be at least Ingress:MaxBodyBytes (15728640)")]
+    [InlineData("Ingress:BodyTimeout", "00:00:00", "Invalid configuration: Ingress:BodyTimeout = '00:00:00'")]
+    [InlineData("Ingress:RequestHeadersTimeout", "1:00:00", "Invalid configuration: Ingress:RequestHeadersTimeout = '1:00:00'")]
+    [InlineData("Ingress:FailedVerificationsPerSecond", "0", "Invalid configuration: Ingress:FailedVerificationsPerSecond = '0'")]
     public async Task AnInvalidSettingStopsStartUpWithExitCodeTwoNamingTheSettingAndValue(string key, string value, string expected)
     {
         await using var ingress = ServiceBinaries.Start("ingress-bad-config", IngressProcess.Assembly, new Dictionary<string, string>

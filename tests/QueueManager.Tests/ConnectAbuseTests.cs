@@ -27,10 +27,10 @@ public sealed class ConnectAbuseTests(ITestOutputHelper output)
         await using var qm = await QueueManagerProcess.StartAsync(redis.Endpoint);
         // Warm-up (JIT, connection and buffer pools), so the measurement sees what stays per call.
         await RefuseManyAsync(qm, 2_000);
-        var before = await ProcessMemory.SettledRssAsync(qm.Process.Id);
+        var before = await ProcessMemory.SettledResidentBytesAsync(qm.Process.Id);
 
         var statuses = await RefuseManyAsync(qm, 20_000);
-        var after = await ProcessMemory.SettledRssAsync(qm.Process.Id);
+        var after = await ProcessMemory.SettledResidentBytesAsync(qm.Process.Id);
 
         output.WriteLine($"queue-manager VmRSS before {ProcessMemory.Mib(before)}, after 20 000 refused Connects {ProcessMemory.Mib(after)}, growth {ProcessMemory.Mib(after - before)}");
         Assert.Equal(20_000, statuses.Count(s => s == StatusCode.NotFound));
@@ -66,7 +66,7 @@ public sealed class ConnectAbuseTests(ITestOutputHelper output)
             await qm.Internal.PublishAsync(message);
         }
 
-        var before = await ProcessMemory.SettledRssAsync(qm.Process.Id);
+        var before = await ProcessMemory.SettledResidentBytesAsync(qm.Process.Id);
 
         // A raw client on its own connection: subscribes for 1000 in flight and never reads a frame, only sends
         // pongs so that the heartbeat does not end the stream.
@@ -77,7 +77,7 @@ public sealed class ConnectAbuseTests(ITestOutputHelper output)
         using var stopPongs = new CancellationTokenSource();
         var pongs = PongAsync(attacker.RequestStream, stopPongs.Token);
         await Eventually.UntilAsync(async () => await CountAsync(redis, stalled, "leases") > 0, Patience, "the first leases of the stalled stream");
-        var during = await ProcessMemory.SettledRssAsync(qm.Process.Id);
+        var during = await ProcessMemory.SettledResidentBytesAsync(qm.Process.Id);
         var leased = await CountAsync(redis, stalled, "leases");
 
         output.WriteLine($"queue-manager VmRSS before {ProcessMemory.Mib(before)}, with a stalled stream {ProcessMemory.Mib(during)}, growth {ProcessMemory.Mib(during - before)}; leased to it {leased} of {Messages} 1 MiB messages");

@@ -19,11 +19,13 @@ public static class ServiceBinaries
             : throw new InvalidOperationException($"The {serviceFolder} service is not built at {path}; run: dotnet build -c {Configuration} services/{serviceFolder}");
     }
 
-    /// <summary>Starts a service binary with <c>dotnet</c>, with settings as command-line flags (<c>--Section:Key=value</c>).</summary>
-    public static ChildProcess Start(string name, string assemblyPath, IReadOnlyDictionary<string, string> settings)
+    /// <summary>Starts a service binary with <c>dotnet</c>, with settings as command-line flags (<c>--Section:Key=value</c>)
+    /// and, when given, runtime environment variables (<c>DOTNET_GCHeapHardLimit</c>: what a container's memory limit
+    /// does to the garbage collector).</summary>
+    public static ChildProcess Start(string name, string assemblyPath, IReadOnlyDictionary<string, string> settings, IReadOnlyDictionary<string, string?>? env = null)
     {
         var arguments = new List<string> { assemblyPath };
         arguments.AddRange(settings.Select(setting => $"--{setting.Key}={setting.Value}"));
-        return ChildProcess.Start(name, "dotnet", arguments, workingDirectory: Path.GetDirectoryName(assemblyPath));
+        return ChildProcess.Start(name, "dotnet", arguments, env, workingDirectory: Path.GetDirectoryName(assemblyPath));
     }
 }

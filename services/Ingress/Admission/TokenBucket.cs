@@ -5,7 +5,8 @@ namespace WebhookConnect.Ingress.Admission;
 
 /// <summary>
 /// The per-endpoint rate limit (channel.proto <c>RateLimit</c>): a token bucket of <c>burst</c> tokens refilled at
-/// <c>requests_per_second</c>. Per ingress process: with N replicas an endpoint admits up to N times the rate.
+/// <c>requests_per_second</c>. Per ingress process: with N replicas an endpoint admits up to N times the rate. Only
+/// requests that passed verification take a token, so whoever knows the URL but not the secret cannot empty it.
 /// </summary>
 public sealed class TokenBucket
 {
@@ -27,7 +28,13 @@ public sealed class TokenBucket
     public RateLimit Limit { get; }
 
     /// <summary>Takes a token, or says how long until one is available.</summary>
-    public bool TryTake(out TimeSpan retryAfter)
+    public bool TryTake(out TimeSpan retryAfter) => Check(take: true, out retryAfter);
+
+    /// <summary>Whether a token is available now, without taking it (a request that would be refused anyway is
+    /// refused before its body is read; only a verified request takes one).</summary>
+    public bool CanTake(out TimeSpan retryAfter) => Check(take: false, out retryAfter);
+
+    private bool Check(bool take, out TimeSpan retryAfter)
     {
         lock (_gate)
         {
@@ -36,7 +43,7 @@ public sealed class TokenBucket
             _updated = now;
             if (_tokens >= 1)
             {
-                _tokens -= 1;
+                _tokens -= take ? 1 : 0;
                 retryAfter = TimeSpan.Zero;
                 return true;
             }

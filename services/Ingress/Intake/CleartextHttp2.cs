@@ -40,14 +40,32 @@ public static partial class CleartextHttp2
 
         /// <summary>The connection ended (FIN or reset) before it sent a byte.</summary>
         Nothing,
+
+        /// <summary>Nothing, or only part of the HTTP/2 preface, arrived within the opening timeout.</summary>
+        TooSlow,
     }
 
-    public static ListenOptions UseCleartextHttp2Detection(this ListenOptions listen)
+    /// <summary>How long a connection may take to send the bytes that tell its protocol, unless told otherwise.</summary>
+    public static readonly TimeSpan DefaultOpeningTimeout = TimeSpan.FromSeconds(10);
+
+    /// <param name="listen">The endpoint.</param>
+    /// <param name="openingTimeout">How long a new connection may stay silent, or send only part of the HTTP/2
+    /// preface, before it is closed (<c>Ingress:RequestHeadersTimeout</c>). Kestrel's own timeouts start only once
+    /// this middleware hands the connection on, so without this a silent socket would be held for ever.</param>
+    public static ListenOptions UseCleartextHttp2Detection(this ListenOptions listen, TimeSpan? openingTimeout = null)
     {
         var logger = listen.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CleartextHttp2).FullName!);
+        var time = listen.ApplicationServices.GetService<TimeProvider>() ?? TimeProvider.System;
+        var timeout = openingTimeout ?? DefaultOpeningTimeout;
         listen.Use(next => async connection =>
         {
-            switch (await ReadOpeningAsync(connection.Transport.Input))
+            Opening opening;
+            using (var deadline = new CancellationTokenSource(timeout, time))
+            {
+                opening = await ReadOpeningAsync(connection.Transport.Input, deadline.Token);
+            }
+
+            switch (opening)
             {
                 case Opening.Http2:
                     connection.Features.Set<ITlsConnectionFeature>(new PriorKnowledge());
@@ -61,6 +79,9 @@ public static partial class CleartextHttp2
                     }
 
                     break;
+                case Opening.TooSlow:
+                    LogTooSlow(logger, connection.ConnectionId, timeout);
+                    break;
                 default:
                     LogEndedBeforeRequest(logger, connection.ConnectionId);
                     break;
@@ -69,17 +90,21 @@ public static partial class CleartextHttp2
         return listen;
     }
 
-    private static async Task<Opening> ReadOpeningAsync(PipeReader input)
+    private static async Task<Opening> ReadOpeningAsync(PipeReader input, CancellationToken deadline)
     {
         while (true)
         {
             ReadResult result;
             try
             {
-                // No cancellation token: the transport's ConnectionClosed fires on the client's FIN, while the bytes
-                // sent before it are still waiting here. The read ends by itself when the connection does (completed
-                // on FIN, an exception on a reset or when Kestrel aborts the connection at shutdown).
-                result = await input.ReadAsync();
+                // Not the transport's ConnectionClosed: it fires on the client's FIN, while the bytes sent before it
+                // are still waiting here. The read ends by itself when the connection does (completed on FIN, an
+                // exception on a reset or when Kestrel aborts the connection at shutdown), or at the deadline.
+                result = await input.ReadAsync(deadline);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+            {
+                return Opening.TooSlow;
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException)
             {
@@ -113,6 +138,9 @@ public static partial class CleartextHttp2
         buffer.Slice(0, length).CopyTo(start);
         return start[..length].SequenceEqual(Preface.AsSpan(0, length));
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "connection {ConnectionId} was closed: it sent no request within {Timeout} (Ingress:RequestHeadersTimeout)")]
+    private static partial void LogTooSlow(ILogger logger, string connectionId, TimeSpan timeout);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "connection {ConnectionId} ended before it sent a request")]
     private static partial void LogEndedBeforeRequest(ILogger logger, string connectionId);

@@ -1,10 +1,10 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Contracts.V1;
+using WebhookConnect.Ingress.Admission;
 using WebhookConnect.Ingress.Endpoints;
 using WebhookConnect.Ingress.Publishing;
 using WebhookConnect.Ingress.Spool;
@@ -15,12 +15,15 @@ namespace WebhookConnect.Ingress.Intake;
 
 /// <summary>
 /// <c>POST /webhook/{endpoint_id}</c> and <c>/webhook/{namespace}/{endpoint_id}</c> (SPEC §4). Checks run cheapest
-/// first, so floods are refused before their bodies are read: method, endpoint, source address, rate limit,
-/// declared size; then the body is read (bounded), the sender verified, and the message published, or spooled when
+/// first, so floods are refused before their bodies are read: method, endpoint, source address, the limits (looked
+/// at, not charged), declared size; then the body is read (bounded in bytes held and in time), the sender verified
+/// (a failure charges the source's bucket, a success the endpoint's), and the message published, or spooled when
 /// the queue cannot be reached. Only a confirmed write is answered 200; only a durable spool write 202.
 /// </summary>
 public sealed partial class WebhookHandler(
     EndpointCache endpoints,
+    FailedVerificationLimit failures,
+    BodyIntake bodies,
     IQueuePublisher publisher,
     SpoolFile spool,
     QueueAvailability availability,
@@ -100,31 +103,62 @@ public sealed partial class WebhookHandler(
             return endpoint.Label;
         }
 
-        if (endpoint.RateLimiter is { } limiter && !limiter.TryTake(out var retryAfter))
+        // Looks only: nothing is charged before verification (docs/ingress.md, "Rate limits before and after
+        // verification"). A source that has spent its failures here, or an endpoint whose verified senders have spent
+        // its rate, is refused before the body is read.
+        if (endpoint.Verifier is not null && failures.IsRefused(endpoint.Label, source, out var wait))
+        {
+            await WebhookResponses.RateLimitedAsync(context, wait);
+            return endpoint.Label;
+        }
+
+        if (endpoint.RateLimiter is { } limiter && !limiter.CanTake(out var retryAfter))
         {
             await WebhookResponses.RateLimitedAsync(context, retryAfter);
             return endpoint.Label;
         }
 
         var limit = endpoint.MaxMessageBytes is > 0 and var channelLimit && channelLimit < _options.MaxBodyBytes ? (int)channelLimit : _options.MaxBodyBytes;
-        var body = await ReadBodyAsync(context, limit);
-        if (body is null)
+        var read = await bodies.ReadAsync(context, limit);
+        try
         {
-            await WebhookResponses.TooLargeAsync(context);
+            switch (read.Outcome)
+            {
+                case BodyOutcome.TooLarge:
+                    await WebhookResponses.TooLargeAsync(context);
+                    return endpoint.Label;
+                case BodyOutcome.OverBudget:
+                    LogBodyBudgetFull(logger, endpoint.Label, bodies.Budget.Limit);
+                    await WebhookResponses.BodyBudgetFullAsync(context, _options.UnavailableRetryAfter);
+                    return endpoint.Label;
+                case BodyOutcome.TimedOut:
+                    await WebhookResponses.BodyTimeoutAsync(context);
+                    return endpoint.Label;
+            }
+
+            // Without a preset nothing is verified, so the empty verdict: nothing to drop, no signature to remember.
+            var verdict = default(Verdict);
+            if (endpoint.Verifier is { } verifier && !(verdict = verifier.Verify(request.Headers, read.Body, receivedAt)).Verified)
+            {
+                failures.Charge(endpoint.Label, source);
+                await WebhookResponses.UnauthorizedAsync(context);
+                return endpoint.Label;
+            }
+
+            if (endpoint.RateLimiter is { } verified && !verified.TryTake(out var later))
+            {
+                await WebhookResponses.RateLimitedAsync(context, later);
+                return endpoint.Label;
+            }
+
+            var message = Capture(context, endpoint, read.Body, receivedAt, source?.ToString() ?? "", verdict, _options.ReplayWindow);
+            await PublishAsync(context, message);
             return endpoint.Label;
         }
-
-        // Without a preset nothing is verified, so the empty verdict: nothing to drop, no signature to remember.
-        var verdict = default(Verdict);
-        if (endpoint.Verifier is { } verifier && !(verdict = verifier.Verify(request.Headers, body, receivedAt)).Verified)
+        finally
         {
-            await WebhookResponses.UnauthorizedAsync(context);
-            return endpoint.Label;
+            bodies.Release(read.Charged);
         }
-
-        var message = Capture(context, endpoint, body, receivedAt, source?.ToString() ?? "", verdict, _options.ReplayWindow);
-        await PublishAsync(context, message);
-        return endpoint.Label;
     }
 
     private async Task PublishAsync(HttpContext context, Message message)
@@ -228,41 +262,6 @@ public sealed partial class WebhookHandler(
         return count;
     }
 
-    /// <summary>The raw body, or null when it is larger than <paramref name="limit"/> (declared or actual).</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpContext context, int limit)
-    {
-        var request = context.Request;
-        if (request.ContentLength is long declared)
-        {
-            if (declared > limit)
-            {
-                return null;
-            }
-
-            var exact = new byte[declared];
-            await request.Body.ReadExactlyAsync(exact, context.RequestAborted);
-            return exact;
-        }
-
-        // Chunked (or HTTP/2 without content-length): read until the end or one byte past the limit.
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        while (true)
-        {
-            var memory = buffer.GetMemory(Math.Min(64 * 1024, limit + 1 - buffer.WrittenCount + 1));
-            var read = await request.Body.ReadAsync(memory, context.RequestAborted);
-            if (read == 0)
-            {
-                return buffer.WrittenSpan.ToArray();
-            }
-
-            buffer.Advance(read);
-            if (buffer.WrittenCount > limit)
-            {
-                return null;
-            }
-        }
-    }
-
     private static Message Capture(HttpContext context, CachedEndpoint endpoint, byte[] body, DateTimeOffset receivedAt, string source, in Verdict verdict, TimeSpan replayWindow)
     {
         var request = context.Request;
@@ -321,6 +320,9 @@ public sealed partial class WebhookHandler(
         QueueAnswerKind.Transient => "unavailable",
         _ => "failed",
     };
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "a body for endpoint '{Endpoint}' was refused: the body bytes held by all requests would exceed Ingress:MaxBodyBytesInFlight ({Limit})")]
+    private static partial void LogBodyBudgetFull(ILogger logger, string endpoint, long limit);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "the queue is unreachable ({Detail}); webhooks go to the spool")]
     private static partial void LogQueueDown(ILogger logger, string detail);

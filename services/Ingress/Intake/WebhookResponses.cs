@@ -59,6 +59,21 @@ public static class WebhookResponses
         return ErrorAsync(context, StatusCodes.Status413PayloadTooLarge, "payload too large");
     }
 
+    /// <summary>The body bytes held by all requests are at <c>Ingress:MaxBodyBytesInFlight</c>.</summary>
+    public static Task BodyBudgetFullAsync(HttpContext context, TimeSpan retryAfter)
+    {
+        // The rest of the body is not read; the connection cannot be reused.
+        context.Response.Headers.Connection = "close";
+        return RetryLaterAsync(context, StatusCodes.Status503ServiceUnavailable, "unavailable", retryAfter);
+    }
+
+    /// <summary>The body was not complete within <c>Ingress:BodyTimeout</c>.</summary>
+    public static Task BodyTimeoutAsync(HttpContext context)
+    {
+        context.Response.Headers.Connection = "close";
+        return ErrorAsync(context, StatusCodes.Status408RequestTimeout, "request timeout");
+    }
+
     public static Task TooManyHeadersAsync(HttpContext context) =>
         ErrorAsync(context, StatusCodes.Status431RequestHeaderFieldsTooLarge, "request header fields too large");
 

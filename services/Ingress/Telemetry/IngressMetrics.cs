@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using WebhookConnect.Ingress.Endpoints;
+using WebhookConnect.Ingress.Intake;
 using WebhookConnect.Ingress.Spool;
 
 namespace WebhookConnect.Ingress.Telemetry;
@@ -8,7 +9,7 @@ namespace WebhookConnect.Ingress.Telemetry;
 /// <summary>
 /// Ingress' SPEC §10 metrics: <c>webhookconnect_ingress_requests_total{endpoint,code}</c>,
 /// <c>webhookconnect_publish_duration_seconds{outcome}</c> (as ingress sees it, network included),
-/// <c>webhookconnect_ingress_spool_messages</c>, plus replayed and dropped spool counters.
+/// <c>webhookconnect_ingress_spool_messages</c>, plus replayed and dropped spool counters and the body bytes held.
 /// </summary>
 public sealed class IngressMetrics
 {
@@ -22,7 +23,7 @@ public sealed class IngressMetrics
     private readonly Counter<long> _replayed;
     private readonly Counter<long> _dropped;
 
-    public IngressMetrics(IMeterFactory meterFactory, SpoolFile spool, EndpointCache endpoints)
+    public IngressMetrics(IMeterFactory meterFactory, SpoolFile spool, EndpointCache endpoints, BodyIntake bodies)
     {
         var meter = meterFactory.Create(ServiceDefaults.Telemetry.MeterName("Ingress"));
         _requests = meter.CreateCounter<long>("webhookconnect.ingress.requests", description: "Webhook requests answered, by endpoint and HTTP status code.");
@@ -30,6 +31,7 @@ public sealed class IngressMetrics
         _replayed = meter.CreateCounter<long>("webhookconnect.ingress.spool.replayed", description: "Spooled messages the queue has accepted.");
         _dropped = meter.CreateCounter<long>("webhookconnect.ingress.spool.dropped", description: "Spooled messages the queue refused for good (channel deleted, too large).");
         meter.CreateObservableGauge("webhookconnect.ingress.spool.messages", () => spool.Depth, description: "Messages in the spool waiting to be replayed.");
+        meter.CreateObservableGauge("webhookconnect.ingress.body_in_flight", () => bodies.Budget.Held, unit: "By", description: "Body bytes held in memory by requests being read, verified or published (at most Ingress:MaxBodyBytesInFlight).");
         // Compare with ListEndpoints' revision to tell whether this replica has seen an admin change yet.
         meter.CreateObservableGauge("webhookconnect.ingress.endpoint_table.revision", () => (long)endpoints.Revision, description: "Revision of the endpoint table this replica routes with.");
     }
@@ -52,6 +54,7 @@ public sealed class IngressMetrics
         403 => "403",
         404 => "404",
         405 => "405",
+        408 => "408",
         413 => "413",
         429 => "429",
         500 => "500",

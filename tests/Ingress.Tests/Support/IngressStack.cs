@@ -24,6 +24,9 @@ public sealed class IngressStack : IAsyncLifetime
     /// <summary>Extra ingress settings.</summary>
     public IReadOnlyDictionary<string, string> IngressSettings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Environment variables of the ingress process (runtime settings such as <c>DOTNET_GCHeapHardLimit</c>).</summary>
+    public IReadOnlyDictionary<string, string?>? IngressEnvironment { get; init; }
+
     public RedisServer Redis { get; private set; } = null!;
 
     public QueueManagerProcess QueueManager { get; private set; } = null!;
@@ -51,7 +54,7 @@ public sealed class IngressStack : IAsyncLifetime
     public async Task<IngressProcess> StartIngressAsync(bool waitReady = true, int? port = null)
     {
         var settings = new Dictionary<string, string>(IngressSettings) { ["Ingress:QueueManagerToken"] = InternalToken };
-        return await IngressProcess.StartAsync(QueueManager.InternalPort, SpoolPath, settings, waitReady, port);
+        return await IngressProcess.StartAsync(QueueManager.InternalPort, SpoolPath, settings, waitReady, port, IngressEnvironment);
     }
 
     /// <summary>Kills ingress the hard way (SIGKILL), as a crash would, and waits until it is gone.</summary>

@@ -12,8 +12,10 @@ namespace WebhookConnect.Ingress.Tests.Support;
 /// </summary>
 public static class RawHttp2
 {
+    public const byte Data = 0;
     public const byte Headers = 1;
     public const byte Settings = 4;
+    public const byte RstStream = 3;
     public const byte GoAway = 7;
     public const byte Continuation = 9;
 
@@ -147,7 +149,7 @@ public static class RawHttp2
 
     /// <summary>Kestrel starts a response header block with :status: indexed (200, 204, 206, 304, 400, 404, 500) or
     /// a literal with the indexed name :status (8) and a plain three-digit value.</summary>
-    private static int Status(ReadOnlySpan<byte> block)
+    public static int Status(ReadOnlySpan<byte> block)
     {
         int[] indexed = [200, 204, 206, 304, 400, 404, 500];
         if (block[0] is >= 0x88 and <= 0x8e)

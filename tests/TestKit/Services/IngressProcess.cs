@@ -35,9 +35,11 @@ public sealed partial class IngressProcess : IAsyncDisposable
     public static string Assembly => ServiceBinaries.Assembly("Ingress", "WebhookConnect.Ingress");
 
     /// <summary>Starts ingress against a queue-manager and waits for <c>/readyz</c> (the first endpoint table) when
-    /// <paramref name="waitReady"/>; otherwise only for <c>/healthz</c>.</summary>
+    /// <paramref name="waitReady"/>; otherwise only for <c>/healthz</c>. <paramref name="env"/>: runtime environment
+    /// variables, e.g. <c>DOTNET_GCHeapHardLimit</c>.</summary>
     public static async Task<IngressProcess> StartAsync(
-        int queueManagerPort, string spoolPath, IReadOnlyDictionary<string, string>? extra = null, bool waitReady = true, int? port = null)
+        int queueManagerPort, string spoolPath, IReadOnlyDictionary<string, string>? extra = null, bool waitReady = true, int? port = null,
+        IReadOnlyDictionary<string, string?>? env = null)
     {
         var webhookPort = port ?? FreePort.Next();
         var managementPort = FreePort.Next();
@@ -58,7 +60,7 @@ public sealed partial class IngressProcess : IAsyncDisposable
             settings[key] = value;
         }
 
-        var process = ServiceBinaries.Start("ingress-" + webhookPort.ToString(CultureInfo.InvariantCulture), Assembly, settings);
+        var process = ServiceBinaries.Start("ingress-" + webhookPort.ToString(CultureInfo.InvariantCulture), Assembly, settings, env);
         var ingress = new IngressProcess(process, webhookPort, managementPort, spoolPath);
         try
         {
