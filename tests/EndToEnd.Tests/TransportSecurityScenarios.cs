@@ -181,24 +181,35 @@ public sealed class TransportSecurityScenarios
             {
                 "queue-manager" => (QueueManagerProcess.Assembly, new Dictionary<string, string>
                 {
-                    ["QueueManager:Redis"] = redis!.Endpoint, ["QueueManager:AllowInternalWithoutToken"] = "true",
-                    ["QueueManager:Port"] = P(0), ["QueueManager:InternalPort"] = P(1), ["Management:Port"] = P(2),
+                    ["QueueManager:Redis"] = redis!.Endpoint,
+                    ["QueueManager:AllowInternalWithoutToken"] = "true",
+                    ["QueueManager:Port"] = P(0),
+                    ["QueueManager:InternalPort"] = P(1),
+                    ["Management:Port"] = P(2),
                 }, ports),
                 "ingress" => (IngressProcess.Assembly, new Dictionary<string, string>
                 {
-                    ["Ingress:Port"] = P(0), ["Ingress:QueueManager"] = "http://127.0.0.1:1", ["Ingress:SpoolPath"] = Path.Combine(directory, "spool"),
+                    ["Ingress:Port"] = P(0),
+                    ["Ingress:QueueManager"] = "http://127.0.0.1:1",
+                    ["Ingress:SpoolPath"] = Path.Combine(directory, "spool"),
                     ["Management:Port"] = P(2),
                 }, [ports[0], ports[2]]),
                 "admin" => (ServiceBinaries.Assembly("Admin", "WebhookConnect.Admin"), new Dictionary<string, string>
                 {
-                    ["Admin:GrpcPort"] = P(0), ["Admin:HttpPort"] = P(1), ["Admin:Tokens"] = "loopback-bind-test-token-0123456789abcdef",
-                    ["Admin:QueueManager"] = "http://127.0.0.1:1", ["Management:Port"] = P(2),
+                    ["Admin:GrpcPort"] = P(0),
+                    ["Admin:HttpPort"] = P(1),
+                    ["Admin:Tokens"] = "loopback-bind-test-token-0123456789abcdef",
+                    ["Admin:QueueManager"] = "http://127.0.0.1:1",
+                    ["Management:Port"] = P(2),
                 }, ports),
                 _ => (ConnectorProcess.Assembly, new Dictionary<string, string>
                 {
-                    ["Connector:Subscriptions:0:Channel"] = "bind", ["Connector:Subscriptions:0:Token"] = "t",
-                    ["Connector:Subscriptions:0:DefaultTarget:Url"] = "http://127.0.0.1:1/", ["Connector:QueueManager:Address"] = "http://127.0.0.1:1",
-                    ["Connector:QueueManager:Insecure"] = "true", ["Management:Port"] = P(2),
+                    ["Connector:Subscriptions:0:Channel"] = "bind",
+                    ["Connector:Subscriptions:0:Token"] = "t",
+                    ["Connector:Subscriptions:0:DefaultTarget:Url"] = "http://127.0.0.1:1/",
+                    ["Connector:QueueManager:Address"] = "http://127.0.0.1:1",
+                    ["Connector:QueueManager:Insecure"] = "true",
+                    ["Management:Port"] = P(2),
                 }, [ports[2]]),
             };
             await using var process = service == "connector"

@@ -15,6 +15,8 @@ public sealed class HostTests
     [InlineData("Ingress:SpoolMaxBytes", "10", "Invalid configuration: Ingress:SpoolMaxBytes = '10'")]
     [InlineData("Ingress:QueueManagerTokenFile", "/nonexistent/token", "Invalid configuration: Ingress:QueueManagerTokenFile = '/nonexistent/token'")]
     [InlineData("Ingress:SpoolPath", "/dev/null/spool", "Invalid configuration: Ingress:SpoolPath = '/dev/null/spool'")]
+    [InlineData("Ingress:QueueManagerCaFile", "/etc/hostname", "Invalid configuration: Ingress:QueueManagerCaFile = '/etc/hostname': is set but the address 'http://127.0.0.1:5004' is plaintext")]
+    [InlineData("Ingress:Tls:KeyFile", "/nonexistent/tls.key", "Invalid configuration: Ingress:Tls:CertificateFile = '' (default): TLS needs both CertificateFile and KeyFile")]
     public async Task AnInvalidSettingStopsStartUpWithExitCodeTwoNamingTheSettingAndValue(string key, string value, string expected)
     {
         await using var ingress = ServiceBinaries.Start("ingress-bad-config", IngressProcess.Assembly, new Dictionary<string, string>
