@@ -209,11 +209,7 @@ public static class GrpcClientDefaults
         where TClient : class
     {
         return services
-            .AddGrpcClient<TClient>((sp, options) =>
-            {
-                // A balanced address is given to the channel by its name; the Uri only has to parse.
-                options.Address = new Uri(address(sp));
-            })
+            .AddGrpcClient<TClient>((sp, options) => options.Address = new Uri(address(sp)))
             .ConfigurePrimaryHttpMessageHandler(sp =>
             {
                 var handler = CreateHandler();
