@@ -7,6 +7,7 @@ using WebhookConnect.Admin.Declarative;
 using WebhookConnect.Admin.Telemetry;
 using WebhookConnect.ServiceDefaults;
 using WebhookConnect.ServiceDefaults.Grpc;
+using WebhookConnect.ServiceDefaults.Tls;
 using QueueAdminClient = WebhookConnect.Contracts.Queue.V1.QueueAdminService.QueueAdminServiceClient;
 
 namespace WebhookConnect.Admin;
@@ -18,7 +19,9 @@ public static class AdminExtensions
     {
         var services = builder.Services;
         services.AddValidatedOptions<AdminOptions>(builder.Configuration, AdminOptions.SectionName);
-        services.AddGrpcClientDefaults<QueueAdminClient>(sp => sp.GetRequiredService<IOptions<AdminOptions>>().Value.QueueManager);
+        services.AddGrpcClientDefaults<QueueAdminClient>(
+            sp => sp.GetRequiredService<IOptions<AdminOptions>>().Value.QueueManager,
+            caFile: sp => sp.GetRequiredService<IOptions<AdminOptions>>().Value.QueueManagerCaFile);
         services.AddSingleton<AdminMetrics>();
         services.AddSingleton<AdminForwarder>();
         services.TryAddSingleton(TimeProvider.System);
@@ -37,8 +40,8 @@ public static class AdminExtensions
         {
             // Reading the options validates them, so a bad setting stops start-up with the setting named.
             var options = kestrel.ApplicationServices.GetRequiredService<IOptions<AdminOptions>>().Value;
-            kestrel.ListenGrpc(IPAddress.Parse(options.Host), options.GrpcPort);
-            kestrel.Listen(IPAddress.Parse(options.Host), options.HttpPort);
+            kestrel.ListenGrpc(IPAddress.Parse(options.Host), options.GrpcPort, options.Tls, "admin gRPC");
+            kestrel.Listen(IPAddress.Parse(options.Host), options.HttpPort, listen => listen.UseTls(options.Tls, "admin HTTP"));
         });
         return builder;
     }

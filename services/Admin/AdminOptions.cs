@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 using WebhookConnect.ServiceDefaults.Grpc;
+using WebhookConnect.ServiceDefaults.Tls;
 
 namespace WebhookConnect.Admin;
 
@@ -59,7 +60,7 @@ public sealed class AdminOptions : IValidatableObject
 
     /// <summary>Address of the gRPC and HTTP listeners.</summary>
     [Required]
-    public string Host { get; set; } = "0.0.0.0";
+    public string Host { get; set; } = ServiceDefaults.ListenerDefaults.Host;
 
     /// <summary>gRPC port (h2c): AdminService, reflection, health.</summary>
     [Range(1, 65535)]
@@ -73,6 +74,14 @@ public sealed class AdminOptions : IValidatableObject
     [Range(1, 65535)]
     public int HttpPort { get; set; } = 8082;
 
+    /// <summary>TLS for both ports, gRPC and the HTTP/JSON twin (PEM files, reloaded on change); empty: plaintext.</summary>
+    public TlsListenerOptions Tls { get; set; } = new();
+
+    /// <summary>PEM file of the CA(s) that signed queue-manager's internal certificate (<c>QueueManager:InternalTls</c>),
+    /// trusted instead of the system store; needs an <c>https://</c> address, and turns TLS on for <c>dns:///</c> and
+    /// <c>static:///</c> ones. Empty (default): the system store for <c>https://</c>, cleartext otherwise.</summary>
+    public string QueueManagerCaFile { get; set; } = "";
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!IPAddress.TryParse(Host, out _))
@@ -83,6 +92,11 @@ public sealed class AdminOptions : IValidatableObject
         if (!GrpcClientDefaults.IsValidAddress(QueueManager, out var addressProblem))
         {
             yield return new ValidationResult($"{addressProblem}: use e.g. http://queue-manager:5004 or dns:///queue-manager-headless:5004.", [nameof(QueueManager)]);
+        }
+
+        if (GrpcClientDefaults.CaFileProblem(QueueManager, QueueManagerCaFile) is { } caProblem)
+        {
+            yield return new ValidationResult(caProblem, [nameof(QueueManagerCaFile)]);
         }
 
         foreach (var (name, list) in new[] { (nameof(Tokens), Tokens), (nameof(ContentsTokens), ContentsTokens), (nameof(ReadOnlyTokens), ReadOnlyTokens) })

@@ -11,6 +11,7 @@ using WebhookConnect.Ingress.Spool;
 using WebhookConnect.Ingress.Telemetry;
 using WebhookConnect.ServiceDefaults;
 using WebhookConnect.ServiceDefaults.Grpc;
+using WebhookConnect.ServiceDefaults.Tls;
 
 namespace WebhookConnect.Ingress;
 
@@ -24,7 +25,8 @@ public static partial class IngressExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddGrpcClientDefaults<PublishService.PublishServiceClient>(
             sp => sp.GetRequiredService<IOptions<IngressOptions>>().Value.QueueManager,
-            handler =>
+            caFile: sp => sp.GetRequiredService<IOptions<IngressOptions>>().Value.QueueManagerCaFile,
+            configureHandler: handler =>
             {
                 // An unreachable queue-manager must turn into a spool write quickly, not after the default 10 s,
                 // and a dead connection must be noticed within seconds (a publish waiting on it holds a sender).
@@ -33,7 +35,7 @@ public static partial class IngressExtensions
                 handler.KeepAlivePingTimeout = TimeSpan.FromSeconds(5);
             },
             // Publish is idempotent by message_id: a replica that went away is tried again on another.
-            GrpcClientDefaults.RetryUnavailable(PublishService.Descriptor.FullName, "Publish", "PublishBatch"));
+            methods: GrpcClientDefaults.RetryUnavailable(PublishService.Descriptor.FullName, "Publish", "PublishBatch"));
         services.AddSingleton<QueueManagerClient>();
         services.AddSingleton<QueueAvailability>();
         services.AddSingleton<IQueuePublisher>(sp => sp.GetRequiredService<IOptions<IngressOptions>>().Value.PublishBatching
@@ -55,7 +57,15 @@ public static partial class IngressExtensions
             kestrel.Listen(IPAddress.Parse(options.Host), options.Port, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
-                listen.UseCleartextHttp2Detection(options.RequestHeadersTimeout);
+                if (options.Tls.Enabled)
+                {
+                    // ALPN chooses h2 or http/1.1; there is no cleartext preface to look for.
+                    listen.UseTls(options.Tls, "ingress webhooks");
+                }
+                else
+                {
+                    listen.UseCleartextHttp2Detection(options.RequestHeadersTimeout);
+                }
             });
             kestrel.AddServerHeader = false;
             // Slow senders (docs/ingress.md, "Slow senders"): a request's header must be complete within this time
@@ -95,10 +105,23 @@ public static partial class IngressExtensions
 
         // Kestrel warns at start that HTTP/2 "requires TLS" on this endpoint; CleartextHttp2 serves h2c anyway.
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("WebhookConnect.Ingress");
-        app.Lifetime.ApplicationStarted.Register(() => LogListening(logger, options.Host, options.Port));
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            if (options.Tls.Enabled)
+            {
+                LogListeningTls(logger, options.Host, options.Port);
+            }
+            else
+            {
+                LogListening(logger, options.Host, options.Port);
+            }
+        });
         return app;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhooks on http://{Host}:{Port}/webhook/{{endpoint}}: HTTP/1.1 and HTTP/2 with prior knowledge (h2c); Kestrel's warning that HTTP/2 needs TLS does not apply to this endpoint")]
     private static partial void LogListening(ILogger logger, string host, int port);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhooks on https://{Host}:{Port}/webhook/{{endpoint}}: HTTP/1.1 and HTTP/2 by ALPN")]
+    private static partial void LogListeningTls(ILogger logger, string host, int port);
 }

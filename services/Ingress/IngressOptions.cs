@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net;
 using WebhookConnect.ServiceDefaults.Grpc;
+using WebhookConnect.ServiceDefaults.Tls;
 
 namespace WebhookConnect.Ingress;
 
@@ -24,11 +25,20 @@ public sealed class IngressOptions : IValidatableObject
 
     /// <summary>Address of the webhook listener.</summary>
     [Required]
-    public string Host { get; set; } = "0.0.0.0";
+    public string Host { get; set; } = ServiceDefaults.ListenerDefaults.Host;
 
     /// <summary>The webhook port (HTTP/1.1 and HTTP/2).</summary>
     [Range(1, 65535)]
     public int Port { get; set; } = 8080;
+
+    /// <summary>TLS for the webhook port (PEM files, reloaded on change); empty: plaintext (a load balancer or a
+    /// mesh ends TLS in front of it).</summary>
+    public TlsListenerOptions Tls { get; set; } = new();
+
+    /// <summary>PEM file of the CA(s) that signed queue-manager's internal certificate (<c>QueueManager:InternalTls</c>),
+    /// trusted instead of the system store; needs an <c>https://</c> address, and turns TLS on for <c>dns:///</c> and
+    /// <c>static:///</c> ones. Empty (default): the system store for <c>https://</c>, cleartext otherwise.</summary>
+    public string QueueManagerCaFile { get; set; } = "";
 
     /// <summary>Directory of the durable spool (written while the queue is unreachable).</summary>
     [Required]
@@ -127,6 +137,11 @@ public sealed class IngressOptions : IValidatableObject
         if (!GrpcClientDefaults.IsValidAddress(QueueManager, out var addressProblem))
         {
             yield return new ValidationResult($"{addressProblem}: use e.g. http://queue-manager:5004 or dns:///queue-manager-headless:5004.", [nameof(QueueManager)]);
+        }
+
+        if (GrpcClientDefaults.CaFileProblem(QueueManager, QueueManagerCaFile) is { } caProblem)
+        {
+            yield return new ValidationResult(caProblem, [nameof(QueueManagerCaFile)]);
         }
 
         if (QueueManagerTokenFile.Length > 0 && !File.Exists(QueueManagerTokenFile))

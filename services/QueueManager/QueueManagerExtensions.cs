@@ -54,8 +54,8 @@ public static class QueueManagerExtensions
         {
             // Reading the options validates them, so a bad port or address stops start-up with the setting named.
             var options = kestrel.ApplicationServices.GetRequiredService<IOptions<QueueManagerOptions>>().Value;
-            kestrel.ListenGrpc(IPAddress.Parse(options.Host), options.Port);
-            kestrel.ListenGrpc(IPAddress.Parse(options.InternalHost), options.InternalPort);
+            kestrel.ListenGrpc(IPAddress.Parse(options.Host), options.Port, options.Tls, "queue-manager public");
+            kestrel.ListenGrpc(IPAddress.Parse(options.InternalHost), options.InternalPort, options.InternalTls, "queue-manager internal");
         });
         return builder;
     }

@@ -14,20 +14,28 @@ public sealed class QueueManagerOptions : IValidatableObject
 
     /// <summary>Address of the public gRPC listener (<see cref="Port"/>: <c>Connect</c> for connectors).</summary>
     [Required]
-    public string Host { get; set; } = "0.0.0.0";
+    public string Host { get; set; } = ServiceDefaults.ListenerDefaults.Host;
 
     /// <summary>The public gRPC port (h2c): <c>Connect</c>, health. Nothing else is served here.</summary>
     [Range(1, 65535)]
     public int Port { get; set; } = 5001;
 
+    /// <summary>TLS for the public port, the one connectors reach (PEM files, reloaded on change); empty: plaintext
+    /// (a mesh, a gateway or an ingress controller ends TLS in front of it).</summary>
+    public ServiceDefaults.Tls.TlsListenerOptions Tls { get; set; } = new();
+
     /// <summary>Address of the internal gRPC listener (<see cref="InternalPort"/>).</summary>
     [Required]
-    public string InternalHost { get; set; } = "0.0.0.0";
+    public string InternalHost { get; set; } = ServiceDefaults.ListenerDefaults.Host;
 
     /// <summary>The internal gRPC port (h2c): <c>PublishService</c> for ingress, <c>QueueAdminService</c> for admin,
     /// reflection and health. Keep it off the network connectors reach (SPEC §14).</summary>
     [Range(1, 65535)]
     public int InternalPort { get; set; } = 5004;
+
+    /// <summary>TLS for the internal port (PEM files, reloaded on change); ingress and admin then use an
+    /// <c>https://</c> address and, for a private CA, <c>QueueManagerCaFile</c>. Empty: plaintext.</summary>
+    public ServiceDefaults.Tls.TlsListenerOptions InternalTls { get; set; } = new();
 
     /// <summary>
     /// Shared secret for the internal APIs: every call on the internal port must carry

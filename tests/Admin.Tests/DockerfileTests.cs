@@ -5,6 +5,6 @@ namespace WebhookConnect.Admin.Tests;
 public sealed class DockerfileTests
 {
     [Fact]
-    public void TheImageRestoresEveryProjectOfTheServiceAndRunsAsNonRoot() =>
-        Assert.Empty(DockerfileCheck.Problems("Admin", "WebhookConnect.Admin.csproj"));
+    public void TheImageRestoresEveryProjectOfTheServiceRunsAsNonRootAndBindsItsListenersToAllAddresses() =>
+        Assert.Empty(DockerfileCheck.Problems("Admin", "WebhookConnect.Admin.csproj", "Admin__Host", "Management__Host"));
 }

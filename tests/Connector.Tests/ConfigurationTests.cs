@@ -147,6 +147,8 @@ public sealed class ConfigurationTests : IDisposable
         { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure"], "CONNECTOR__RETRY__ATTEMPTS=many", "Invalid configuration: Connector:Retry:Attempts = 'many': cannot be converted to Int32." },
         { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure", "--management-port", "70000"], "", "Invalid configuration: Management:Port = '70000': must be between 1 and 65535." },
         { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure", "--set", "subscriptions:0:default_target:timeout=soon"], "", "Invalid configuration: Connector:Subscriptions:0:DefaultTarget:Timeout = 'soon': cannot be converted to TimeSpan." },
+        { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure", "--drop-headers", "Cookie, X Bad"], "", "Invalid configuration: Connector:DropHeaders = 'Cookie, X Bad': 'X Bad' is not a header name or a prefix ending in '*'" },
+        { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure"], "CONNECTOR__ALSO_DROP_HEADERS=*", "Invalid configuration: Connector:AlsoDropHeaders = '*': a lone '*' would drop every header" },
         { ["--max-in-flight", "lots"], "", "Invalid command line: Cannot parse argument 'lots' for option '--max-in-flight'" },
         { ["--config", "{bad-yaml}"], "", "Invalid configuration: --config = '{bad-yaml}': not valid YAML or JSON at line 3" },
         { ["--config", "/nonexistent/connector.yaml"], "", "Invalid configuration: --config = '/nonexistent/connector.yaml': cannot read the file" },

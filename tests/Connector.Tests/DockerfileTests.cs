@@ -5,6 +5,6 @@ namespace WebhookConnect.Connector.Tests;
 public sealed class DockerfileTests
 {
     [Fact]
-    public void TheImageRestoresEveryProjectOfTheServiceAndRunsAsNonRoot() =>
-        Assert.Empty(DockerfileCheck.Problems("Connector", "WebhookConnect.Connector.csproj"));
+    public void TheImageRestoresEveryProjectOfTheServiceRunsAsNonRootAndBindsItsListenersToAllAddresses() =>
+        Assert.Empty(DockerfileCheck.Problems("Connector", "WebhookConnect.Connector.csproj", "Management__Host"));
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
@@ -11,39 +10,41 @@ using Microsoft.Extensions.Logging;
 using WebhookConnect.Connector.Tests.Support;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.ServiceDefaults.Grpc;
+using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Connector.Tests;
 
-/// <summary>TLS to queue-manager: a private CA (<c>ca_file</c>) and a client certificate. queue-manager has no TLS
-/// listener, so the server here is a Kestrel HTTPS endpoint with our gRPC transport and a minimal Connect service that
-/// answers Subscribe and records the client certificate it saw.</summary>
+/// <summary>TLS to queue-manager: a private CA (<c>ca_file</c>) and a client certificate. queue-manager's TLS listener
+/// asks for no client certificate, so the server here is a Kestrel HTTPS endpoint with our gRPC transport and a minimal
+/// Connect service that answers Subscribe and records the client certificate it saw (the real queue-manager over TLS:
+/// EndToEnd.Tests, <c>TransportSecurityScenarios</c>).</summary>
 public sealed class TlsTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("wc-connector-tls-").FullName;
+    private readonly TestPki _pki = TestPki.Create();
 
     [Fact]
     public async Task WithTheCaFileAndAClientCertificateTheStreamIsEstablishedOverTls()
     {
-        var pki = Pki.Create(_directory);
-        await using var server = await TlsConnectServer.StartAsync(pki.Server, pki.Client.Thumbprint);
+        var serverCertificate = _pki.IssueServer("queue-manager");
+        var client = _pki.IssueClient("connector");
+        await using var server = await TlsConnectServer.StartAsync(serverCertificate.Certificate, client.Thumbprint);
         await using var target = await TargetServer.StartAsync();
 
         await using var connector = ConnectorProcess.StartWithoutQueueManagerFlags(
             Configs.Single("tls-channel", target.Url()),
-            ["--queue-manager", $"127.0.0.1:{server.Port}", "--ca-file", pki.CaFile, "--client-cert-file", pki.ClientCertFile, "--client-key-file", pki.ClientKeyFile],
+            ["--queue-manager", $"127.0.0.1:{server.Port}", "--ca-file", _pki.CaFile, "--client-cert-file", client.CertificateFile, "--client-key-file", client.KeyFile],
             Configs.Token("tls-token"));
         await connector.WaitReadyAsync();
 
         Assert.Equal("tls-channel", await server.Subscribed.Task.WaitAsync(QueueManagerProcess.Patience));
-        Assert.Equal(pki.Client.Thumbprint, server.ClientThumbprint);
+        Assert.Equal(client.Thumbprint, server.ClientThumbprint);
         Assert.Equal("Bearer tls-token", server.Authorization);
     }
 
     [Fact]
     public async Task WithoutTheCaFileTheServerCertificateIsRejectedAndTheConnectorKeepsRetrying()
     {
-        var pki = Pki.Create(_directory);
-        await using var server = await TlsConnectServer.StartAsync(pki.Server, requiredClientThumbprint: null);
+        await using var server = await TlsConnectServer.StartAsync(_pki.IssueServer("queue-manager").Certificate, requiredClientThumbprint: null);
         await using var target = await TargetServer.StartAsync();
 
         await using var connector = ConnectorProcess.StartWithoutQueueManagerFlags(
@@ -57,51 +58,7 @@ public sealed class TlsTests : IDisposable
         Assert.False(server.Subscribed.Task.IsCompleted);
     }
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    private sealed record Pki(X509Certificate2 Server, X509Certificate2 Client, string CaFile, string ClientCertFile, string ClientKeyFile)
-    {
-        public static Pki Create(string directory)
-        {
-            using var caKey = RSA.Create(2048);
-            var caRequest = new CertificateRequest("CN=webhook-connect test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-            caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-            var now = DateTimeOffset.UtcNow.AddMinutes(-5);
-            using var ca = caRequest.CreateSelfSigned(now, now.AddDays(1));
-
-            var server = Issue(ca, "CN=127.0.0.1", serverAuth: true);
-            var client = Issue(ca, "CN=connector", serverAuth: false);
-            var caFile = Path.Combine(directory, "ca.pem");
-            File.WriteAllText(caFile, ca.ExportCertificatePem());
-            var clientCert = Path.Combine(directory, "client.pem");
-            var clientKey = Path.Combine(directory, "client.key");
-            File.WriteAllText(clientCert, client.ExportCertificatePem());
-            File.WriteAllText(clientKey, client.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
-            return new Pki(server, client, caFile, clientCert, clientKey);
-        }
-
-        private static X509Certificate2 Issue(X509Certificate2 ca, string subject, bool serverAuth)
-        {
-            using var key = RSA.Create(2048);
-            var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
-            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
-                [new Oid(serverAuth ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2")], false));
-            if (serverAuth)
-            {
-                var san = new SubjectAlternativeNameBuilder();
-                san.AddIpAddress(IPAddress.Loopback);
-                san.AddDnsName("localhost");
-                request.CertificateExtensions.Add(san.Build());
-            }
-
-            var now = DateTimeOffset.UtcNow.AddMinutes(-1);
-            using var issued = request.Create(ca, now, now.AddHours(12), RandomNumberGenerator.GetBytes(8));
-            using var withKey = issued.CopyWithPrivateKey(key);
-            return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
-        }
-    }
+    public void Dispose() => _pki.Dispose();
 
     private sealed class TlsConnectServer : ConnectService.ConnectServiceBase, IAsyncDisposable
     {

@@ -5,6 +5,6 @@ namespace WebhookConnect.Ingress.Tests;
 public sealed class DockerfileTests
 {
     [Fact]
-    public void TheImageRestoresEveryProjectOfTheServiceAndRunsAsNonRoot() =>
-        Assert.Empty(DockerfileCheck.Problems("Ingress", "WebhookConnect.Ingress.csproj"));
+    public void TheImageRestoresEveryProjectOfTheServiceRunsAsNonRootAndBindsItsListenersToAllAddresses() =>
+        Assert.Empty(DockerfileCheck.Problems("Ingress", "WebhookConnect.Ingress.csproj", "Ingress__Host", "Management__Host"));
 }

@@ -21,6 +21,8 @@ public sealed class HostTests
     [InlineData("Ingress:BodyTimeout", "00:00:00", "Invalid configuration: Ingress:BodyTimeout = '00:00:00'")]
     [InlineData("Ingress:RequestHeadersTimeout", "1:00:00", "Invalid configuration: Ingress:RequestHeadersTimeout = '1:00:00'")]
     [InlineData("Ingress:FailedVerificationsPerSecond", "0", "Invalid configuration: Ingress:FailedVerificationsPerSecond = '0'")]
+    [InlineData("Ingress:QueueManagerCaFile", "/etc/hostname", "Invalid configuration: Ingress:QueueManagerCaFile = '/etc/hostname': is set but the address 'http://127.0.0.1:5004' is plaintext")]
+    [InlineData("Ingress:Tls:KeyFile", "/nonexistent/tls.key", "Invalid configuration: Ingress:Tls:CertificateFile = '' (default): TLS needs both CertificateFile and KeyFile")]
     public async Task AnInvalidSettingStopsStartUpWithExitCodeTwoNamingTheSettingAndValue(string key, string value, string expected)
     {
         await using var ingress = ServiceBinaries.Start("ingress-bad-config", IngressProcess.Assembly, new Dictionary<string, string>

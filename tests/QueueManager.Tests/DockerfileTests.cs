@@ -5,6 +5,6 @@ namespace WebhookConnect.QueueManager.Tests;
 public sealed class DockerfileTests
 {
     [Fact]
-    public void TheImageRestoresEveryProjectOfTheServiceAndRunsAsNonRoot() =>
-        Assert.Empty(DockerfileCheck.Problems("QueueManager", "WebhookConnect.QueueManager.csproj"));
+    public void TheImageRestoresEveryProjectOfTheServiceRunsAsNonRootAndBindsItsListenersToAllAddresses() =>
+        Assert.Empty(DockerfileCheck.Problems("QueueManager", "WebhookConnect.QueueManager.csproj", "QueueManager__Host", "QueueManager__InternalHost", "Management__Host"));
 }

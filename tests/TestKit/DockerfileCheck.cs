@@ -10,8 +10,10 @@ namespace WebhookConnect.TestKit;
 /// </summary>
 public static partial class DockerfileCheck
 {
-    /// <summary>Returns the problems found (empty when the Dockerfile is right).</summary>
-    public static IReadOnlyList<string> Problems(string serviceFolder, string projectFile)
+    /// <summary>Returns the problems found (empty when the Dockerfile is right). <paramref name="hostSettings"/> are the
+    /// service's listener address settings (<c>Ingress__Host</c>, …): they default to loopback, so the image must set
+    /// each to <c>0.0.0.0</c> or the container could not be reached.</summary>
+    public static IReadOnlyList<string> Problems(string serviceFolder, string projectFile, params string[] hostSettings)
     {
         var dockerfilePath = Path.Combine(RepoPaths.Root, "services", serviceFolder, "Dockerfile");
         var dockerfile = File.ReadAllText(dockerfilePath);
@@ -35,6 +37,14 @@ public static partial class DockerfileCheck
         if (!dockerfile.Contains("USER $APP_UID", StringComparison.Ordinal))
         {
             problems.Add("the image does not switch to the non-root user (USER $APP_UID)");
+        }
+
+        foreach (var setting in hostSettings)
+        {
+            if (!Regex.IsMatch(dockerfile, $@"^(ENV\s+|\s+){Regex.Escape(setting)}=0\.0\.0\.0\b", RegexOptions.Multiline))
+            {
+                problems.Add($"services/{serviceFolder}/Dockerfile does not set {setting}=0.0.0.0: the listener would stay on the container's loopback");
+            }
         }
 
         if (dockerfile.Contains("COPY . .", StringComparison.Ordinal))

@@ -55,6 +55,8 @@ public static class ConnectorCommandLine
         Flag<int>("--retry-attempts", "Connector:Retry:Attempts", "local retries of a failed target call before nack(retry).", defaults.Retry.Attempts.ToString(CultureInfo.InvariantCulture));
         Flag<TimeSpan>("--retry-delay", "Connector:Retry:Delay", "delay before the first local retry, doubled for each next one.", Span(defaults.Retry.Delay), Span);
         Flag<TimeSpan>("--drain-grace-period", "Connector:DrainGracePeriod", "on SIGTERM, time for in-flight deliveries to finish before they are nacked for redelivery.", Span(defaults.DrainGracePeriod), Span);
+        Flag<string>("--drop-headers", "Connector:DropHeaders", "sender headers never passed on to targets, comma-separated names or prefixes ending in '*' ('none': none); replaces the default list.", Delivery.DroppedHeaders.Default);
+        Flag<string>("--also-drop-headers", "Connector:AlsoDropHeaders", "more headers to drop, added to --drop-headers.", "none");
         Flag<string>("--management-host", "Management:Host", "address of the management listener (/healthz, /readyz, /metrics).", new ManagementOptions().Host);
         Flag<int>("--management-port", "Management:Port", "port of the management listener.", "9093");
 

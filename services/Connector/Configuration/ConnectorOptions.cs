@@ -32,8 +32,27 @@ public sealed class ConnectorOptions : IValidatableObject
     /// <summary>On SIGTERM, how long in-flight deliveries may finish before the rest are nacked for redelivery.</summary>
     public TimeSpan DrainGracePeriod { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Sender headers never passed on to a target, comma-separated: names, or prefixes ending in <c>*</c>;
+    /// <c>none</c> drops none. Setting it replaces the default list (<see cref="Delivery.DroppedHeaders.Default"/>);
+    /// a target's own <c>headers</c> are always sent.</summary>
+    public string DropHeaders { get; set; } = Delivery.DroppedHeaders.Default;
+
+    /// <summary>More headers to drop, added to <see cref="DropHeaders"/> (same syntax); default none.</summary>
+    public string AlsoDropHeaders { get; set; } = "";
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        foreach (var (name, list) in new[] { (nameof(DropHeaders), DropHeaders), (nameof(AlsoDropHeaders), AlsoDropHeaders) })
+        {
+            foreach (var entry in Delivery.DroppedHeaders.Entries(list))
+            {
+                if (Delivery.DroppedHeaders.Problem(entry) is { } problem)
+                {
+                    yield return new ValidationResult($"{problem} (a comma-separated list such as 'Authorization, Cookie, X-Forwarded-*', or 'none').", [name]);
+                }
+            }
+        }
+
         if (Subscriptions.Count == 0)
         {
             yield return new ValidationResult(

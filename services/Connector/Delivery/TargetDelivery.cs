@@ -12,8 +12,10 @@ namespace WebhookConnect.Connector.Delivery;
 /// target client's short local retries (<see cref="TargetHttpClient"/>), then nack with retry so queue-manager applies
 /// the channel's backoff.
 /// </summary>
-public sealed class TargetDelivery(IHttpClientFactory httpClientFactory)
+public sealed class TargetDelivery(IHttpClientFactory httpClientFactory, Microsoft.Extensions.Options.IOptions<ConnectorOptions> options)
 {
+    private readonly DroppedHeaders _dropped = new(options.Value.DropHeaders, options.Value.AlsoDropHeaders);
+
     /// <summary>Longest body excerpt put into a nack reason.</summary>
     public const int ExcerptLength = 200;
 
@@ -33,7 +35,7 @@ public sealed class TargetDelivery(IHttpClientFactory httpClientFactory)
 
         try
         {
-            using var request = TargetRequest.Create(message, target, new Uri(target.Url), cancellationToken);
+            using var request = TargetRequest.Create(message, target, new Uri(target.Url), _dropped, cancellationToken);
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             var status = (int)response.StatusCode;
             var outcome = StatusMapping.OutcomeOf(response.StatusCode);

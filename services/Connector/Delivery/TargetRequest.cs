@@ -8,7 +8,7 @@ namespace WebhookConnect.Connector.Delivery;
 
 /// <summary>
 /// Builds the HTTP request to a target from a message (SPEC §9): the raw body byte for byte, the original headers in
-/// their order minus hop-by-hop ones, then the target's extra headers, the <c>X-Webhook-*</c> headers and the
+/// their order minus hop-by-hop ones and those the operator drops (<see cref="DroppedHeaders"/>), then the target's extra headers, the <c>X-Webhook-*</c> headers and the
 /// message's <c>traceparent</c>.
 /// </summary>
 public static class TargetRequest
@@ -31,7 +31,7 @@ public static class TargetRequest
         MessageIdHeader, ChannelHeader, EndpointHeader, AttemptHeader,
     };
 
-    public static TargetRequestMessage Create(Message message, TargetOptions target, Uri url, CancellationToken deliveryCancellation)
+    public static TargetRequestMessage Create(Message message, TargetOptions target, Uri url, DroppedHeaders dropped, CancellationToken deliveryCancellation)
     {
         var request = new TargetRequestMessage(new HttpMethod(target.Method), url, message.Channel, target.Timeout, deliveryCancellation)
         {
@@ -45,7 +45,7 @@ public static class TargetRequest
         foreach (var header in message.Headers)
         {
             var name = header.Name;
-            if (HopByHop.Contains(name) || Ours.Contains(name) || target.Headers.ContainsKey(name) ||
+            if (HopByHop.Contains(name) || Ours.Contains(name) || target.Headers.ContainsKey(name) || dropped.Drops(name) ||
                 (connectionTokens is not null && connectionTokens.Contains(name)) ||
                 (ownTraceContext && (name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) || name.Equals("tracestate", StringComparison.OrdinalIgnoreCase))))
             {

@@ -25,19 +25,11 @@ public static class QueueManagerChannelFactory
                 ssl.ClientCertificates = [X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null)];
             }
 
+            handler.SslOptions = ssl;
             if (options.CaFile.Length > 0)
             {
-                var authorities = new X509Certificate2Collection();
-                authorities.ImportFromPemFile(options.CaFile);
-                ssl.CertificateChainPolicy = new X509ChainPolicy
-                {
-                    TrustMode = X509ChainTrustMode.CustomRootTrust,
-                    RevocationMode = X509RevocationMode.NoCheck,
-                };
-                ssl.CertificateChainPolicy.CustomTrustStore.AddRange(authorities);
+                GrpcClientDefaults.TrustAuthorities(handler, options.CaFile);
             }
-
-            handler.SslOptions = ssl;
         }
 
         return GrpcClientDefaults.CreateChannel(options.IsBalanced ? options.Address : options.Uri.ToString(), handler, tls: !options.Insecure);

@@ -56,12 +56,17 @@ public sealed class ScenarioStack : IAsyncDisposable
     /// <summary>The address connectors dial.</summary>
     public string QueueManagerAddress => ClientBalancing
         ? "static:///" + string.Join(",", QueueManagers.Select(r => $"127.0.0.1:{Text(r.GrpcPort)}"))
-        : $"http://127.0.0.1:{Text(QueueManagerPort)}";
+        : $"{Scheme}://127.0.0.1:{Text(QueueManagerPort)}";
 
     /// <summary>The address ingress and admin dial.</summary>
     public string QueueManagerInternalAddress => ClientBalancing
         ? "static:///" + string.Join(",", QueueManagers.Select(r => $"127.0.0.1:{Text(r.InternalPort)}"))
-        : $"http://127.0.0.1:{Text(QueueManagerInternalPort)}";
+        : $"{Scheme}://127.0.0.1:{Text(QueueManagerInternalPort)}";
+
+    /// <summary>With TLS on every listener: the CA that issued every certificate of the stack. Null: plaintext.</summary>
+    public TestPki? Tls { get; private set; }
+
+    private string Scheme => Tls is null ? "http" : "https";
 
     public ChildProcess Admin { get; private set; } = null!;
 
@@ -79,16 +84,19 @@ public sealed class ScenarioStack : IAsyncDisposable
 
     public static Metadata AdminHeaders => new() { { "authorization", "Bearer " + AdminToken } };
 
-    public static async Task<ScenarioStack> StartAsync(bool redisAppendOnly = false, int queueManagerReplicas = 1, bool clientBalancing = false)
+    /// <summary>Starts the cloud side. With <paramref name="tls"/>, every listener but the management ports serves TLS
+    /// with a certificate that CA issues, and every client (ingress and admin to queue-manager, connectors, this
+    /// stack's own clients) trusts that CA through its CA-file setting.</summary>
+    public static async Task<ScenarioStack> StartAsync(bool redisAppendOnly = false, int queueManagerReplicas = 1, bool clientBalancing = false, TestPki? tls = null)
     {
-        var stack = new ScenarioStack(System.IO.Directory.CreateTempSubdirectory("wc-e2e-").FullName) { ClientBalancing = clientBalancing };
+        var stack = new ScenarioStack(System.IO.Directory.CreateTempSubdirectory("wc-e2e-").FullName) { ClientBalancing = clientBalancing, Tls = tls };
         try
         {
             stack.Redis = stack.Track(await RedisServer.StartAsync(redisAppendOnly));
             var replicas = new List<QueueManagerProcess>();
             for (var i = 0; i < queueManagerReplicas; i++)
             {
-                replicas.Add(stack.Track(await QueueManagerProcess.StartAsync(stack.Redis.Endpoint, replicaId: $"qm-{(char)('a' + i)}")));
+                replicas.Add(stack.Track(await QueueManagerProcess.StartAsync(stack.Redis.Endpoint, replicaId: $"qm-{(char)('a' + i)}", tls: tls)));
             }
 
             stack.QueueManagers = replicas;
@@ -99,7 +107,7 @@ public sealed class ScenarioStack : IAsyncDisposable
             }
 
             await stack.StartAdminAsync();
-            stack.Ingress = stack.Track(await IngressProcess.StartAsync(stack.QueueManagerInternalPort, Path.Combine(stack.Directory, "spool"), stack.IngressSettings));
+            stack.Ingress = stack.Track(await IngressProcess.StartAsync(stack.QueueManagerInternalPort, Path.Combine(stack.Directory, "spool"), stack.IngressSettings, tls: tls));
             return stack;
         }
         catch
@@ -114,8 +122,8 @@ public sealed class ScenarioStack : IAsyncDisposable
         var grpcPort = FreePort.Next();
         AdminGrpcPort = grpcPort;
         var httpPort = FreePort.Next();
-        AdminHttp = new Uri($"http://127.0.0.1:{Text(httpPort)}");
-        Admin = Track(ServiceBinaries.Start("admin", ServiceBinaries.Assembly("Admin", "WebhookConnect.Admin"), new Dictionary<string, string>
+        AdminHttp = new Uri($"{Scheme}://127.0.0.1:{Text(httpPort)}");
+        var settings = new Dictionary<string, string>
         {
             ["Admin:Host"] = "127.0.0.1",
             ["Admin:GrpcPort"] = Text(grpcPort),
@@ -124,8 +132,17 @@ public sealed class ScenarioStack : IAsyncDisposable
             ["Admin:QueueManager"] = QueueManagerInternalAddress,
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = Text(FreePort.Next()),
-        }));
-        AdminChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{Text(grpcPort)}");
+        };
+        if (Tls is not null)
+        {
+            var certificate = Tls.IssueServer("admin");
+            settings["Admin:Tls:CertificateFile"] = certificate.CertificateFile;
+            settings["Admin:Tls:KeyFile"] = certificate.KeyFile;
+            settings["Admin:QueueManagerCaFile"] = Tls.CaFile;
+        }
+
+        Admin = Track(ServiceBinaries.Start("admin", ServiceBinaries.Assembly("Admin", "WebhookConnect.Admin"), settings));
+        AdminChannel = GrpcChannel.ForAddress($"{Scheme}://127.0.0.1:{Text(grpcPort)}", new GrpcChannelOptions { HttpHandler = Tls?.Handler(), DisposeHttpClient = true });
         await Admin.UntilAsync(
             async () =>
             {
@@ -241,7 +258,8 @@ public sealed class ScenarioStack : IAsyncDisposable
 
         yaml.Append(extraYaml);
         var connector = Track(ConnectorProcess.StartWithoutQueueManagerFlags(
-            yaml.ToString(), ["--queue-manager", QueueManagerAddress, "--insecure"], new Dictionary<string, string> { ["token"] = token }));
+            yaml.ToString(), Tls is null ? ["--queue-manager", QueueManagerAddress, "--insecure"] : ["--queue-manager", QueueManagerAddress, "--ca-file", Tls.CaFile],
+            new Dictionary<string, string> { ["token"] = token }));
         await connector.WaitReadyAsync();
         return connector;
     }
@@ -262,7 +280,7 @@ public sealed class ScenarioStack : IAsyncDisposable
     public async Task RestartIngressAsync()
     {
         var port = Ingress.Port;
-        Ingress = Track(await IngressProcess.StartAsync(QueueManagerInternalPort, Ingress.SpoolPath, IngressSettings, waitReady: false, port: port));
+        Ingress = Track(await IngressProcess.StartAsync(QueueManagerInternalPort, Ingress.SpoolPath, IngressSettings, waitReady: false, port: port, tls: Tls));
     }
 
     private Dictionary<string, string> IngressSettings => new() { ["Ingress:QueueManager"] = QueueManagerInternalAddress };

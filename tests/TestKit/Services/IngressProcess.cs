@@ -9,13 +9,17 @@ public sealed partial class IngressProcess : IAsyncDisposable
 {
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private IngressProcess(ChildProcess process, int port, int managementPort, string spoolPath)
+    private IngressProcess(ChildProcess process, int port, int managementPort, string spoolPath, TestPki? tls)
     {
         Process = process;
         Port = port;
         ManagementPort = managementPort;
         SpoolPath = spoolPath;
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        Http = new HttpClient(tls?.Handler() ?? new SocketsHttpHandler(), disposeHandler: true)
+        {
+            BaseAddress = new Uri($"{(tls is null ? "http" : "https")}://127.0.0.1:{port}"),
+            Timeout = TimeSpan.FromSeconds(30),
+        };
         Management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort}"), Timeout = TimeSpan.FromSeconds(30) };
     }
 
@@ -35,11 +39,13 @@ public sealed partial class IngressProcess : IAsyncDisposable
     public static string Assembly => ServiceBinaries.Assembly("Ingress", "WebhookConnect.Ingress");
 
     /// <summary>Starts ingress against a queue-manager and waits for <c>/readyz</c> (the first endpoint table) when
-    /// <paramref name="waitReady"/>; otherwise only for <c>/healthz</c>. <paramref name="env"/>: runtime environment
-    /// variables, e.g. <c>DOTNET_GCHeapHardLimit</c>.</summary>
+    /// <paramref name="waitReady"/>; otherwise only for <c>/healthz</c>. With <paramref name="tls"/>, the webhook port
+    /// serves TLS with a certificate that CA issues, ingress reaches the queue-manager over <c>https://</c> trusting
+    /// that CA (its internal port must serve TLS too), and <see cref="Http"/> trusts it. <paramref name="env"/>: runtime
+    /// environment variables, e.g. <c>DOTNET_GCHeapHardLimit</c>.</summary>
     public static async Task<IngressProcess> StartAsync(
         int queueManagerPort, string spoolPath, IReadOnlyDictionary<string, string>? extra = null, bool waitReady = true, int? port = null,
-        IReadOnlyDictionary<string, string?>? env = null)
+        TestPki? tls = null, IReadOnlyDictionary<string, string?>? env = null)
     {
         var webhookPort = port ?? FreePort.Next();
         var managementPort = FreePort.Next();
@@ -55,13 +61,22 @@ public sealed partial class IngressProcess : IAsyncDisposable
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = managementPort.ToString(CultureInfo.InvariantCulture),
         };
+        if (tls is not null)
+        {
+            var certificate = tls.IssueServer("ingress-" + webhookPort.ToString(CultureInfo.InvariantCulture));
+            settings["Ingress:Tls:CertificateFile"] = certificate.CertificateFile;
+            settings["Ingress:Tls:KeyFile"] = certificate.KeyFile;
+            settings["Ingress:QueueManager"] = $"https://127.0.0.1:{queueManagerPort}";
+            settings["Ingress:QueueManagerCaFile"] = tls.CaFile;
+        }
+
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             settings[key] = value;
         }
 
         var process = ServiceBinaries.Start("ingress-" + webhookPort.ToString(CultureInfo.InvariantCulture), Assembly, settings, env);
-        var ingress = new IngressProcess(process, webhookPort, managementPort, spoolPath);
+        var ingress = new IngressProcess(process, webhookPort, managementPort, spoolPath, tls);
         try
         {
             await ingress.WaitAsync(waitReady ? "/readyz" : "/healthz");

@@ -15,16 +15,24 @@ public sealed class QueueManagerProcess : IAsyncDisposable
 {
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private QueueManagerProcess(ChildProcess process, int grpcPort, int internalPort, int managementPort, string replicaId)
+    private QueueManagerProcess(ChildProcess process, int grpcPort, int internalPort, int managementPort, string replicaId, TestPki? tls, IssuedCertificate? certificate)
     {
         Process = process;
         GrpcPort = grpcPort;
         InternalPort = internalPort;
         ManagementPort = managementPort;
         ReplicaId = replicaId;
-        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
-        Internal = new InternalApi(GrpcChannel.ForAddress($"http://127.0.0.1:{internalPort}"));
+        Certificate = certificate;
+        Scheme = tls is null ? "http" : "https";
+        Channel = GrpcChannel.ForAddress($"{Scheme}://127.0.0.1:{grpcPort}", Options(tls));
+        Internal = new InternalApi(GrpcChannel.ForAddress($"{Scheme}://127.0.0.1:{internalPort}", Options(tls)));
     }
+
+    /// <summary>With TLS: the certificate both gRPC ports serve (its files can be replaced to renew it).</summary>
+    public IssuedCertificate? Certificate { get; }
+
+    /// <summary><c>https</c> when the gRPC ports serve TLS, else <c>http</c>.</summary>
+    public string Scheme { get; }
 
     public ChildProcess Process { get; }
 
@@ -32,7 +40,7 @@ public sealed class QueueManagerProcess : IAsyncDisposable
 
     public int InternalPort { get; }
 
-    public string InternalAddress => $"http://127.0.0.1:{InternalPort}";
+    public string InternalAddress => $"{Scheme}://127.0.0.1:{InternalPort}";
 
     public int ManagementPort { get; }
 
@@ -48,9 +56,12 @@ public sealed class QueueManagerProcess : IAsyncDisposable
 
     /// <summary>Starts a replica against <paramref name="redisEndpoint"/> and waits until its gRPC health is SERVING.
     /// Sweeps run every 100 ms so lease and retry tests do not wait for the default second. A test that restarts a
-    /// replica on the same addresses passes <paramref name="grpcPort"/> and <paramref name="internalPort"/>.</summary>
+    /// replica on the same addresses passes <paramref name="grpcPort"/> and <paramref name="internalPort"/>. With
+    /// <paramref name="tls"/>, both gRPC ports serve TLS with a certificate that CA issues (<see cref="Certificate"/>),
+    /// and this object's channels trust that CA.</summary>
     public static async Task<QueueManagerProcess> StartAsync(
-        string redisEndpoint, IReadOnlyDictionary<string, string>? extra = null, string? replicaId = null, int? grpcPort = null, int? internalPort = null)
+        string redisEndpoint, IReadOnlyDictionary<string, string>? extra = null, string? replicaId = null, int? grpcPort = null, int? internalPort = null,
+        TestPki? tls = null)
     {
         var port = grpcPort ?? FreePort.Next();
         var internalListener = internalPort ?? FreePort.Next();
@@ -69,13 +80,23 @@ public sealed class QueueManagerProcess : IAsyncDisposable
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = managementPort.ToString(CultureInfo.InvariantCulture),
         };
+        var certificate = tls?.IssueServer(replicaId);
+        if (certificate is not null)
+        {
+            foreach (var listener in new[] { "Tls", "InternalTls" })
+            {
+                settings[$"QueueManager:{listener}:CertificateFile"] = certificate.CertificateFile;
+                settings[$"QueueManager:{listener}:KeyFile"] = certificate.KeyFile;
+            }
+        }
+
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             settings[key] = value;
         }
 
         var process = ServiceBinaries.Start(replicaId, Assembly, settings);
-        var replica = new QueueManagerProcess(process, port, internalListener, managementPort, replicaId);
+        var replica = new QueueManagerProcess(process, port, internalListener, managementPort, replicaId, tls, certificate);
         try
         {
             await replica.WaitServingAsync();
@@ -105,6 +126,8 @@ public sealed class QueueManagerProcess : IAsyncDisposable
             },
             Patience,
             $"queue-manager {ReplicaId} to serve gRPC health");
+
+    private static GrpcChannelOptions Options(TestPki? tls) => new() { HttpHandler = tls?.Handler(), DisposeHttpClient = true };
 
     public async ValueTask DisposeAsync()
     {

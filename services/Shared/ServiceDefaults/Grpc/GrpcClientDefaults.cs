@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Balancer;
@@ -52,6 +53,58 @@ public static class GrpcClientDefaults
         EnableMultipleHttp2Connections = true,
         UseProxy = false,
     };
+
+    /// <summary>
+    /// Trusts exactly the CA certificates of a PEM file (one or more) for the server's certificate, instead of the
+    /// system's trust store: a private CA for queue-manager's listeners. The host name is still checked against the
+    /// certificate; revocation is not (private CAs seldom publish lists, and a fetch must not stall a connect).
+    /// </summary>
+    public static void TrustAuthorities(SocketsHttpHandler handler, string caFile)
+    {
+        var authorities = new X509Certificate2Collection();
+        authorities.ImportFromPemFile(caFile);
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+        };
+        policy.CustomTrustStore.AddRange(authorities);
+        handler.SslOptions.CertificateChainPolicy = policy;
+    }
+
+    /// <summary>
+    /// Why <paramref name="caFile"/> cannot be used with <paramref name="address"/> (null when it can): a CA file
+    /// needs TLS, which an <c>http://</c> address rules out; it must exist and hold at least one PEM certificate.
+    /// With <c>dns:///</c> and <c>static:///</c> addresses a CA file is what turns TLS on.
+    /// </summary>
+    public static string? CaFileProblem(string address, string caFile)
+    {
+        if (caFile.Length == 0)
+        {
+            return null;
+        }
+
+        if (address.StartsWith("http:", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"is set but the address '{address}' is plaintext (http://); use https:// (or dns:/// / static:///, which then use TLS).";
+        }
+
+        if (!File.Exists(caFile))
+        {
+            return "file not found.";
+        }
+
+        try
+        {
+            var authorities = new X509Certificate2Collection();
+            authorities.ImportFromPemFile(caFile);
+            return authorities.Count == 0 ? "holds no PEM certificate (-----BEGIN CERTIFICATE-----)." : null;
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            return $"cannot be read as PEM certificates: {ex.Message}";
+        }
+    }
 
     /// <summary>True for an address this module accepts: <c>http://</c>, <c>https://</c>, <c>dns:///</c> or <c>static:///</c>.</summary>
     public static bool IsValidAddress(string address, out string problem)
@@ -147,15 +200,24 @@ public static class GrpcClientDefaults
     /// configs. One channel for the life of the process (handler lifetime infinite): connections are renewed by
     /// keepalive failures and DNS re-resolution, not by a timer that would drop every subchannel.
     /// </summary>
+    /// <param name="caFile">A PEM file of the CA(s) to trust for the server's certificate instead of the system store
+    /// (<see cref="TrustAuthorities"/>); empty: the system store. For <c>dns:///</c> and <c>static:///</c> addresses a
+    /// CA file also turns TLS on (they are cleartext without one); <c>https://</c> is TLS either way.</param>
     public static IHttpClientBuilder AddGrpcClientDefaults<TClient>(
-        this IServiceCollection services, Func<IServiceProvider, string> address, Action<SocketsHttpHandler>? configureHandler = null, params MethodConfig[] methods)
+        this IServiceCollection services, Func<IServiceProvider, string> address, Func<IServiceProvider, string>? caFile = null,
+        Action<SocketsHttpHandler>? configureHandler = null, params MethodConfig[] methods)
         where TClient : class
     {
         return services
             .AddGrpcClient<TClient>((sp, options) => options.Address = new Uri(address(sp)))
-            .ConfigurePrimaryHttpMessageHandler(() =>
+            .ConfigurePrimaryHttpMessageHandler(sp =>
             {
                 var handler = CreateHandler();
+                if (caFile?.Invoke(sp) is { Length: > 0 } authorities)
+                {
+                    TrustAuthorities(handler, authorities);
+                }
+
                 configureHandler?.Invoke(handler);
                 return handler;
             })
@@ -163,7 +225,7 @@ public static class GrpcClientDefaults
             // IHttpClientFactory's two log lines (and a log scope) per call are noise for a gRPC channel, whose own
             // logging says what happened, and they cost on every publish.
             .RemoveAllLoggers()
-            .ConfigureChannel((sp, options) => Configure(options, address(sp), tls: false, methods));
+            .ConfigureChannel((sp, options) => Configure(options, address(sp), tls: caFile?.Invoke(sp) is { Length: > 0 }, methods));
     }
 
     /// <summary>

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using WebhookConnect.ServiceDefaults.Tls;
 
 namespace WebhookConnect.ServiceDefaults.Grpc;
 
@@ -96,10 +97,21 @@ public static class GrpcServerDefaults
         return grpc;
     }
 
-    /// <summary>Listens for cleartext gRPC (h2c: HTTP/2 with prior knowledge) on an address and port.</summary>
-    public static KestrelServerOptions ListenGrpc(this KestrelServerOptions kestrel, IPAddress address, int port)
+    /// <summary>
+    /// Listens for gRPC on an address and port: cleartext (h2c: HTTP/2 with prior knowledge) unless
+    /// <paramref name="tls"/> names certificate files, then TLS with ALPN h2 and the certificate reloaded when its
+    /// files change. <paramref name="listener"/> names the listener in logs.
+    /// </summary>
+    public static KestrelServerOptions ListenGrpc(this KestrelServerOptions kestrel, IPAddress address, int port, TlsListenerOptions? tls = null, string listener = "gRPC")
     {
-        kestrel.Listen(address, port, listen => listen.Protocols = HttpProtocols.Http2);
+        kestrel.Listen(address, port, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            if (tls is not null)
+            {
+                listen.UseTls(tls, listener);
+            }
+        });
         return kestrel;
     }
 

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using WebhookConnect.ServiceDefaults.Tls;
 
 namespace WebhookConnect.ServiceDefaults.Management;
 
@@ -22,7 +23,12 @@ internal static class ManagementEndpoints
     /// <summary>Adds the management endpoint next to whatever else the service listens on.</summary>
     public static void Listen(KestrelServerOptions kestrel, ManagementOptions options)
     {
-        static void Http1(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
+        void Http1(ListenOptions listen)
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            listen.UseTls(options.Tls, "management");
+        }
+
         switch (options.Host)
         {
             case "*":
