@@ -54,7 +54,7 @@ public sealed class IngressStack : IAsyncLifetime
     public async Task<IngressProcess> StartIngressAsync(bool waitReady = true, int? port = null)
     {
         var settings = new Dictionary<string, string>(IngressSettings) { ["Ingress:QueueManagerToken"] = InternalToken };
-        return await IngressProcess.StartAsync(QueueManager.InternalPort, SpoolPath, settings, waitReady, port, IngressEnvironment);
+        return await IngressProcess.StartAsync(QueueManager.InternalPort, SpoolPath, settings, waitReady, port, env: IngressEnvironment);
     }
 
     /// <summary>Kills ingress the hard way (SIGKILL), as a crash would, and waits until it is gone.</summary>
