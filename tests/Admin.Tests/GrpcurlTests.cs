@@ -29,7 +29,7 @@ public sealed class GrpcurlTests(AdminStack stack) : IClassFixture<AdminStack>
     public async Task CallsThroughReflectedTypesNeedTheToken()
     {
         var name = $"grpcurl-{Guid.NewGuid().ToString("N")[..6]}";
-        var body = "{\"channel\":\"" + name + "\",\"endpoints\":[{\"id\":\"" + name + "\"}],\"settings\":{\"max_in_flight\":25}}";
+        var body = "{\"channel\":\"" + name + "\",\"endpoints\":[{\"id\":\"" + name + "\",\"verification\":{\"none\":{}}}],\"settings\":{\"max_in_flight\":25}}";
         var token = $"authorization: Bearer {AdminStack.Token}";
 
         var (deniedCode, denied) = await GrpcurlAsync(["-d", body], "webhookconnect.admin.v1.AdminService/CreateChannel");
@@ -55,7 +55,7 @@ public sealed class GrpcurlTests(AdminStack stack) : IClassFixture<AdminStack>
         var channel = "\"channel\":\"" + name + "\"";
         var calls = new (string Method, string Json, string Expected)[]
         {
-            ("CreateChannel", "{" + channel + ",\"endpoints\":[{\"id\":\"" + name + "\"}]}", "\"token\": \"wct_"),
+            ("CreateChannel", "{" + channel + ",\"endpoints\":[{\"id\":\"" + name + "\",\"verification\":{\"none\":{}}}]}", "\"token\": \"wct_"),
             ("GetChannel", "{" + channel + "}", "\"name\": \"" + name + "\""),
             ("ListChannels", "{\"page_size\":1000}", "\"name\": \"" + name + "\""),
             ("UpdateChannel", "{" + channel + ",\"settings\":{\"max_in_flight\":33}}", "\"max_in_flight\": 33"),

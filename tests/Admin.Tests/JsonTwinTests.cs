@@ -37,7 +37,7 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
         using var http = stack.JsonClient(AdminStack.Token);
         var name = $"twin-{Guid.NewGuid().ToString("N")[..8]}";
 
-        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$"""{"channel":"{{name}}","endpoints":[{"id":"{{name}}"}]}""");
+        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"id":"{{{name}}}","verification":{"none":{}}}]}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.StartsWith("wct_", (await JsonAsync(created)).GetProperty("token").GetString(), StringComparison.Ordinal);
 
@@ -77,8 +77,8 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
     {
         using var http = stack.JsonClient(AdminStack.Token);
 
-        using var unknownField = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"x","endpoints":[{"id":"x"}],"colour":"red"}""");
-        using var badName = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"Not Valid","endpoints":[{"id":"x"}]}""");
+        using var unknownField = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"x","endpoints":[{"id":"x","verification":{"none":{}}}],"colour":"red"}""");
+        using var badName = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"Not Valid","endpoints":[{"id":"x","verification":{"none":{}}}]}""");
         using var notJson = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", "{not json");
 
         Assert.Equal(HttpStatusCode.BadRequest, unknownField.StatusCode);
@@ -94,7 +94,7 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
         using var http = stack.JsonClient(AdminStack.ReadOnlyToken);
 
         using var read = await http.GetAsync(new Uri("/admin/webhook-connect/overview", UriKind.Relative));
-        using var write = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"ro-x","endpoints":[{"id":"ro-x"}]}""");
+        using var write = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"ro-x","endpoints":[{"id":"ro-x","verification":{"none":{}}}]}""");
 
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, write.StatusCode);

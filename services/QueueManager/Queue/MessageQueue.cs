@@ -54,17 +54,18 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
         {
             try
             {
-                var args = new RedisValue[2 + (batch.Count * 5)];
+                var args = new RedisValue[3 + (batch.Count * 5)];
                 args[0] = EventsChannel;
                 args[1] = publisher.Channel;
+                args[2] = _options.DefaultMaxQueueBytes;
                 for (var i = 0; i < batch.Count; i++)
                 {
                     var message = batch[i].Message;
-                    args[2 + (i * 5)] = message.MessageId;
-                    args[3 + (i * 5)] = batch[i].Envelope;
-                    args[4 + (i * 5)] = message.ReceivedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
-                    args[5 + (i * 5)] = message.IdempotencyKey;
-                    args[6 + (i * 5)] = message.Body.Length;
+                    args[3 + (i * 5)] = message.MessageId;
+                    args[4 + (i * 5)] = batch[i].Envelope;
+                    args[5 + (i * 5)] = message.ReceivedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
+                    args[6 + (i * 5)] = message.IdempotencyKey;
+                    args[7 + (i * 5)] = message.Body.Length;
                 }
 
                 var result = (RedisResult[])(await QueueScripts.Publish.EvaluateAsync(Db, KeysOf(publisher.Channel).ScriptKeys, args))!;
@@ -91,8 +92,19 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
         "not_found" => new PublishDecision(PublishStatus.ChannelNotFound, message.MessageId),
         "too_large" => new PublishDecision(PublishStatus.TooLarge, message.MessageId, long.Parse(detail, CultureInfo.InvariantCulture)),
         "full" => new PublishDecision(PublishStatus.Full, message.MessageId, long.Parse(detail, CultureInfo.InvariantCulture)),
+        "over_budget" => OverBudget(message, detail),
         _ => throw new InvalidOperationException($"publish.lua answered '{outcome}'."),
     };
+
+    private static PublishDecision OverBudget(Message message, string detail)
+    {
+        var separator = detail.IndexOf('|', StringComparison.Ordinal);
+        return new PublishDecision(
+            PublishStatus.OverBudget,
+            message.MessageId,
+            long.Parse(detail.AsSpan(0, separator), CultureInfo.InvariantCulture),
+            long.Parse(detail.AsSpan(separator + 1), CultureInfo.InvariantCulture));
+    }
 
     /// <summary>Leases up to <paramref name="count"/> waiting messages to a connection.</summary>
     public async Task<LeaseBatch> DeliverAsync(string channel, string connectionId, int count)
@@ -276,11 +288,14 @@ public enum PublishStatus
     ChannelNotFound,
     TooLarge,
     Full,
+    /// <summary>The message would take the channel over its byte budget (<c>max_queue_bytes</c>).</summary>
+    OverBudget,
 }
 
 /// <param name="MessageId">The id queued under (the original's for a duplicate).</param>
-/// <param name="Limit">max_message_bytes for TooLarge, max_queue_size for Full.</param>
-public readonly record struct PublishDecision(PublishStatus Status, string MessageId, long Limit = 0);
+/// <param name="Limit">max_message_bytes for TooLarge, max_queue_size for Full, max_queue_bytes for OverBudget.</param>
+/// <param name="Held">For OverBudget: the bytes the channel held when the message was refused.</param>
+public readonly record struct PublishDecision(PublishStatus Status, string MessageId, long Limit = 0, long Held = 0);
 
 public enum LeaseStatus
 {

@@ -63,7 +63,7 @@ await admin.CreateChannelAsync(new CreateChannelRequest
 {
     Channel = "bench",
     Settings = new ChannelSettings { MaxQueueSize = 10_000_000, Ttl = Duration.FromTimeSpan(TimeSpan.FromHours(1)) },
-    Endpoints = { new EndpointConfig { Id = "bench" } },
+    Endpoints = { new EndpointConfig { Id = "bench", Verification = TestChannels.Unverified } },
 });
 
 var spool = Directory.CreateTempSubdirectory("wc-bench-spool-").FullName;
