@@ -38,7 +38,8 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
               - name: {audit}
                 endpoints:
                   - id: {audit}
-                    verification: {{ none: {{}} }}
+                    verification:
+                      none: {"{}"}
             """);
         await using var admin = await StartAdminAsync(file);
         var client = new AdminService.AdminServiceClient(admin.Channel);

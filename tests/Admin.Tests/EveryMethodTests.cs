@@ -56,7 +56,7 @@ public sealed class EveryMethodTests(AdminStack stack) : IClassFixture<AdminStac
             return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
         }
 
-        Assert.Equal(HttpStatusCode.Created, (await Call(HttpMethod.Post, "channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"id":"{{{name}}}","verification":{"none":{}}}]}""")).Status);
+        Assert.Equal(HttpStatusCode.Created, (await Call(HttpMethod.Post, "channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"verification":{"none":{}},"id":"{{{name}}}"}]}""")).Status);
         Assert.Equal(33, (await Call(HttpMethod.Patch, $"channels/{name}", """{"settings":{"max_in_flight":33}}""")).Body.GetProperty("settings").GetProperty("max_in_flight").GetInt32());
         Assert.False((await Call(HttpMethod.Put, $"channels/{name}", """{"settings":{"max_connections":3}}""")).Body.GetProperty("created").GetBoolean());
         Assert.Equal(HttpStatusCode.Created, (await Call(HttpMethod.Post, $"channels/{name}/endpoints", "{\"endpoint\":{\"id\":\"" + name + "-b\",\"verification\":{\"none\":{}}}}")).Status);

@@ -154,7 +154,7 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     private async Task<string> CreateChannelAsync(HttpClient http)
     {
         var name = $"contract-{Guid.NewGuid().ToString("N")[..8]}";
-        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"{Twin}/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"id":"{{{name}}}","verification":{"none":{}}}]}""");
+        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"{Twin}/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"verification":{"none":{}},"id":"{{{name}}}"}]}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         return name;
     }

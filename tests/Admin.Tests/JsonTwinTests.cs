@@ -37,7 +37,7 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
         using var http = stack.JsonClient(AdminStack.Token);
         var name = $"twin-{Guid.NewGuid().ToString("N")[..8]}";
 
-        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"id":"{{{name}}}","verification":{"none":{}}}]}""");
+        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"verification":{"none":{}},"id":"{{{name}}}"}]}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.StartsWith("wct_", (await JsonAsync(created)).GetProperty("token").GetString(), StringComparison.Ordinal);
 
@@ -86,6 +86,25 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
         Assert.Equal(HttpStatusCode.BadRequest, badName.StatusCode);
         Assert.Contains("Not Valid", (await JsonAsync(badName)).GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnEndpointWithoutAPresetIsA400ThatSaysHowToChooseNoneAndNoneIsEchoedBack()
+    {
+        using var http = stack.JsonClient(AdminStack.Token);
+        var name = TestChannels.UniqueName("preset");
+
+        using var open = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"id":"{{{name}}}"}]}""");
+        using var chosen = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"verification":{"none":{}},"id":"{{{name}}}"}]}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, open.StatusCode);
+        Assert.Equal(
+            "endpoints[0].verification: a preset is required (bearer, basic, hmac, github, stripe, standard_webhooks, shopify, slack); "
+            + "to accept unverified requests, choose none explicitly: \"verification\": {\"none\": {}} (JSON twin and channels file; \"no_verification\" in protobuf and grpcurl)",
+            (await JsonAsync(open)).GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.Created, chosen.StatusCode);
+        var verification = (await JsonAsync(chosen)).GetProperty("channel").GetProperty("endpoints")[0].GetProperty("verification");
+        Assert.True(verification.TryGetProperty("no_verification", out _), verification.ToString());
     }
 
     [Fact]

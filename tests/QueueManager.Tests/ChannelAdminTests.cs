@@ -86,7 +86,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         { "cidr-invalid", "endpoints[0].ip_allowlist.allowed_cidrs[1] = \"10.0.0.300/8\": must be an IP address or a CIDR" },
         { "trusted-proxy-prefix-too-long", "endpoints[0].ip_allowlist.trusted_proxies[0] = \"10.0.0.0/33\": must be an IP address or a CIDR" },
         { "rate-limit-zero", "endpoints[0].rate_limit.requests_per_second = 0: must be greater than 0" },
-        { "endpoint-without-verification", "endpoints[0].verification: a preset is required (bearer, basic, hmac, github, stripe, standard_webhooks, shopify, slack); to accept unverified requests choose it explicitly: \"verification\": {\"none\": {}} in JSON or YAML, no_verification in protobuf" },
+        { "endpoint-without-verification", "endpoints[0].verification: a preset is required (bearer, basic, hmac, github, stripe, standard_webhooks, shopify, slack); to accept unverified requests, choose none explicitly: \"verification\": {\"none\": {}} (JSON twin and channels file; \"no_verification\" in protobuf and grpcurl)" },
         { "endpoint-with-no-preset", "endpoints[0].verification: a preset is required" },
         { "max-queue-bytes-too-small", "settings.max_queue_bytes = 1023: must be between 1024 and 1099511627776" },
         { "max-queue-bytes-too-big", "settings.max_queue_bytes = 1099511627777: must be between 1024 and 1099511627776" },

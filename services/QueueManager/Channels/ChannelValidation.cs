@@ -192,8 +192,8 @@ public static class ChannelValidation
         {
             throw ChannelException.Invalid(
                 $"{path}.verification: a preset is required (bearer, basic, hmac, github, stripe, standard_webhooks, shopify, slack); "
-                + "to accept unverified requests choose it explicitly: \"verification\": {\"none\": {}} in JSON or YAML, "
-                + "no_verification in protobuf");
+                + "to accept unverified requests, choose none explicitly: \"verification\": {\"none\": {}} "
+                + "(JSON twin and channels file; \"no_verification\" in protobuf and grpcurl)");
         }
 
         Verification(path + ".verification", verification);
