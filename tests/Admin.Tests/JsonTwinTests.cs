@@ -89,7 +89,7 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
     }
 
     [Fact]
-    public async Task AnEndpointWithoutAPresetIsA400ThatSaysHowToChooseNoneAndNoneIsEchoedBack()
+    public async Task AnEndpointWithoutAPresetIsA400ThatSaysHowToChooseNoneAndChosenNoneIsStored()
     {
         using var http = stack.JsonClient(AdminStack.Token);
         var name = TestChannels.UniqueName("preset");
