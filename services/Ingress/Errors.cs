@@ -14,7 +14,8 @@ namespace WebhookConnect.Ingress;
 /// DEADLINE_EXCEEDED, CANCELLED, ABORTED, UNKNOWN, INTERNAL, a RESOURCE_EXHAUSTED without the <c>retry-after-ms</c>
 /// trailer (a transport limit, not a full channel), and UNAUTHENTICATED / PERMISSION_DENIED (a token
 /// misconfiguration an operator can fix: keeping the webhook is better than refusing it). Definitive: NOT_FOUND
-/// (404), OUT_OF_RANGE (413), RESOURCE_EXHAUSTED with the trailer (503), INVALID_ARGUMENT and anything else (500).
+/// (404), OUT_OF_RANGE (413), RESOURCE_EXHAUSTED with the trailer (503: the channel is at max_queue_size or over its
+/// byte budget max_queue_bytes), INVALID_ARGUMENT and anything else (500).
 /// </remarks>
 public static class Errors
 {

@@ -97,6 +97,15 @@ public sealed class QueueManagerOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan QueueFullRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The byte budget (<c>max_queue_bytes</c>) of a channel created without one, and of channels stored before the
+    /// setting existed: what its messages (waiting, delayed, in flight, dead letters) may occupy in Redis.
+    /// 10 MiB (the default <c>max_message_bytes</c>, so a channel created with defaults can hold its largest
+    /// message) to 1 TiB; default 256 MiB (reasons at <c>ChannelDefaults.MaxQueueBytes</c>).
+    /// </summary>
+    [Range(10L * 1024 * 1024, 1L << 40)]
+    public long DefaultMaxQueueBytes { get; set; } = Channels.ChannelDefaults.MaxQueueBytes;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (InternalTokenFile.Length > 0 && !File.Exists(InternalTokenFile))

@@ -17,7 +17,7 @@ public sealed class AdminGrpcTests(AdminStack stack) : IClassFixture<AdminStack>
         var name = UniqueName("admin");
         var headers = AdminStack.Bearer(AdminStack.Token);
 
-        var created = await stack.Client.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { new EndpointConfig { Id = name } } }, headers);
+        var created = await stack.Client.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { new EndpointConfig { Id = name, Verification = TestChannels.Unverified } } }, headers);
         var fetched = await stack.Client.GetChannelAsync(new GetChannelRequest { Channel = name }, headers);
         var paused = await stack.Client.PauseChannelAsync(new PauseChannelRequest { Channel = name }, headers);
         var stats = await stack.Client.GetChannelStatsAsync(new GetChannelStatsRequest { Channel = name }, headers);
@@ -49,7 +49,7 @@ public sealed class AdminGrpcTests(AdminStack stack) : IClassFixture<AdminStack>
         using var http = new HttpClient { BaseAddress = stack.Http, Timeout = QueueManagerProcess.Patience };
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminStack.Token);
 
-        await stack.Client.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { new EndpointConfig { Id = name } } }, headers);
+        await stack.Client.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { new EndpointConfig { Id = name, Verification = TestChannels.Unverified } } }, headers);
         await stack.Client.GetChannelAsync(new GetChannelRequest { Channel = name }, headers);
         await stack.Client.GetChannelStatsAsync(new GetChannelStatsRequest { Channel = name }, headers);
         await stack.Client.PauseChannelAsync(new PauseChannelRequest { Channel = name }, headers);
@@ -76,7 +76,7 @@ public sealed class AdminGrpcTests(AdminStack stack) : IClassFixture<AdminStack>
     public async Task ValidationErrorsOfTheQueueManagerReachTheOperatorUnchanged()
     {
         var error = await Assert.ThrowsAsync<RpcException>(() => stack.Client.CreateChannelAsync(
-            new CreateChannelRequest { Channel = "Bad Name", Endpoints = { new EndpointConfig { Id = "x" } } }, AdminStack.Bearer(AdminStack.Token)).ResponseAsync);
+            new CreateChannelRequest { Channel = "Bad Name", Endpoints = { new EndpointConfig { Id = "x", Verification = TestChannels.Unverified } } }, AdminStack.Bearer(AdminStack.Token)).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.Contains("Bad Name", error.Status.Detail, StringComparison.Ordinal);
@@ -103,7 +103,7 @@ public sealed class AdminGrpcTests(AdminStack stack) : IClassFixture<AdminStack>
         var listed = await stack.Client.ListChannelsAsync(new ListChannelsRequest(), readOnly);
         var overview = await stack.Client.GetOverviewAsync(new GetOverviewRequest(), readOnly);
         var denied = await Assert.ThrowsAsync<RpcException>(() => stack.Client.CreateChannelAsync(
-            new CreateChannelRequest { Channel = UniqueName("ro"), Endpoints = { new EndpointConfig { Id = UniqueName("ro") } } }, readOnly).ResponseAsync);
+            new CreateChannelRequest { Channel = UniqueName("ro"), Endpoints = { new EndpointConfig { Id = UniqueName("ro"), Verification = TestChannels.Unverified } } }, readOnly).ResponseAsync);
 
         Assert.NotNull(listed);
         Assert.NotNull(overview.Overview);

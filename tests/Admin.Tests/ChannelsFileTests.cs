@@ -39,6 +39,8 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
               - name: {audit}
                 endpoints:
                   - id: {audit}
+                    verification:
+                      none: {"{}"}
             """);
         await using var admin = await StartAdminAsync(file);
         var client = new AdminService.AdminServiceClient(admin.Channel);
@@ -53,7 +55,7 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
         Assert.False(same.Rotated, "the token from token_file is the channel's current token");
 
         // An endpoint added by an operator is not in the file and must survive the next apply.
-        await client.AddEndpointAsync(new AddEndpointRequest { Channel = orders, Endpoint = new EndpointConfig { Id = orders + "-manual" } }, headers);
+        await client.AddEndpointAsync(new AddEndpointRequest { Channel = orders, Endpoint = new EndpointConfig { Id = orders + "-manual", Verification = TestChannels.Unverified } }, headers);
         await File.WriteAllTextAsync(file, (await File.ReadAllTextAsync(file)).Replace("max_in_flight: 50", "max_in_flight: 7", StringComparison.Ordinal));
 
         var changed = await WaitForChannelAsync(client, orders, c => c.Settings.MaxInFlight == 7);
@@ -92,7 +94,7 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
     {
         var orders = $"orders-{Guid.NewGuid().ToString("N")[..6]}";
         var other = $"other-{Guid.NewGuid().ToString("N")[..6]}";
-        string Valid(int maxInFlight) => $"channels:\n  - name: {orders}\n    settings: {{ max_in_flight: {maxInFlight} }}\n    endpoints: [{{ id: {orders} }}]\n";
+        string Valid(int maxInFlight) => $"channels:\n  - name: {orders}\n    settings: {{ max_in_flight: {maxInFlight} }}\n    endpoints: [{{ id: {orders}, verification: {{ none: {{}} }} }}]\n";
         var file = Path.Combine(_directory, "channels.yaml");
         await File.WriteAllTextAsync(file, Valid(50));
         var managementPort = FreePort.Next();
@@ -113,7 +115,7 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
         Assert.Equal(50u, unchanged.Channel.Settings.MaxInFlight);
 
         // Valid YAML the queue-manager refuses (an endpoint URL another channel owns): logged with the channel named.
-        await File.WriteAllTextAsync(file, Valid(50) + $"  - name: {other}\n    endpoints: [{{ id: {orders} }}]\n");
+        await File.WriteAllTextAsync(file, Valid(50) + $"  - name: {other}\n    endpoints: [{{ id: {orders}, verification: {{ none: {{}} }} }}]\n");
         await Eventually.UntilAsync(() => admin.Process.Output.Contains($"channel '{other}'", StringComparison.Ordinal), Patience, "the refused entry to be logged");
         await WaitForMetricAsync(management, "webhookconnect_admin_channels_file_applied 0");
 
@@ -127,11 +129,11 @@ public sealed class ChannelsFileTests(AdminStack stack) : IClassFixture<AdminSta
     }
 
     [Theory]
-    [InlineData("channels:\n  - name: x\n    endpoints: [{ id: x }]\n    colour: red\n", "channels[0]: unknown field 'colour'")]
-    [InlineData("channels:\n  - name: x\n    settings: { max_inflight: 5 }\n    endpoints: [{ id: x }]\n", "max_inflight")]
-    [InlineData("channels:\n  - name: x\n    token_env: WC_TEST_SURELY_UNSET_VARIABLE\n    endpoints: [{ id: x }]\n", "channels[0] (x).token_env: environment variable 'WC_TEST_SURELY_UNSET_VARIABLE' is not set")]
+    [InlineData("channels:\n  - name: x\n    endpoints: [{ id: x, verification: { none: {} } }]\n    colour: red\n", "channels[0]: unknown field 'colour'")]
+    [InlineData("channels:\n  - name: x\n    settings: { max_inflight: 5 }\n    endpoints: [{ id: x, verification: { none: {} } }]\n", "max_inflight")]
+    [InlineData("channels:\n  - name: x\n    token_env: WC_TEST_SURELY_UNSET_VARIABLE\n    endpoints: [{ id: x, verification: { none: {} } }]\n", "channels[0] (x).token_env: environment variable 'WC_TEST_SURELY_UNSET_VARIABLE' is not set")]
     [InlineData("channels: [\n", "not valid YAML or JSON")]
-    [InlineData("channels:\n  - name: x\n    settings: { ttl: soon }\n    endpoints: [{ id: x }]\n", "channels[0] (x): ttl = 'soon' is not a duration")]
+    [InlineData("channels:\n  - name: x\n    settings: { ttl: soon }\n    endpoints: [{ id: x, verification: { none: {} } }]\n", "channels[0] (x): ttl = 'soon' is not a duration")]
     public async Task AnInvalidFileStopsStartUpNamingTheEntryAndField(string content, string expected)
     {
         var file = Path.Combine(_directory, $"bad-{Guid.NewGuid():N}.yaml");

@@ -19,12 +19,12 @@ public sealed class EveryMethodTests(AdminStack stack) : IClassFixture<AdminStac
         var h = AdminStack.Bearer(AdminStack.Token);
         var name = $"every-{Guid.NewGuid().ToString("N")[..6]}";
 
-        await client.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { new EndpointConfig { Id = name } } }, h);
+        await client.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { new EndpointConfig { Id = name, Verification = TestChannels.Unverified } } }, h);
         Assert.Contains((await client.ListChannelsAsync(new ListChannelsRequest { PageSize = 1000 }, h)).Channels, c => c.Name == name);
         Assert.Equal(33u, (await client.UpdateChannelAsync(new UpdateChannelRequest { Channel = name, Settings = new ChannelSettings { MaxInFlight = 33 } }, h)).Channel.Settings.MaxInFlight);
         Assert.False((await client.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Settings = new ChannelSettings { MaxConnections = 3 } }, h)).Created);
-        Assert.Equal(2, (await client.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = name + "-b" } }, h)).Channel.Endpoints.Count);
-        Assert.Equal("X-Delivery", (await client.UpdateEndpointAsync(new UpdateEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = name + "-b", IdempotencyHeader = "X-Delivery" } }, h)).Channel.Endpoints.Single(e => e.Id == name + "-b").IdempotencyHeader);
+        Assert.Equal(2, (await client.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = name + "-b", Verification = TestChannels.Unverified } }, h)).Channel.Endpoints.Count);
+        Assert.Equal("X-Delivery", (await client.UpdateEndpointAsync(new UpdateEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = name + "-b", IdempotencyHeader = "X-Delivery", Verification = TestChannels.Unverified } }, h)).Channel.Endpoints.Single(e => e.Id == name + "-b").IdempotencyHeader);
         Assert.Single((await client.RemoveEndpointAsync(new RemoveEndpointRequest { Channel = name, EndpointId = name + "-b" }, h)).Channel.Endpoints);
         Assert.True((await client.PauseChannelAsync(new PauseChannelRequest { Channel = name }, h)).Channel.Settings.Paused);
         Assert.False((await client.ResumeChannelAsync(new ResumeChannelRequest { Channel = name }, h)).Channel.Settings.Paused);
@@ -56,11 +56,11 @@ public sealed class EveryMethodTests(AdminStack stack) : IClassFixture<AdminStac
             return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
         }
 
-        Assert.Equal(HttpStatusCode.Created, (await Call(HttpMethod.Post, "channels", $$"""{"channel":"{{name}}","endpoints":[{"id":"{{name}}"}]}""")).Status);
+        Assert.Equal(HttpStatusCode.Created, (await Call(HttpMethod.Post, "channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"verification":{"none":{}},"id":"{{{name}}}"}]}""")).Status);
         Assert.Equal(33, (await Call(HttpMethod.Patch, $"channels/{name}", """{"settings":{"max_in_flight":33}}""")).Body.GetProperty("settings").GetProperty("max_in_flight").GetInt32());
         Assert.False((await Call(HttpMethod.Put, $"channels/{name}", """{"settings":{"max_connections":3}}""")).Body.GetProperty("created").GetBoolean());
-        Assert.Equal(HttpStatusCode.Created, (await Call(HttpMethod.Post, $"channels/{name}/endpoints", "{\"endpoint\":{\"id\":\"" + name + "-b\"}}")).Status);
-        Assert.Equal(HttpStatusCode.OK, (await Call(HttpMethod.Put, $"channels/{name}/endpoints/{name}-b", """{"endpoint":{"idempotency_header":"X-Delivery"}}""")).Status);
+        Assert.Equal(HttpStatusCode.Created, (await Call(HttpMethod.Post, $"channels/{name}/endpoints", "{\"endpoint\":{\"id\":\"" + name + "-b\",\"verification\":{\"none\":{}}}}")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Call(HttpMethod.Put, $"channels/{name}/endpoints/{name}-b", """{"endpoint":{"idempotency_header":"X-Delivery","verification":{"none":{}}}}""")).Status);
         Assert.Equal(1, (await Call(HttpMethod.Delete, $"channels/{name}/endpoints/{name}-b")).Body.GetProperty("endpoints").GetArrayLength());
         Assert.True((await Call(HttpMethod.Post, $"channels/{name}/pause")).Body.GetProperty("settings").GetProperty("paused").GetBoolean());
         Assert.False((await Call(HttpMethod.Post, $"channels/{name}/resume")).Body.GetProperty("settings").GetProperty("paused").GetBoolean());

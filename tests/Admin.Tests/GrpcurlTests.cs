@@ -29,7 +29,7 @@ public sealed class GrpcurlTests(AdminStack stack) : IClassFixture<AdminStack>
     public async Task CallsThroughReflectedTypesNeedTheToken()
     {
         var name = $"grpcurl-{Guid.NewGuid().ToString("N")[..6]}";
-        var body = "{\"channel\":\"" + name + "\",\"endpoints\":[{\"id\":\"" + name + "\"}],\"settings\":{\"max_in_flight\":25}}";
+        var body = "{\"channel\":\"" + name + "\",\"endpoints\":[{\"id\":\"" + name + "\",\"verification\":{\"no_verification\":{}}}],\"settings\":{\"max_in_flight\":25}}";
         var token = $"authorization: Bearer {AdminStack.Token}";
 
         var (deniedCode, denied) = await GrpcurlAsync(["-d", body], "webhookconnect.admin.v1.AdminService/CreateChannel");
@@ -55,13 +55,13 @@ public sealed class GrpcurlTests(AdminStack stack) : IClassFixture<AdminStack>
         var channel = "\"channel\":\"" + name + "\"";
         var calls = new (string Method, string Json, string Expected)[]
         {
-            ("CreateChannel", "{" + channel + ",\"endpoints\":[{\"id\":\"" + name + "\"}]}", "\"token\": \"wct_"),
+            ("CreateChannel", "{" + channel + ",\"endpoints\":[{\"id\":\"" + name + "\",\"verification\":{\"no_verification\":{}}}]}", "\"token\": \"wct_"),
             ("GetChannel", "{" + channel + "}", "\"name\": \"" + name + "\""),
             ("ListChannels", "{\"page_size\":1000}", "\"name\": \"" + name + "\""),
             ("UpdateChannel", "{" + channel + ",\"settings\":{\"max_in_flight\":33}}", "\"max_in_flight\": 33"),
             ("ApplyChannel", "{" + channel + ",\"settings\":{\"max_connections\":3}}", "\"created\": false"),
-            ("AddEndpoint", "{" + channel + ",\"endpoint\":{\"id\":\"" + name + "-b\"}}", "\"id\": \"" + name + "-b\""),
-            ("UpdateEndpoint", "{" + channel + ",\"endpoint\":{\"id\":\"" + name + "-b\",\"idempotency_header\":\"X-Delivery\"}}", "\"idempotency_header\": \"X-Delivery\""),
+            ("AddEndpoint", "{" + channel + ",\"endpoint\":{\"id\":\"" + name + "-b\",\"verification\":{\"no_verification\":{}}}}", "\"id\": \"" + name + "-b\""),
+            ("UpdateEndpoint", "{" + channel + ",\"endpoint\":{\"id\":\"" + name + "-b\",\"idempotency_header\":\"X-Delivery\",\"verification\":{\"no_verification\":{}}}}", "\"idempotency_header\": \"X-Delivery\""),
             ("RemoveEndpoint", "{" + channel + ",\"endpoint_id\":\"" + name + "-b\"}", "\"name\": \"" + name + "\""),
             ("PauseChannel", "{" + channel + "}", "\"paused\": true"),
             ("ResumeChannel", "{" + channel + "}", "\"paused\": false"),

@@ -99,7 +99,7 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
         using var wrong = stack.JsonClient("not-an-admin-token");
 
         using var none = await anonymous.GetAsync(new Uri($"{Twin}/channels", UriKind.Relative));
-        using var invalid = await AdminStack.SendJsonAsync(wrong, HttpMethod.Post, $"{Twin}/channels", """{"channel":"x","endpoints":[{"id":"x"}]}""");
+        using var invalid = await AdminStack.SendJsonAsync(wrong, HttpMethod.Post, $"{Twin}/channels", """{"channel":"x","endpoints":[{"id":"x","verification":{"none":{}}}]}""");
 
         Assert.Contains("authorization: Bearer", await ErrorAsync(none, HttpStatusCode.Unauthorized, "UNAUTHENTICATED"), StringComparison.Ordinal);
         await ErrorAsync(invalid, HttpStatusCode.Unauthorized, "UNAUTHENTICATED");
@@ -154,7 +154,7 @@ public sealed class JsonTwinContractTests(AdminStack stack) : IClassFixture<Admi
     private async Task<string> CreateChannelAsync(HttpClient http)
     {
         var name = $"contract-{Guid.NewGuid().ToString("N")[..8]}";
-        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"{Twin}/channels", $$"""{"channel":"{{name}}","endpoints":[{"id":"{{name}}"}]}""");
+        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, $"{Twin}/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"verification":{"none":{}},"id":"{{{name}}}"}]}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         return name;
     }

@@ -37,7 +37,7 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
         using var http = stack.JsonClient(AdminStack.Token);
         var name = $"twin-{Guid.NewGuid().ToString("N")[..8]}";
 
-        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$"""{"channel":"{{name}}","endpoints":[{"id":"{{name}}"}]}""");
+        using var created = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"verification":{"none":{}},"id":"{{{name}}}"}]}""");
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.StartsWith("wct_", (await JsonAsync(created)).GetProperty("token").GetString(), StringComparison.Ordinal);
 
@@ -77,8 +77,8 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
     {
         using var http = stack.JsonClient(AdminStack.Token);
 
-        using var unknownField = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"x","endpoints":[{"id":"x"}],"colour":"red"}""");
-        using var badName = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"Not Valid","endpoints":[{"id":"x"}]}""");
+        using var unknownField = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"x","endpoints":[{"id":"x","verification":{"none":{}}}],"colour":"red"}""");
+        using var badName = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"Not Valid","endpoints":[{"id":"x","verification":{"none":{}}}]}""");
         using var notJson = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", "{not json");
 
         Assert.Equal(HttpStatusCode.BadRequest, unknownField.StatusCode);
@@ -89,12 +89,31 @@ public sealed class JsonTwinTests(AdminStack stack) : IClassFixture<AdminStack>
     }
 
     [Fact]
+    public async Task AnEndpointWithoutAPresetIsA400ThatSaysHowToChooseNoneAndChosenNoneIsStored()
+    {
+        using var http = stack.JsonClient(AdminStack.Token);
+        var name = TestChannels.UniqueName("preset");
+
+        using var open = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"id":"{{{name}}}"}]}""");
+        using var chosen = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", $$$"""{"channel":"{{{name}}}","endpoints":[{"verification":{"none":{}},"id":"{{{name}}}"}]}""");
+
+        Assert.Equal(HttpStatusCode.BadRequest, open.StatusCode);
+        Assert.Equal(
+            "endpoints[0].verification: a preset is required (bearer, basic, hmac, github, stripe, standard_webhooks, shopify, slack); "
+            + "to accept unverified requests, choose none explicitly: \"verification\": {\"none\": {}} (JSON twin and channels file; \"no_verification\" in protobuf and grpcurl)",
+            (await JsonAsync(open)).GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(HttpStatusCode.Created, chosen.StatusCode);
+        var verification = (await JsonAsync(chosen)).GetProperty("channel").GetProperty("endpoints")[0].GetProperty("verification");
+        Assert.True(verification.TryGetProperty("no_verification", out _), verification.ToString());
+    }
+
+    [Fact]
     public async Task AReadOnlyTokenGets403OnChanges()
     {
         using var http = stack.JsonClient(AdminStack.ReadOnlyToken);
 
         using var read = await http.GetAsync(new Uri("/admin/webhook-connect/overview", UriKind.Relative));
-        using var write = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"ro-x","endpoints":[{"id":"ro-x"}]}""");
+        using var write = await AdminStack.SendJsonAsync(http, HttpMethod.Post, "/admin/webhook-connect/channels", """{"channel":"ro-x","endpoints":[{"id":"ro-x","verification":{"none":{}}}]}""");
 
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, write.StatusCode);

@@ -95,7 +95,7 @@ public sealed class ResponseTableTests(IngressStack stack) : IClassFixture<Ingre
     public async Task ANamespacedUrlRoutesToItsOwnEndpoint()
     {
         var channel = IngressStack.UniqueName("ns");
-        await stack.CreateChannelAsync(channel, null, new EndpointConfig { Id = "hook", Namespace = channel });
+        await stack.CreateChannelAsync(channel, null, new EndpointConfig { Id = "hook", Namespace = channel, Verification = TestChannels.Unverified });
 
         using var namespaced = await stack.PostAsync($"/webhook/{channel}/hook", Json);
         using var bare = await stack.PostAsync("/webhook/hook-that-does-not-exist", Json);

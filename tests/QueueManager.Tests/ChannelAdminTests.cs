@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using WebhookConnect.Contracts.Admin.V1;
@@ -36,6 +37,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         Assert.Equal(0.2, s.RetryBackoff.Jitter);
         Assert.True(s.HasDeadLetterExpired && !s.DeadLetterExpired);
         Assert.True(s.HasPaused && !s.Paused);
+        Assert.Equal(268_435_456UL, s.MaxQueueBytes);
         Assert.StartsWith("wct_", created.Token, StringComparison.Ordinal);
         Assert.Equal(47, created.Token.Length);
         Assert.Equal(created.Channel.CreatedAt, created.Channel.TokenIssuedAt);
@@ -47,7 +49,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         [
             "ttl_ms", "max_queue_size", "max_message_bytes", "max_connections", "max_in_flight", "ack_timeout_ms",
             "max_delivery_attempts", "backoff_initial_ms", "backoff_multiplier", "backoff_max_ms", "backoff_jitter",
-            "dead_letter_expired", "paused", "created_ms", "updated_ms", "token_hash", "token_issued_ms",
+            "dead_letter_expired", "paused", "created_ms", "updated_ms", "token_hash", "token_issued_ms", "max_queue_bytes",
         ];
         Assert.Equal(everyField.Order(StringComparer.Ordinal), hash.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("86400000", hash["ttl_ms"]);
@@ -84,6 +86,11 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         { "cidr-invalid", "endpoints[0].ip_allowlist.allowed_cidrs[1] = \"10.0.0.300/8\": must be an IP address or a CIDR" },
         { "trusted-proxy-prefix-too-long", "endpoints[0].ip_allowlist.trusted_proxies[0] = \"10.0.0.0/33\": must be an IP address or a CIDR" },
         { "rate-limit-zero", "endpoints[0].rate_limit.requests_per_second = 0: must be greater than 0" },
+        { "endpoint-without-verification", "endpoints[0].verification: a preset is required (bearer, basic, hmac, github, stripe, standard_webhooks, shopify, slack); to accept unverified requests, choose none explicitly: \"verification\": {\"none\": {}} (JSON twin and channels file; \"no_verification\" in protobuf and grpcurl)" },
+        { "endpoint-with-no-preset", "endpoints[0].verification: a preset is required" },
+        { "max-queue-bytes-too-small", "settings.max_queue_bytes = 1023: must be between 1024 and 1099511627776" },
+        { "max-queue-bytes-too-big", "settings.max_queue_bytes = 1099511627777: must be between 1024 and 1099511627776" },
+        { "max-queue-bytes-below-message", "settings.max_queue_bytes = 4096: must be at least settings.max_message_bytes (8192)" },
         { "idempotency-header-space", "endpoints[0].idempotency_header = \"X Delivery\": must be an HTTP header name" },
         { "token-short", "token (a secret, 10 characters): must be at least 32 characters" },
         { "token-with-space", "token (a secret): character 5 is not printable ASCII without spaces" },
@@ -166,7 +173,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
             Namespace = name,
             Verification = new Verification { Bearer = new Verification.Types.Bearer { Token = "bearer-secret-value", Header = "X-Gitlab-Token" } },
         };
-        await qm.Admin.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name), bearer, new EndpointConfig { Id = "open", Namespace = name } } });
+        await qm.Admin.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { GitHubEndpoint(name), bearer, new EndpointConfig { Id = "open", Namespace = name, Verification = TestChannels.Unverified } } });
 
         var channel = (await qm.Admin.GetChannelAsync(new GetChannelRequest { Channel = name })).Channel;
 
@@ -175,7 +182,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         Assert.Equal(("", true), (github.Github.Secret, github.HasSecret));
         var stored = channel.Endpoints[1].Verification;
         Assert.Equal(("", "X-Gitlab-Token", true), (stored.Bearer.Token, stored.Bearer.Header, stored.HasSecret));
-        Assert.Null(channel.Endpoints[2].Verification);
+        Assert.Equal((Verification.PresetOneofCase.NoVerification, false), (channel.Endpoints[2].Verification.PresetCase, channel.Endpoints[2].Verification.HasSecret));
         Assert.DoesNotContain("secret-value", channel.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("gh-secret", channel.ToString(), StringComparison.Ordinal);
     }
@@ -260,14 +267,14 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
     public async Task ApplyCreatesThenUpdatesWithoutDeletingAndValidateOnlyChangesNothing()
     {
         var name = SharedQueueManager.UniqueName("apply");
-        var keep = new EndpointConfig { Id = "keep", Namespace = name };
+        var keep = new EndpointConfig { Id = "keep", Namespace = name, Verification = TestChannels.Unverified };
         var change = new EndpointConfig { Id = "change", Namespace = name, Verification = new Verification { Shopify = new() { Secret = "shop-secret" } } };
 
         var created = await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Endpoints = { keep, change } });
         var replaced = change.Clone();
         replaced.Verification.Shopify.Secret = ""; // same preset, empty secret: the stored one is kept
         replaced.RateLimit = new RateLimit { RequestsPerSecond = 5, Burst = 10 };
-        var added = new EndpointConfig { Id = "added", Namespace = name };
+        var added = new EndpointConfig { Id = "added", Namespace = name, Verification = TestChannels.Unverified };
         var dryRun = await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest
         {
             Channel = name,
@@ -427,7 +434,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
     public async Task DeleteRemovesEveryKeyOfTheChannelAndItsEndpoints()
     {
         var name = await CreateAsync("delete");
-        await qm.Admin.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = "second", Namespace = name } });
+        await qm.Admin.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = "second", Namespace = name, Verification = TestChannels.Unverified } });
         await qm.Admin.RotateTokenAsync(new RotateTokenRequest { Channel = name });
         // What the queue engine would have written meanwhile: messages, stats, a connection.
         await qm.Redis.ExecuteAsync("HSET", $"wc:{{{name}}}:messages", "m1", "body");
@@ -480,7 +487,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         var ids = Enumerable.Range(0, 8).Select(i => $"e{i}").ToArray();
 
         await Task.WhenAll(ids.Select(async id =>
-            await qm.Admin.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = id, Namespace = name } })));
+            await qm.Admin.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = id, Namespace = name, Verification = TestChannels.Unverified } })));
 
         var channel = (await qm.Admin.GetChannelAsync(new GetChannelRequest { Channel = name })).Channel;
         Assert.Equal(ids.Select(id => $"{name}/{id}").Prepend("/" + name), channel.Endpoints.Select(e => e.Namespace + "/" + e.Id));
@@ -497,7 +504,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         var name = await CreateAsync("apply-race");
         for (var round = 0; round < 12; round++)
         {
-            var endpoint = new EndpointConfig { Id = $"r{round}", Namespace = name };
+            var endpoint = new EndpointConfig { Id = $"r{round}", Namespace = name, Verification = TestChannels.Unverified };
             var applies = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
                 await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = name, Endpoints = { endpoint } })));
             var toggles = Task.Run(async () =>
@@ -527,6 +534,53 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
                 Assert.Equal(name, route.Channel);
             }
         }
+    }
+
+    [Fact]
+    public async Task AddingUpdatingOrApplyingAnEndpointWithoutAPresetIsInvalidArgumentAndChangesNothing()
+    {
+        var name = await CreateAsync("no-preset");
+        var before = (await qm.Admin.GetChannelAsync(new GetChannelRequest { Channel = name })).Channel;
+        var open = new EndpointConfig { Id = "open", Namespace = name };
+
+        var add = await Assert.ThrowsAsync<RpcException>(async () => await qm.Admin.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = open }));
+        var update = await Assert.ThrowsAsync<RpcException>(async () =>
+            await qm.Admin.UpdateEndpointAsync(new UpdateEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = name, IdempotencyHeader = "X-Delivery" } }));
+        var apply = await Assert.ThrowsAsync<RpcException>(async () =>
+            await qm.Admin.ApplyChannelAsync(new ApplyChannelRequest { Channel = SharedQueueManager.UniqueName("no-preset-apply"), Endpoints = { open } }));
+
+        Assert.Equal((StatusCode.InvalidArgument, StatusCode.InvalidArgument, StatusCode.InvalidArgument), (add.StatusCode, update.StatusCode, apply.StatusCode));
+        Assert.StartsWith("endpoint.verification: a preset is required", add.Status.Detail, StringComparison.Ordinal);
+        Assert.StartsWith("endpoint.verification: a preset is required", update.Status.Detail, StringComparison.Ordinal);
+        Assert.StartsWith("endpoints[0].verification: a preset is required", apply.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("\"verification\": {\"none\": {}}", add.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(before, (await qm.Admin.GetChannelAsync(new GetChannelRequest { Channel = name })).Channel);
+        Assert.Null(await qm.Redis.ExecuteAsync("HGET", "wc:endpoint-index", name + "/open"));
+
+        // Chosen explicitly, the same endpoint is accepted and reads back as `none`.
+        open.Verification = new Verification { NoVerification = new() };
+        var added = (await qm.Admin.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = open })).Channel;
+        var stored = added.Endpoints.Single(e => e.Id == "open").Verification;
+        Assert.Equal((Verification.PresetOneofCase.NoVerification, false), (stored.PresetCase, stored.HasSecret));
+    }
+
+    [Fact]
+    public async Task AnEndpointStoredWithoutAPresetKeepsAcceptingAndReadsBackAsNone()
+    {
+        var name = await CreateAsync("legacy");
+        // As an older version stored it: verification absent (protobuf: field 1 = id only).
+        var legacy = new EndpointConfig { Id = "legacy", Namespace = name };
+        await qm.Redis.ExecuteAsync("HSET", $"wc:{{{name}}}:endpoints", name + "/legacy", Encoding.Latin1.GetString(legacy.ToByteArray()));
+        await qm.Redis.ExecuteAsync("HSET", "wc:endpoint-index", name + "/legacy", name);
+
+        var read = (await qm.Admin.GetChannelAsync(new GetChannelRequest { Channel = name })).Channel.Endpoints.Single(e => e.Id == "legacy");
+        var route = (await qm.Publish.GetEndpointAsync(new GetEndpointRequest { Namespace = name, EndpointId = "legacy" })).Route.Endpoint;
+
+        Assert.Equal(Verification.PresetOneofCase.NoVerification, read.Verification.PresetCase);
+        Assert.Equal(Verification.PresetOneofCase.NoVerification, route.Verification.PresetCase);
+        // What an operator reads can be written back unchanged.
+        var rewritten = await qm.Admin.UpdateEndpointAsync(new UpdateEndpointRequest { Channel = name, Endpoint = read });
+        Assert.Equal(Verification.PresetOneofCase.NoVerification, rewritten.Channel.Endpoints.Single(e => e.Id == "legacy").Verification.PresetCase);
     }
 
     internal static EndpointConfig GitHubEndpoint(string id) =>
@@ -571,7 +625,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
             case "no-endpoints": r.Endpoints.Clear(); break;
             case "endpoint-id-invalid": endpoint.Id = "Bad_Id"; break;
             case "endpoint-namespace-invalid": endpoint.Namespace = "-ns"; break;
-            case "endpoint-duplicate": r.Endpoints.Clear(); r.Endpoints.Add(new EndpointConfig { Id = "dup" }); r.Endpoints.Add(new EndpointConfig { Id = "dup" }); break;
+            case "endpoint-duplicate": r.Endpoints.Clear(); r.Endpoints.Add(new EndpointConfig { Id = "dup", Verification = TestChannels.Unverified }); r.Endpoints.Add(new EndpointConfig { Id = "dup", Verification = TestChannels.Unverified }); break;
             case "bearer-without-token": endpoint.Verification = new Verification { Bearer = new() }; break;
             case "hmac-without-header": endpoint.Verification = new Verification { Hmac = new() { Secret = "s" } }; break;
             case "hmac-without-secret": endpoint.Verification = new Verification { Hmac = new() { Header = "X-Signature" } }; break;
@@ -581,6 +635,11 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
             case "trusted-proxy-prefix-too-long": endpoint.IpAllowlist = new IpAllowlist { TrustedProxies = { "10.0.0.0/33" } }; break;
             case "rate-limit-zero": endpoint.RateLimit = new RateLimit(); break;
             case "idempotency-header-space": endpoint.IdempotencyHeader = "X Delivery"; break;
+            case "endpoint-without-verification": endpoint.Verification = null; break;
+            case "endpoint-with-no-preset": endpoint.Verification = new Verification(); break;
+            case "max-queue-bytes-too-small": settings.MaxQueueBytes = 1023; break;
+            case "max-queue-bytes-too-big": settings.MaxQueueBytes = (1UL << 40) + 1; break;
+            case "max-queue-bytes-below-message": settings.MaxMessageBytes = 8192; settings.MaxQueueBytes = 4096; break;
             case "token-short": r.Token = "0123456789"; break;
             case "token-with-space": r.Token = "abcde fghijklmnopqrstuvwxyz0123456789"; break;
             default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown case");

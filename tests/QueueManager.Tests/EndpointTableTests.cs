@@ -48,7 +48,7 @@ public sealed class EndpointTableTests(SharedQueueManager qm) : IClassFixture<Sh
         await qm.Admin.CreateChannelAsync(new CreateChannelRequest
         {
             Channel = name,
-            Endpoints = { ChannelAdminTests.GitHubEndpoint(name), new EndpointConfig { Id = "b", Namespace = name } },
+            Endpoints = { ChannelAdminTests.GitHubEndpoint(name), new EndpointConfig { Id = "b", Namespace = name, Verification = TestChannels.Unverified } },
         });
         var before = await qm.Publish.ListEndpointsAsync(new ListEndpointsRequest());
 
@@ -71,7 +71,7 @@ public sealed class EndpointTableTests(SharedQueueManager qm) : IClassFixture<Sh
         Assert.True(await watch.ResponseStream.MoveNext(cancel.Token).WaitAsync(Deadline));
         var first = watch.ResponseStream.Current;
         var clock = Stopwatch.StartNew();
-        await qm.Admin.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = "late", Namespace = name } });
+        await qm.Admin.AddEndpointAsync(new AddEndpointRequest { Channel = name, Endpoint = new EndpointConfig { Id = "late", Namespace = name, Verification = TestChannels.Unverified } });
         WatchEndpointsResponse? change = null;
         while (change is null)
         {

@@ -24,9 +24,9 @@ public sealed class InternalTokenTests
         var wrong = new Metadata { { "authorization", "Bearer not-it" } };
         var channel = TestChannels.UniqueName("internal");
 
-        var missing = await Assert.ThrowsAsync<RpcException>(() => admin.CreateChannelAsync(new CreateChannelRequest { Channel = channel, Endpoints = { new EndpointConfig { Id = channel } } }).ResponseAsync);
+        var missing = await Assert.ThrowsAsync<RpcException>(() => admin.CreateChannelAsync(new CreateChannelRequest { Channel = channel, Endpoints = { new EndpointConfig { Id = channel, Verification = TestChannels.Unverified } } }).ResponseAsync);
         var bad = await Assert.ThrowsAsync<RpcException>(() => admin.GetOverviewAsync(new GetOverviewRequest(), wrong).ResponseAsync);
-        var created = await admin.CreateChannelAsync(new CreateChannelRequest { Channel = channel, Endpoints = { new EndpointConfig { Id = channel } } }, good);
+        var created = await admin.CreateChannelAsync(new CreateChannelRequest { Channel = channel, Endpoints = { new EndpointConfig { Id = channel, Verification = TestChannels.Unverified } } }, good);
         var publishMissing = await Assert.ThrowsAsync<RpcException>(() => publish.PublishAsync(new PublishRequest { Message = TestMessages.NewMessage(channel, "x") }).ResponseAsync);
         var published = await publish.PublishAsync(new PublishRequest { Message = TestMessages.NewMessage(channel, "x") }, good);
 

@@ -53,7 +53,7 @@ public sealed class PublicPortTests : IAsyncLifetime
     public async Task RotateTokenOnThePublicPortIsRefusedAndTheConnectorKeepsWorking()
     {
         var channel = TestChannels.UniqueName("rotate");
-        var token = (await InternalAdmin.CreateChannelAsync(new CreateChannelRequest { Channel = channel, Endpoints = { new EndpointConfig { Id = channel } } }, Insider)).Token;
+        var token = (await InternalAdmin.CreateChannelAsync(new CreateChannelRequest { Channel = channel, Endpoints = { new EndpointConfig { Id = channel, Verification = TestChannels.Unverified } } }, Insider)).Token;
         await using var connector = await TestConnector.ConnectAsync(_replica.Channel, channel, token);
         var outside = new QueueAdminService.QueueAdminServiceClient(_replica.Channel);
 

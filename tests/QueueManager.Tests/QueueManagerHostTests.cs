@@ -121,6 +121,55 @@ public sealed class QueueManagerHostTests
         Assert.Contains("Invalid configuration: QueueManager:StreamBufferBytes = '1024': must be between 65536 and 1073741824.", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ADefaultByteBudgetOutOfRangeStopsStartupNamingIt()
+    {
+        var output = await RefusedStartAsync(new Dictionary<string, string>
+        {
+            ["QueueManager:DefaultMaxQueueBytes"] = "1000",
+            ["QueueManager:InternalToken"] = "host-tests-internal-token-0123456789",
+        });
+
+        Assert.Contains("Invalid configuration: QueueManager:DefaultMaxQueueBytes = '1000': must be between 10485760 and 1099511627776.", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ARedisThatMayEvictKeysIsWarnedAboutAtStartNamingItsPolicy()
+    {
+        await using var redis = await RedisServer.StartAsync(false, FreePort.Next(), ["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+
+        var line = await replica.Process.WaitForLineAsync(l => l.Contains("maxmemory-policy allkeys-lru", StringComparison.Ordinal), Patience);
+
+        Assert.Contains("silently evicts keys, which are accepted messages and channel settings. Set maxmemory-policy noeviction", line, StringComparison.Ordinal);
+        Assert.False(replica.Process.HasExited, replica.Process.Output);
+    }
+
+    [Fact]
+    public async Task ARedisWithNoEvictionAndALimitIsNotWarnedAbout()
+    {
+        await using var redis = await RedisServer.StartAsync(false, FreePort.Next(), ["--maxmemory", "64mb", "--maxmemory-policy", "noeviction"]);
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+
+        await replica.Process.WaitForLineAsync(l => l.Contains("maxmemory-policy noeviction, maxmemory 67108864 bytes", StringComparison.Ordinal), Patience);
+
+        Assert.DoesNotContain("silently evicts", replica.Process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Could not check the maxmemory-policy", replica.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ARedisThatRefusesConfigIsReportedAsUncheckedAndServedAnyway()
+    {
+        // As managed Redis services do: CONFIG is not available to the client.
+        await using var redis = await RedisServer.StartAsync(false, FreePort.Next(), ["--rename-command", "CONFIG", ""]);
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+
+        var line = await replica.Process.WaitForLineAsync(l => l.Contains("Could not check the maxmemory-policy of Redis", StringComparison.Ordinal), Patience);
+
+        Assert.Contains("make sure it is noeviction", line, StringComparison.Ordinal);
+        Assert.False(replica.Process.HasExited, replica.Process.Output);
+    }
+
     /// <summary>Starts queue-manager with loopback ports and <paramref name="overrides"/>, expects exit code 2 (a
     /// configuration error) and returns what it printed.</summary>
     private static async Task<string> RefusedStartAsync(Dictionary<string, string> overrides)

@@ -154,6 +154,9 @@ public sealed class Stack(DevStackOptions options, Output output) : IAsyncDispos
                   retry_backoff: {"{"} initial: 1s, max: 30s {"}"}
                 endpoints:
                   - id: demo
+                    # Open on purpose, for curl on this machine. A real endpoint chooses its sender's preset
+                    # (github, stripe, standard_webhooks, …); docs/channels.md lists them.
+                    verification: {"{"} none: {"{}"} {"}"}
 
             """);
         return file;

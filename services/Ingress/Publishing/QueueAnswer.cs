@@ -15,7 +15,8 @@ public enum QueueAnswerKind
     /// <summary>The body is over the channel's <c>max_message_bytes</c>: 413.</summary>
     TooLarge,
 
-    /// <summary>The channel is full (<c>max_queue_size</c>): 503 with Retry-After.</summary>
+    /// <summary>The channel is full (<c>max_queue_size</c> messages or its byte budget <c>max_queue_bytes</c>): 503 with
+    /// Retry-After.</summary>
     Full,
 
     /// <summary>The queue could not be reached or did not answer in time: spool and 202.</summary>

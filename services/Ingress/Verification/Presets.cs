@@ -10,7 +10,8 @@ public static class Presets
 {
     public static IVerifier? Create(Contracts.V1.Verification? verification) => verification?.PresetCase switch
     {
-        null or Contracts.V1.Verification.PresetOneofCase.None => null,
+        // None: an endpoint stored before presets had to be chosen; NoVerification: `none`, chosen explicitly.
+        null or Contracts.V1.Verification.PresetOneofCase.None or Contracts.V1.Verification.PresetOneofCase.NoVerification => null,
         Contracts.V1.Verification.PresetOneofCase.Bearer => new BearerVerifier(verification.Bearer),
         Contracts.V1.Verification.PresetOneofCase.Basic => new BasicVerifier(verification.Basic),
         Contracts.V1.Verification.PresetOneofCase.Hmac => new HmacVerifier(verification.Hmac),

@@ -292,6 +292,7 @@ public sealed class QueueQueries(MessageQueue queue, IConnectionMultiplexer redi
                 case "dead_lettered_total": stats.DeadLetteredTotal = value; break;
                 case "rejected_total": stats.RejectedTotal = value; break;
                 case "duplicates_total": stats.DuplicatesTotal = value; break;
+                case "queue_bytes": stats.QueueBytes = value; break;
             }
         }
 
@@ -314,6 +315,7 @@ public sealed class QueueQueries(MessageQueue queue, IConnectionMultiplexer redi
         total.DeadLetteredTotal += stats.DeadLetteredTotal;
         total.RejectedTotal += stats.RejectedTotal;
         total.DuplicatesTotal += stats.DuplicatesTotal;
+        total.QueueBytes += stats.QueueBytes;
     }
 
     private async Task<List<Connection>> LiveConnectionsAsync(string channel)

@@ -20,6 +20,8 @@ public static class ChannelFields
     public const string BackoffJitter = "backoff_jitter";
     public const string DeadLetterExpired = "dead_letter_expired";
     public const string Paused = "paused";
+    /// <summary>The byte budget; absent in channels stored before it existed (the queue-manager default applies).</summary>
+    public const string MaxQueueBytes = "max_queue_bytes";
     public const string CreatedMs = "created_ms";
     public const string UpdatedMs = "updated_ms";
     /// <summary>Lower-case hex SHA-256 of the current connector token.</summary>
@@ -48,6 +50,9 @@ public sealed record ChannelConfig
     public double BackoffJitter { get; init; } = ChannelDefaults.BackoffJitter;
     public bool DeadLetterExpired { get; init; }
     public bool Paused { get; init; }
+    /// <summary>The byte budget (<c>max_queue_bytes</c>); null when the stored channel predates it, in which case
+    /// <c>QueueManager:DefaultMaxQueueBytes</c> applies (publish.lua and <c>ChannelStore</c> fill it in).</summary>
+    public long? MaxQueueBytes { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
     public string TokenHash { get; init; } = "";
@@ -86,6 +91,8 @@ public sealed record ChannelConfig
             BackoffJitter = Double(fields, ChannelFields.BackoffJitter, ChannelDefaults.BackoffJitter),
             DeadLetterExpired = Int(fields, ChannelFields.DeadLetterExpired, 0) != 0,
             Paused = Int(fields, ChannelFields.Paused, 0) != 0,
+            MaxQueueBytes = fields.TryGetValue(ChannelFields.MaxQueueBytes, out var budget)
+                && long.TryParse(budget, NumberStyles.Integer, CultureInfo.InvariantCulture, out var bytes) ? bytes : null,
             CreatedAt = Time(fields, ChannelFields.CreatedMs) ?? DateTimeOffset.UnixEpoch,
             UpdatedAt = Time(fields, ChannelFields.UpdatedMs) ?? DateTimeOffset.UnixEpoch,
             TokenHash = fields.GetValueOrDefault(ChannelFields.TokenHash, ""),
@@ -127,4 +134,16 @@ public static class ChannelDefaults
     public static readonly TimeSpan BackoffMax = TimeSpan.FromMinutes(5);
     public const double BackoffJitter = 0.2;
     public static readonly TimeSpan TokenGracePeriod = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Default of <c>QueueManager:DefaultMaxQueueBytes</c>: 256 MiB per channel. Enough for a full queue of
+    /// 10 000 messages of 26 KiB (webhooks are typically 1–20 KiB), while a few channels flooded by anonymous
+    /// senders cannot fill a laptop's or a small instance's Redis (4 channels = 1 GiB). A channel that receives
+    /// big payloads raises it; SPEC's old bound (10 000 × 10 MiB = 100 GB) was no bound at all.
+    /// </summary>
+    public const long MaxQueueBytes = 256L * 1024 * 1024;
+
+    /// <summary>Smallest and largest byte budget a channel may be given.</summary>
+    public const long MinQueueBytes = 1024;
+    public const long MaxQueueBytesLimit = 1L << 40;
 }

@@ -35,6 +35,11 @@ public static class ChannelMapping
             new(ChannelFields.TokenHash, c.TokenHash),
             new(ChannelFields.TokenIssuedMs, c.TokenIssuedAt.ToUnixTimeMilliseconds()),
         };
+        if (c.MaxQueueBytes is { } budget)
+        {
+            entries.Add(new(ChannelFields.MaxQueueBytes, budget));
+        }
+
         if (c.PreviousTokenExpiresAt is { } expires)
         {
             entries.Add(new(ChannelFields.PreviousTokenHash, c.PreviousTokenHash));
@@ -63,6 +68,7 @@ public static class ChannelMapping
         },
         DeadLetterExpired = c.DeadLetterExpired,
         Paused = c.Paused,
+        MaxQueueBytes = (ulong)(c.MaxQueueBytes ?? ChannelDefaults.MaxQueueBytes),
     };
 
     /// <summary>The admin view: effective settings, endpoints ordered by URL with secrets blanked, timestamps.</summary>

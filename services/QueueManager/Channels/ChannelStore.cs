@@ -1,5 +1,6 @@
 using System.Text;
 using Google.Protobuf;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
@@ -30,7 +31,8 @@ namespace WebhookConnect.QueueManager.Channels;
 /// it blocks that URL for other channels (ALREADY_EXISTS names the holder) and is healed when the holder
 /// channel claims it again.
 /// </summary>
-public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEvents events, TimeProvider time, ILogger<ChannelStore> logger)
+public sealed partial class ChannelStore(
+    IConnectionMultiplexer redis, ClusterEvents events, TimeProvider time, IOptions<QueueManagerOptions> options, ILogger<ChannelStore> logger)
 {
     private const int MaxAttempts = 10;
     private const string PageTokenPrefix = "after:";
@@ -363,6 +365,10 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
             return null;
         }
 
+        // A channel stored before max_queue_bytes existed reads (and is enforced, publish.lua) with the
+        // queue-manager default; its next change stores that value.
+        config = config with { MaxQueueBytes = config.MaxQueueBytes ?? options.Value.DefaultMaxQueueBytes };
+
         var endpoints = new SortedDictionary<string, EndpointConfig>(StringComparer.Ordinal);
         foreach (var entry in await endpointsTask)
         {
@@ -390,7 +396,15 @@ public sealed partial class ChannelStore(IConnectionMultiplexer redis, ClusterEv
 
         var now = Now();
         var token = givenToken.Length > 0 ? givenToken : ChannelTokens.Generate();
-        var defaults = new ChannelConfig { Name = channel, CreatedAt = now, UpdatedAt = now, TokenIssuedAt = now, TokenHash = ChannelTokens.Hash(token) };
+        var defaults = new ChannelConfig
+        {
+            Name = channel,
+            CreatedAt = now,
+            UpdatedAt = now,
+            TokenIssuedAt = now,
+            TokenHash = ChannelTokens.Hash(token),
+            MaxQueueBytes = options.Value.DefaultMaxQueueBytes,
+        };
         return (ChannelValidation.ApplySettings(defaults, settings), endpoints, token);
     }
 

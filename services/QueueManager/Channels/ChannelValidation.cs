@@ -121,6 +121,19 @@ public static class ChannelValidation
             c = c with { Paused = settings.Paused };
         }
 
+        if (settings.HasMaxQueueBytes)
+        {
+            c = c with { MaxQueueBytes = LongIn(path + ".max_queue_bytes", settings.MaxQueueBytes, ChannelDefaults.MinQueueBytes, ChannelDefaults.MaxQueueBytesLimit) };
+        }
+
+        // Checked on the merged values: a budget smaller than one message would refuse that message forever.
+        if (c.MaxQueueBytes is { } budget && budget < c.MaxMessageBytes)
+        {
+            throw settings.HasMaxQueueBytes
+                ? ChannelException.Invalid($"{path}.max_queue_bytes = {budget}: must be at least {path}.max_message_bytes ({c.MaxMessageBytes})")
+                : ChannelException.Invalid($"{path}.max_message_bytes = {c.MaxMessageBytes}: must be at most {path}.max_queue_bytes ({budget})");
+        }
+
         return c;
     }
 
@@ -174,10 +187,16 @@ public static class ChannelValidation
             Name(path + ".namespace", endpoint.Namespace);
         }
 
-        if (endpoint.Verification is { } verification)
+        // An endpoint open to anyone is a choice, never an omission (issue 20, finding 5).
+        if (endpoint.Verification is not { PresetCase: not Contracts.V1.Verification.PresetOneofCase.None } verification)
         {
-            Verification(path + ".verification", verification);
+            throw ChannelException.Invalid(
+                $"{path}.verification: a preset is required (bearer, basic, hmac, github, stripe, standard_webhooks, shopify, slack); "
+                + "to accept unverified requests, choose none explicitly: \"verification\": {\"none\": {}} "
+                + "(JSON twin and channels file; \"no_verification\" in protobuf and grpcurl)");
         }
+
+        Verification(path + ".verification", verification);
 
         if (endpoint.RateLimit is { } rateLimit && !(rateLimit.RequestsPerSecond > 0 && double.IsFinite(rateLimit.RequestsPerSecond)))
         {
@@ -293,6 +312,11 @@ public static class ChannelValidation
     private static int IntIn(string field, uint value, int min, int max) =>
         value >= min && value <= max
             ? (int)value
+            : throw ChannelException.Invalid($"{field} = {value}: must be between {min} and {max}");
+
+    private static long LongIn(string field, ulong value, long min, long max) =>
+        value >= (ulong)min && value <= (ulong)max
+            ? (long)value
             : throw ChannelException.Invalid($"{field} = {value}: must be between {min} and {max}");
 
     private static double DoubleIn(string field, double value, double min, double max) =>

@@ -42,7 +42,7 @@ public static class EndpointSecrets
                 Set(verification, Get(previous));
             }
 
-            if (verification.PresetCase != Preset.None && Get(verification).Length == 0)
+            if (verification.PresetCase is not (Preset.None or Preset.NoVerification) && Get(verification).Length == 0)
             {
                 throw ChannelException.Invalid($"{path}.verification.{SecretField(verification.PresetCase)} = \"\": is required for this preset");
             }
@@ -54,26 +54,34 @@ public static class EndpointSecrets
     /// <summary>A copy for the admin API: secrets blanked, <c>has_secret</c> telling whether one is stored.</summary>
     public static EndpointConfig Redacted(EndpointConfig stored)
     {
-        var result = stored.Clone();
-        if (result.Verification is { } verification)
-        {
-            verification.HasSecret = Get(verification).Length > 0;
-            Set(verification, "");
-        }
-
+        var result = ExplicitPreset(stored.Clone());
+        result.Verification.HasSecret = Get(result.Verification).Length > 0;
+        Set(result.Verification, "");
         return result;
     }
 
     /// <summary>A copy for ingress: secrets included, <c>has_secret</c> set for consistency with the admin view.</summary>
     public static EndpointConfig WithSecretFlag(EndpointConfig stored)
     {
-        var result = stored.Clone();
-        if (result.Verification is { } verification)
+        var result = ExplicitPreset(stored.Clone());
+        result.Verification.HasSecret = Get(result.Verification).Length > 0;
+        return result;
+    }
+
+    /// <summary>
+    /// An endpoint stored before a preset had to be chosen (verification absent or with no preset) accepted every
+    /// request; it reads back as what it is, <c>no_verification</c> (<c>none</c>), so that what an operator reads
+    /// can be written back unchanged (writes require a preset) and says plainly that the endpoint is open.
+    /// </summary>
+    private static EndpointConfig ExplicitPreset(EndpointConfig endpoint)
+    {
+        endpoint.Verification ??= new Verification();
+        if (endpoint.Verification.PresetCase == Preset.None)
         {
-            verification.HasSecret = Get(verification).Length > 0;
+            endpoint.Verification.NoVerification = new Verification.Types.NoVerification();
         }
 
-        return result;
+        return endpoint;
     }
 
     private static void Set(Verification verification, string secret)

@@ -115,6 +115,7 @@ public sealed class Publisher(MessageQueue queue, QueueMetrics metrics, IOptions
         PublishStatus.Duplicate => "duplicate",
         PublishStatus.ChannelNotFound => "not_found",
         PublishStatus.TooLarge => "too_large",
+        PublishStatus.OverBudget => "over_budget",
         _ => "full",
     };
 
@@ -180,9 +181,17 @@ public sealed class Publisher(MessageQueue queue, QueueMetrics metrics, IOptions
             $"body of {message.Body.Length} bytes is larger than channel '{message.Channel}' allows (max_message_bytes = {result.Limit})")),
         PublishStatus.Full => new RpcException(
             new Status(StatusCode.ResourceExhausted, $"channel '{message.Channel}' is full: {result.Limit} messages waiting or in flight (max_queue_size); retry later"),
-            new Metadata { { RetryAfterTrailer, ((long)options.Value.QueueFullRetryAfter.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) } }),
+            RetryAfter()),
+        PublishStatus.OverBudget => new RpcException(
+            new Status(
+                StatusCode.ResourceExhausted,
+                $"channel '{message.Channel}' is over its byte budget: it holds {result.Held} bytes and a message of {message.CalculateSize()} bytes would exceed max_queue_bytes = {result.Limit}; retry later"),
+            RetryAfter()),
         _ => null,
     };
+
+    private Metadata RetryAfter() =>
+        new() { { RetryAfterTrailer, ((long)options.Value.QueueFullRetryAfter.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) } };
 
     private static PublishOutcome Outcome(PublishStatus status) => status switch
     {

@@ -64,13 +64,14 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
             {
                 var channelKeys = KeysOf(publisher.Channel);
                 List<RedisKey>? replayKeys = null;
-                var args = new RedisValue[2 + (batch.Count * PublishArgs)];
+                var args = new RedisValue[3 + (batch.Count * PublishArgs)];
                 args[0] = EventsChannel;
                 args[1] = publisher.Channel;
+                args[2] = _options.DefaultMaxQueueBytes;
                 for (var i = 0; i < batch.Count; i++)
                 {
                     var message = batch[i].Message;
-                    var at = 2 + (i * PublishArgs);
+                    var at = 3 + (i * PublishArgs);
                     args[at] = message.MessageId;
                     args[at + 1] = batch[i].Envelope;
                     args[at + 2] = message.ReceivedAt.ToDateTimeOffset().ToUnixTimeMilliseconds();
@@ -118,8 +119,19 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
         "not_found" => new PublishDecision(PublishStatus.ChannelNotFound, message.MessageId),
         "too_large" => new PublishDecision(PublishStatus.TooLarge, message.MessageId, long.Parse(detail, CultureInfo.InvariantCulture)),
         "full" => new PublishDecision(PublishStatus.Full, message.MessageId, long.Parse(detail, CultureInfo.InvariantCulture)),
+        "over_budget" => OverBudget(message, detail),
         _ => throw new InvalidOperationException($"publish.lua answered '{outcome}'."),
     };
+
+    private static PublishDecision OverBudget(Message message, string detail)
+    {
+        var separator = detail.IndexOf('|', StringComparison.Ordinal);
+        return new PublishDecision(
+            PublishStatus.OverBudget,
+            message.MessageId,
+            long.Parse(detail.AsSpan(0, separator), CultureInfo.InvariantCulture),
+            long.Parse(detail.AsSpan(separator + 1), CultureInfo.InvariantCulture));
+    }
 
     /// <summary>Leases up to <paramref name="count"/> waiting messages to a connection, together at most
     /// <paramref name="maxBytes"/> envelope bytes (the first message whatever its size; 0 = no byte limit).</summary>
@@ -326,11 +338,14 @@ public enum PublishStatus
     ChannelNotFound,
     TooLarge,
     Full,
+    /// <summary>The message would take the channel over its byte budget (<c>max_queue_bytes</c>).</summary>
+    OverBudget,
 }
 
 /// <param name="MessageId">The id queued under (the original's for a duplicate).</param>
-/// <param name="Limit">max_message_bytes for TooLarge, max_queue_size for Full.</param>
-public readonly record struct PublishDecision(PublishStatus Status, string MessageId, long Limit = 0);
+/// <param name="Limit">max_message_bytes for TooLarge, max_queue_size for Full, max_queue_bytes for OverBudget.</param>
+/// <param name="Held">For OverBudget: the bytes the channel held when the message was refused.</param>
+public readonly record struct PublishDecision(PublishStatus Status, string MessageId, long Limit = 0, long Held = 0);
 
 public enum LeaseStatus
 {

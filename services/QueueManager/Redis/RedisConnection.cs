@@ -18,6 +18,7 @@ public static class RedisConnection
         services.AddSingleton<IConnectionMultiplexer>(sp =>
             ConnectionMultiplexer.Connect(Configuration(sp.GetRequiredService<IOptions<QueueManagerOptions>>().Value)));
         services.AddHostedService<ScriptPreloader>();
+        services.AddHostedService<EvictionPolicyCheck>();
         services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", tags: [HealthCheckTags.Ready]);
         return services;
     }

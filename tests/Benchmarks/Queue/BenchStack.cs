@@ -64,6 +64,8 @@ public sealed class BenchStack : IAsyncDisposable
         {
             ["max_queue_size"] = maxQueueSize.ToString(CultureInfo.InvariantCulture),
             ["max_in_flight"] = maxInFlight.ToString(CultureInfo.InvariantCulture),
+            // Backlogs of up to 5 million messages measure the queue, not the 256 MiB default byte budget.
+            ["max_queue_bytes"] = (1L << 40).ToString(CultureInfo.InvariantCulture),
         });
 
     public static string Key(string channel, string suffix) => $"wc:{{{channel}}}:{suffix}";

@@ -41,7 +41,10 @@ public static class RedisBaselines
         command.AddRange(ScriptKeys(channel));
         command.AddRange(
         [
-            "wc:events", channel, "raw-__rand_int__", new string('x', envelopeBytes), received, "", bodyBytes.ToString(CultureInfo.InvariantCulture), "0", "0",
+            // ARGV as MessageQueue passes them: events channel, channel, default byte budget (1 TiB here: the baseline
+            // measures the script, not the budget), then id, envelope, received_at, idempotency key, body bytes, replay
+            // key position (0: none), replay window.
+            "wc:events", channel, (1L << 40).ToString(CultureInfo.InvariantCulture), "raw-__rand_int__", new string('x', envelopeBytes), received, "", bodyBytes.ToString(CultureInfo.InvariantCulture), "0", "0",
         ]);
         var rate = await RedisBenchmarkAsync(stack, count, timeout, ["-r", "1000000000"], command);
         return new Baseline(rate, $"redis-benchmark EVALSHA publish.lua, {envelopeBytes} B envelope, {RedisBenchmarkClients} clients");

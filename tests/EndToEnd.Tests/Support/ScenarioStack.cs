@@ -166,7 +166,7 @@ public sealed class ScenarioStack : IAsyncDisposable
     public async Task<string> CreateChannelAsync(string name, string[] endpoints, ChannelSettings? settings = null)
     {
         var request = new CreateChannelRequest { Channel = name, Settings = settings };
-        request.Endpoints.AddRange(endpoints.Select(id => new EndpointConfig { Id = id }));
+        request.Endpoints.AddRange(endpoints.Select(id => new EndpointConfig { Id = id, Verification = TestChannels.Unverified }));
         var created = await AdminClient.CreateChannelAsync(request, AdminHeaders);
         await WaitForIngressRoutesAsync();
         return created.Token;

@@ -91,7 +91,7 @@ public sealed class IngressStack : IAsyncLifetime
     public async Task<string> NewChannelAsync(string prefix, ChannelSettings? settings = null, Action<EndpointConfig>? endpoint = null)
     {
         var name = UniqueName(prefix);
-        var config = new EndpointConfig { Id = name };
+        var config = new EndpointConfig { Id = name, Verification = TestChannels.Unverified };
         endpoint?.Invoke(config);
         await CreateChannelAsync(name, settings, config);
         return name;

@@ -24,10 +24,14 @@ public static class TestChannels
         {
             Channel = channel,
             Settings = Settings(settings ?? new Dictionary<string, string>()),
-            Endpoints = { new EndpointConfig { Id = channel } },
+            Endpoints = { new EndpointConfig { Id = channel, Verification = Unverified } },
         };
         return (await new QueueAdminService.QueueAdminServiceClient(queueManager.Channel).CreateChannelAsync(request)).Token;
     }
+
+    /// <summary>The `none` preset, chosen explicitly as every endpoint must choose one (a fresh instance each time,
+    /// so a test that changes it changes only its own).</summary>
+    public static Verification Unverified => new() { NoVerification = new() };
 
     public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
@@ -44,6 +48,7 @@ public static class TestChannels
                 case "ack_timeout_ms": settings.AckTimeout = ms; break;
                 case "max_queue_size": settings.MaxQueueSize = (uint)value; break;
                 case "max_message_bytes": settings.MaxMessageBytes = (uint)value; break;
+                case "max_queue_bytes": settings.MaxQueueBytes = (ulong)value; break;
                 case "max_connections": settings.MaxConnections = (uint)value; break;
                 case "max_in_flight": settings.MaxInFlight = (uint)value; break;
                 case "max_delivery_attempts": settings.MaxDeliveryAttempts = (uint)value; break;

@@ -48,10 +48,31 @@ local function unlink(id)
   redis.call('HDEL', K_STATE, id)
 end
 
+-- Byte accounting (max_queue_bytes): the stats field queue_bytes is the sum of the stored envelope sizes in
+-- messages. Invariant: every HSET and HDEL of messages goes through store_message / forget_message, so the
+-- counter is exact whatever path a message leaves by (ack, expiry, purge); delete-channel drops the stats hash
+-- with the messages. A message stored by a version without the counter was never added; the floor at 0 keeps
+-- its removal from driving the counter negative.
+local QUEUE_BYTES = 'queue_bytes'
+
+local function store_message(id, envelope)
+  redis.call('HSET', K_MESSAGES, id, envelope)
+  redis.call('HINCRBY', K_STATS, QUEUE_BYTES, #envelope)
+end
+
+local function forget_message(id)
+  local size = redis.call('HSTRLEN', K_MESSAGES, id)
+  if redis.call('HDEL', K_MESSAGES, id) == 1 and size > 0 then
+    if redis.call('HINCRBY', K_STATS, QUEUE_BYTES, -size) < 0 then
+      redis.call('HSET', K_STATS, QUEUE_BYTES, 0)
+    end
+  end
+end
+
 -- Settles a message for good (acked, expired): gone everywhere, remembered in settled for publish idempotency.
 local function settle(id, now)
   unlink(id)
-  redis.call('HDEL', K_MESSAGES, id)
+  forget_message(id)
   redis.call('ZADD', K_SETTLED, now, id)
 end
 

@@ -1,15 +1,18 @@
 -- Publish one or more messages of one channel, in order (concurrent publishes are grouped into one call).
--- ARGV: 1 events channel, 2 channel name, then 7 per message: id, envelope (Message protobuf), received_at ms,
---       idempotency key or '', body bytes, replay key position in KEYS (0: none), replay window ms.
+-- ARGV: 1 events channel, 2 channel name, 3 default max_queue_bytes (for channels stored without the field),
+--       then 7 per message: id, envelope (Message protobuf), received_at ms, idempotency key or '', body bytes,
+--       replay key position in KEYS (0: none), replay window ms.
 -- KEYS: the channel's keys (common.lua), then one wc:{channel}:replay:<key> per message that has a replay key.
--- Returns 2 per message: outcome ('queued', 'already_queued', 'duplicate', 'not_found', 'too_large', 'full') and
--- a detail (the original id for 'duplicate', the limit for 'too_large' and 'full', '' otherwise).
+-- Returns 2 per message: outcome ('queued', 'already_queued', 'duplicate', 'not_found', 'too_large', 'full',
+-- 'over_budget') and a detail (the original id for 'duplicate', the limit for 'too_large' and 'full',
+-- 'limit|held bytes' for 'over_budget', '' otherwise).
 -- Invariants: a message id is queued at most once (while it is in messages or recently settled); the channel
--- never holds more than max_queue_size unacked messages (ready + delayed + leases); a replay key names at most one
+-- never holds more than max_queue_size unacked messages (ready + delayed + leases) nor more than max_queue_bytes
+-- of stored envelopes (queue_bytes, dead letters included; see store_message); a replay key names at most one
 -- queued message for its window (it is set only when its message is queued, so a refused one may be sent again);
 -- counters change only together with the write they count.
 local out = {}
-local count = (#ARGV - 2) / 7
+local count = (#ARGV - 3) / 7
 if redis.call('EXISTS', K_CONFIG) == 0 then
   for i = 1, count do
     out[#out + 1] = 'not_found'
@@ -17,10 +20,12 @@ if redis.call('EXISTS', K_CONFIG) == 0 then
   end
   return out
 end
-local cfg = redis.call('HMGET', K_CONFIG, 'max_message_bytes', 'max_queue_size', 'ttl_ms')
+local cfg = redis.call('HMGET', K_CONFIG, 'max_message_bytes', 'max_queue_size', 'ttl_ms', 'max_queue_bytes')
 local max_bytes = tonumber(cfg[1] or '10485760')
 local max_size = tonumber(cfg[2] or '10000')
 local ttl = tonumber(cfg[3] or '86400000')
+local budget = tonumber(cfg[4] or ARGV[3])
+local held = tonumber(redis.call('HGET', K_STATS, QUEUE_BYTES) or '0')
 local now = now_ms()
 local waiting = redis.call('ZCARD', K_READY)
 local was_empty = waiting == 0
@@ -51,8 +56,13 @@ local function publish_one(id, envelope, received, idem_key, body_size, replay_k
     rejected = rejected + 1
     return 'full', tostring(max_size)
   end
+  if held + #envelope > budget then
+    rejected = rejected + 1
+    return 'over_budget', string.format('%d|%d', budget, held)
+  end
   local expires = received + ttl
-  redis.call('HSET', K_MESSAGES, id, envelope)
+  store_message(id, envelope)
+  held = held + #envelope
   redis.call('ZADD', K_READY, redis.call('INCR', K_SEQ), id)
   redis.call('ZADD', K_EXPIRY, expires, id)
   if idem_key ~= '' then
@@ -66,7 +76,7 @@ local function publish_one(id, envelope, received, idem_key, body_size, replay_k
 end
 
 for i = 0, count - 1 do
-  local base = 3 + i * 7
+  local base = 4 + i * 7
   local replay_at = tonumber(ARGV[base + 5])
   local replay_key = nil
   if replay_at > 0 then replay_key = KEYS[replay_at] end

@@ -13,7 +13,7 @@ local out = { 0 }
 for _, id in ipairs(ids) do
   if redis.call('ZREM', K_DLQ, id) == 1 then
     redis.call('HDEL', K_DLQ_INFO, id)
-    redis.call('HDEL', K_MESSAGES, id)
+    forget_message(id)
     redis.call('ZADD', K_SETTLED, now, id)
     out[1] = out[1] + 1
   else
