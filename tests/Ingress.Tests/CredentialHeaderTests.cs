@@ -23,13 +23,13 @@ public sealed class CredentialHeaderTests(IngressStack stack) : IClassFixture<In
         await stack.CreateChannelAsync(
             channel,
             null,
-            new EndpointConfig { Id = channel + "-open" },
+            new EndpointConfig { Id = channel + "-open", Verification = TestChannels.Unverified },
             new EndpointConfig { Id = channel + "-bearer", Verification = new SenderVerification { Bearer = new() { Token = Token } } },
             new EndpointConfig { Id = channel + "-basic", Verification = new SenderVerification { Basic = new() { Username = "hook", Password = Token } } },
             new EndpointConfig { Id = channel + "-gitlab", Verification = new SenderVerification { Bearer = new() { Token = Token, Header = "X-Gitlab-Token" } } });
         var basic = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("hook:" + Token));
 
-        // The same request to the open endpoint (no preset: nothing verified, nothing dropped) is the reference.
+        // The same request to the open endpoint (preset none: nothing verified, nothing dropped) is the reference.
         var bearerStored = await SendAsync(channel, "bearer", ("Authorization", "Bearer " + Token));
         var bearerReference = await SendAsync(channel, "open", ("Authorization", "Bearer " + Token));
         var basicStored = await SendAsync(channel, "basic", ("Authorization", basic));
