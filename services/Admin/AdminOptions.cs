@@ -58,6 +58,15 @@ public sealed class AdminOptions : IValidatableObject
     [DataType(DataType.Password)]
     public string QueueManagerToken { get; set; } = "";
 
+    /// <summary>A file holding <see cref="QueueManagerToken"/> (a mounted secret); read at start-up, surrounding
+    /// whitespace ignored. Wins over <see cref="QueueManagerToken"/> when both are set.</summary>
+    public string QueueManagerTokenFile { get; set; } = "";
+
+    /// <summary>The internal token to send: from <see cref="QueueManagerTokenFile"/> when set, else
+    /// <see cref="QueueManagerToken"/>.</summary>
+    public string EffectiveQueueManagerToken() =>
+        QueueManagerTokenFile.Length > 0 ? File.ReadAllText(QueueManagerTokenFile).Trim() : QueueManagerToken.Trim();
+
     /// <summary>Address of the gRPC and HTTP listeners.</summary>
     [Required]
     public string Host { get; set; } = ServiceDefaults.ListenerDefaults.Host;
@@ -92,6 +101,11 @@ public sealed class AdminOptions : IValidatableObject
         if (!GrpcClientDefaults.IsValidAddress(QueueManager, out var addressProblem))
         {
             yield return new ValidationResult($"{addressProblem}: use e.g. http://queue-manager:5004 or dns:///queue-manager-headless:5004.", [nameof(QueueManager)]);
+        }
+
+        if (QueueManagerTokenFile.Length > 0 && !File.Exists(QueueManagerTokenFile))
+        {
+            yield return new ValidationResult("file not found (the queue-manager token file).", [nameof(QueueManagerTokenFile)]);
         }
 
         if (GrpcClientDefaults.CaFileProblem(QueueManager, QueueManagerCaFile) is { } caProblem)

@@ -43,7 +43,17 @@ public sealed class AdminStack : IAsyncLifetime
             ["Admin:ReadOnlyTokens"] = ReadOnlyToken,
             ["Admin:ContentsTokens"] = ContentsToken,
             ["Admin:AuditFile"] = AuditFile,
+            // The shared admin reaches queue-manager with the internal token from a mounted file, as in production;
+            // StartAdminAsync's default (the setting itself) covers the other way.
+            ["Admin:QueueManagerTokenFile"] = InternalTokenFile(),
         });
+    }
+
+    private static string InternalTokenFile()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("wc-admin-internal-").FullName, "internal-token");
+        File.WriteAllText(path, InternalToken + "\n");
+        return path;
     }
 
     /// <summary>
@@ -58,7 +68,7 @@ public sealed class AdminStack : IAsyncLifetime
         {
             ["Admin:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
             ["Admin:QueueManager"] = QueueManager.InternalAddress,
-            ["Admin:QueueManagerToken"] = InternalToken,
+            ["Admin:QueueManagerToken"] = settings.ContainsKey("Admin:QueueManagerTokenFile") ? "not-the-internal-token" : InternalToken,
         };
         foreach (var (key, value) in settings)
         {

@@ -17,7 +17,7 @@ namespace WebhookConnect.Admin.Api;
 public sealed class AdminForwarder(IOptions<AdminOptions> options, AdminMetrics metrics, AdminAudit audit)
 {
     private static readonly TimeSpan DefaultDeadline = TimeSpan.FromSeconds(30);
-    private readonly string _internalToken = options.Value.QueueManagerToken;
+    private readonly string _internalToken = options.Value.EffectiveQueueManagerToken();
 
     /// <summary>For a gRPC call: its deadline and cancellation travel on.</summary>
     public Task<TResponse> ForwardAsync<TResponse>(ServerCallContext context, IMessage request, Func<CallOptions, Task<TResponse>> call)
@@ -60,7 +60,7 @@ public sealed class AdminForwarder(IOptions<AdminOptions> options, AdminMetrics 
             // The queue-manager's own status and message, without its trailers; an unreachable queue-manager is
             // already UNAVAILABLE from the client.
             throw new RpcException(ex.Status.StatusCode == StatusCode.Unauthenticated
-                ? new Status(StatusCode.Unavailable, "the admin service is not authorised by the queue-manager (check Admin:QueueManagerToken)")
+                ? new Status(StatusCode.Unavailable, "the admin service is not authorised by the queue-manager (check Admin:QueueManagerToken or Admin:QueueManagerTokenFile)")
                 : ex.Status);
         }
     }

@@ -15,6 +15,7 @@ public sealed partial class ChannelsFileApplier(QueueAdminClient queue, IOptions
 {
     private static readonly TimeSpan CheckEvery = TimeSpan.FromSeconds(2);
     private readonly AdminOptions _options = options.Value;
+    private readonly string _internalToken = options.Value.EffectiveQueueManagerToken();
 
     /// <summary>
     /// True once a version of the file has been applied completely. A later change that is invalid, or still being
@@ -87,7 +88,7 @@ public sealed partial class ChannelsFileApplier(QueueAdminClient queue, IOptions
     }
 
     private Metadata Headers() =>
-        _options.QueueManagerToken.Length > 0 ? new Metadata { { "authorization", "Bearer " + _options.QueueManagerToken } } : [];
+        _internalToken.Length > 0 ? new Metadata { { "authorization", "Bearer " + _internalToken } } : [];
 
     private static string? Version(string path)
     {
