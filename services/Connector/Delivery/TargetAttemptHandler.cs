@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using WebhookConnect.Connector.Telemetry;
 
 namespace WebhookConnect.Connector.Delivery;
@@ -35,6 +36,14 @@ public sealed class TargetAttemptHandler(ConnectorMetrics metrics) : DelegatingH
             // A timeout (the pipeline cancelled the attempt) or a connection failure: both retried.
             Record(target, started, DeliveryOutcome.Retry, 0);
             throw;
+        }
+        catch (Exception ex) when (ex is SocketException or IOException && !target.DeliveryCancellation.IsCancellationRequested)
+        {
+            // SocketsHttpHandler lets a few socket errors through unwrapped, e.g. ENOTCONN from reading the remote
+            // address of a connection the target closed right after accepting it. They are connection failures like
+            // any other: wrapped so the resilience pipeline retries them and the nack names the reason.
+            Record(target, started, DeliveryOutcome.Retry, 0);
+            throw new HttpRequestException(HttpRequestError.ConnectionError, ex.Message, ex);
         }
 
         Record(target, started, outcome, (int)response.StatusCode);
