@@ -151,6 +151,7 @@ public sealed class ConfigurationTests : IDisposable
         { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure"], "CONNECTOR__ALSO_DROP_HEADERS=*", "Invalid configuration: Connector:AlsoDropHeaders = '*': a lone '*' would drop every header" },
         { ["--max-in-flight", "lots"], "", "Invalid command line: Cannot parse argument 'lots' for option '--max-in-flight'" },
         { ["--config", "{bad-yaml}"], "", "Invalid configuration: --config = '{bad-yaml}': not valid YAML or JSON at line 3" },
+        { ["--channel", "orders", "--target", "http://127.0.0.1:1/x", "--insecure", "--set", "subscriptions:0:token=super-secret-token"], "", "Invalid configuration: --set = 'subscriptions:0:token=***': a token on the command line is visible to every user of this machine" },
         { ["--config", "/nonexistent/connector.yaml"], "", "Invalid configuration: --config = '/nonexistent/connector.yaml': cannot read the file" },
         { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure"], "CONNECTOR__SUBSCRIPTIONS__0__TOKEN=super-secret-token", "Invalid configuration: Connector:Subscriptions:0:TokenFile = '{token}': set only one of Token, TokenEnv and TokenFile." },
     };

@@ -108,7 +108,16 @@ public static class ConnectorCommandLine
                     return ServiceEntryPoint.ConfigurationErrorExitCode;
                 }
 
-                command[ConnectorConfiguration.Normalize(assignment[..equals].Replace("__", ":", StringComparison.Ordinal))] = assignment[(equals + 1)..];
+                var key = ConnectorConfiguration.Normalize(assignment[..equals].Replace("__", ":", StringComparison.Ordinal));
+                if (IsSubscriptionToken(key))
+                {
+                    // The value is not echoed: it is the secret.
+                    (error ?? Console.Error).WriteLine(
+                        $"Invalid configuration: --set = '{assignment[..equals]}=***': a token on the command line is visible to every user of this machine (ps, /proc/<pid>/cmdline); use --token-file or --token-env (token_file / token_env in the config file).");
+                    return ServiceEntryPoint.ConfigurationErrorExitCode;
+                }
+
+                command[key] = assignment[(equals + 1)..];
             }
 
             return run(new ConnectorLaunch([file, fromEnvironment, command], parse.GetValue(check)));
@@ -133,6 +142,17 @@ public static class ConnectorCommandLine
             // The host handles SIGTERM itself (graceful drain); the parser must not.
             ProcessTerminationTimeout = null,
         });
+    }
+
+    /// <summary>Whether <paramref name="key"/> (normalised) is a subscription's token itself, which must not come from
+    /// the command line (SPEC §9: a token comes from the environment or a file, never the command line).</summary>
+    private static bool IsSubscriptionToken(string key)
+    {
+        var segments = key.Split(':');
+        return segments.Length == 4
+            && segments[0].Equals(ConnectorOptions.SectionName, StringComparison.OrdinalIgnoreCase)
+            && segments[1].Equals("Subscriptions", StringComparison.OrdinalIgnoreCase)
+            && segments[3].Equals("Token", StringComparison.OrdinalIgnoreCase);
     }
 }
 
