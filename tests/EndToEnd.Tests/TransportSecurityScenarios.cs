@@ -17,6 +17,14 @@ namespace WebhookConnect.EndToEnd.Tests;
 /// from a CA made for each test.</summary>
 public sealed class TransportSecurityScenarios
 {
+    /// <summary>A channel token file in <paramref name="directory"/>: the connector takes no token on its command line.</summary>
+    private static string TokenFile(string directory)
+    {
+        var path = Path.Combine(directory, "token");
+        File.WriteAllText(path, "bind-test-channel-token-0123456789");
+        return path;
+    }
+
     private static readonly TimeSpan Patience = ScenarioStack.Patience;
 
     [Fact]
@@ -205,7 +213,7 @@ public sealed class TransportSecurityScenarios
                 _ => (ConnectorProcess.Assembly, new Dictionary<string, string>
                 {
                     ["Connector:Subscriptions:0:Channel"] = "bind",
-                    ["Connector:Subscriptions:0:Token"] = "t",
+                    ["Connector:Subscriptions:0:TokenFile"] = TokenFile(directory),
                     ["Connector:Subscriptions:0:DefaultTarget:Url"] = "http://127.0.0.1:1/",
                     ["Connector:QueueManager:Address"] = "http://127.0.0.1:1",
                     ["Connector:QueueManager:Insecure"] = "true",
