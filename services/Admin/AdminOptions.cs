@@ -65,7 +65,7 @@ public sealed class AdminOptions : IValidatableObject
     /// <summary>The internal token to send: from <see cref="QueueManagerTokenFile"/> when set, else
     /// <see cref="QueueManagerToken"/>.</summary>
     public string EffectiveQueueManagerToken() =>
-        QueueManagerTokenFile.Length > 0 ? File.ReadAllText(QueueManagerTokenFile).Trim() : QueueManagerToken.Trim();
+        BearerToken.Configured(QueueManagerToken, QueueManagerTokenFile);
 
     /// <summary>Address of the gRPC and HTTP listeners.</summary>
     [Required]

@@ -125,7 +125,7 @@ public sealed class IngressOptions : IValidatableObject
 
     /// <summary>The token actually sent to the queue-manager: the file's content when a file is set.</summary>
     public string EffectiveQueueManagerToken() =>
-        QueueManagerTokenFile.Length > 0 ? File.ReadAllText(QueueManagerTokenFile).Trim() : QueueManagerToken.Trim();
+        BearerToken.Configured(QueueManagerToken, QueueManagerTokenFile);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -11,9 +11,6 @@ public static class ProcessMemory
     /// <summary>The resident set size (<c>VmRSS</c>) in bytes: pages in RAM, what a container's memory limit meets.</summary>
     public static long ResidentBytes(int pid) => Field(pid, "VmRSS:");
 
-    /// <summary>The highest resident set size the process has had (<c>VmHWM</c>) in bytes.</summary>
-    public static long PeakResidentBytes(int pid) => Field(pid, "VmHWM:");
-
     /// <summary>
     /// VmRSS once it stopped growing: sampled every half second until four samples in a row grew by less than 1 MiB
     /// in all (the garbage collector and the allocator settle after a burst), at most <paramref name="timeout"/>,

@@ -19,7 +19,7 @@ public sealed class InternalTokenInterceptor : Interceptor
     public InternalTokenInterceptor(IOptions<QueueManagerOptions> options)
     {
         var configured = options.Value;
-        var token = configured.InternalTokenFile.Length > 0 ? File.ReadAllText(configured.InternalTokenFile).Trim() : configured.InternalToken.Trim();
+        var token = BearerToken.Configured(configured.InternalToken, configured.InternalTokenFile);
         // Empty only with QueueManager:AllowInternalWithoutToken on a loopback listener (validated at start-up).
         _expectedHash = token.Length == 0 ? null : SHA256.HashData(Encoding.UTF8.GetBytes(token));
     }
