@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -19,6 +20,7 @@ internal static class OpenTelemetrySetup
     public const string EndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
     public const string Traces = "TRACES";
     public const string Metrics = "METRICS";
+    public const string Logs = "LOGS";
 
     // ASP.NET Core 10 leaves the OpenTelemetry request-time tags (url.path, http.request.method, server.*) off
     // its request activity unless this switch is false; .NET 11 flips the default. Without them the sampler
@@ -50,7 +52,7 @@ internal static class OpenTelemetrySetup
 
     /// <summary>
     /// A signal is exported when the general endpoint (SPEC §10) or that signal's own endpoint
-    /// (<c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>, <c>OTEL_EXPORTER_OTLP_METRICS_ENDPOINT</c>) is set. Unlike the
+    /// (<c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>, <c>…_METRICS_ENDPOINT</c>, <c>…_LOGS_ENDPOINT</c>) is set. Unlike the
     /// OpenTelemetry default, nothing is sent to localhost:4317 just because no one said otherwise.
     /// </summary>
     public static bool IsOtlpEnabled(IConfiguration configuration, string signal) =>
@@ -67,8 +69,23 @@ internal static class OpenTelemetrySetup
         AppContext.SetSwitch(AspNetCoreTelemetrySwitch, false);
         var exportTraces = IsOtlpEnabled(configuration, Traces);
         var exportMetrics = IsOtlpEnabled(configuration, Metrics);
+        var exportLogs = IsOtlpEnabled(configuration, Logs);
 
-        services.AddOpenTelemetry()
+        var openTelemetry = services.AddOpenTelemetry();
+        if (exportLogs)
+        {
+            // Every log line also goes to the collector (the Aspire dashboard's structured logs, for one), with its
+            // trace and span ids, so a trace shows the lines written while it ran. The console keeps its own copy.
+            openTelemetry.WithLogging(
+                logging => logging.AddOtlpExporter(o => ApplySignalSettings(o, configuration, Logs)),
+                options =>
+                {
+                    options.IncludeFormattedMessage = true;
+                    options.IncludeScopes = true;
+                });
+        }
+
+        openTelemetry
             .ConfigureResource(resource => resource.AddService(
                 serviceName: settings.ServiceName,
                 serviceNamespace: "webhookconnect",
