@@ -6,7 +6,7 @@ StackSettings settings;
 try
 {
     settings = StackSettings.Read(args, Environment.GetEnvironmentVariable);
-    Prerequisites.Check(settings);
+    MachineCheck.Check(settings);
 }
 catch (StackSettingsException ex)
 {

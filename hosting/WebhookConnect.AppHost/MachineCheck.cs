@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace WebhookConnect.AppHost;
 
 /// <summary>What the stack needs before Aspire starts anything, each failure named with its remedy.</summary>
-public static class Prerequisites
+public static class MachineCheck
 {
     public static void Check(StackSettings settings)
     {
