@@ -110,8 +110,7 @@ public sealed partial class BatchingPublisher : IQueuePublisher, IAsyncDisposabl
         {
             if (batch.Count == 1)
             {
-                // The ambient span of this call only: SendAsync is an async method, its caller's context is untouched.
-                Activity.Current = batch[0].Caller;
+                Continue(batch[0]);
                 batch[0].Answer.TrySetResult(await _single.PublishAsync(batch[0].Message));
                 return;
             }
@@ -192,8 +191,19 @@ public sealed partial class BatchingPublisher : IQueuePublisher, IAsyncDisposabl
 
     private async Task RetryAloneAsync(Pending pending)
     {
-        Activity.Current = pending.Caller;
+        Continue(pending);
         pending.Answer.TrySetResult(await _single.PublishAsync(pending.Message));
+    }
+
+    /// <summary>Makes the request's span the ambient one of the calling async method (its caller's context is
+    /// untouched), so the Publish call joins the webhook's trace. Only while traced: setting an async-local allocates,
+    /// and without an exporter nobody records the call's spans.</summary>
+    private static void Continue(Pending pending)
+    {
+        if (IngressMetrics.Source.HasListeners())
+        {
+            Activity.Current = pending.Caller;
+        }
     }
 
     /// <summary>A span for one PublishBatch call, child of the first message's request span and linked to every
