@@ -90,9 +90,9 @@ public static class TargetHttpClient
         // Original header values are bytes; Latin-1 sends each char back as the byte it came from.
         RequestHeaderEncodingSelector = (_, _) => Encoding.Latin1,
         // Traces exported: the handler writes the context of the connector's POST span (a child of its delivery
-        // span), so the target's own spans join the webhook's trace below that call. Not exported: the message's
-        // traceparent is forwarded as is (TargetRequest) and the handler must not replace it with a context of
-        // its own that no one records.
+        // span), so the target's own spans join the webhook's trace below that call (OpenTelemetry's HttpClient
+        // instrumentation writes the same header too). Not exported: the message's traceparent is forwarded as is
+        // (TargetRequest) and the handler must not replace it with a context of its own that no one records.
         ActivityHeadersPropagator = tracing.Exported ? DistributedContextPropagator.Current : DistributedContextPropagator.CreateNoOutputPropagator(),
     };
 }
