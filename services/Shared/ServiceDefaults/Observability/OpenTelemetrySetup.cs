@@ -43,6 +43,10 @@ internal static class OpenTelemetrySetup
     /// <summary>Client-side trace instrumentation, on only while traces are exported.</summary>
     private static readonly HashSet<string> ClientTraceSources = new(StringComparer.OrdinalIgnoreCase) { "System.Net.Http", "Grpc.Net.Client" };
 
+    /// <summary>Our own activity sources (<c>WebhookConnect</c>, <c>WebhookConnect.*</c>): traced only while exported.</summary>
+    private static bool IsOwnSource(string name) =>
+        name.Equals(Telemetry.Prefix, StringComparison.OrdinalIgnoreCase) || name.StartsWith(Telemetry.Prefix + ".", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
     /// The same for <see cref="ServiceDefaultsSettings.Meters"/>. On .NET 10 these packages enable the runtime's
     /// built-in meters: ASP.NET Core's (hosting, Kestrel, routing, diagnostics, …), System.Net.Http with
@@ -95,10 +99,13 @@ internal static class OpenTelemetrySetup
                 tracing.SetSampler(new ManagementTrafficSampler(new ParentBasedSampler(new AlwaysOnSampler())));
                 // Client spans (HttpClient, Grpc.Net.Client) cost a recorded activity and its tags on every outgoing
                 // call, and only an exporter ever reads them: ingress pays it on every publish (measured: unary
-                // Publish at 10.8 k/s with them, see docs/benchmarks.md). Without an exporter only server spans and
-                // our own sources stay on; the trace context still crosses each call (HttpClient propagates
-                // Activity.Current without instrumentation).
-                var sources = exportTraces ? settings.ActivitySources : settings.ActivitySources.Where(s => !ClientTraceSources.Contains(s));
+                // Publish at 10.8 k/s with them, see docs/benchmarks.md). Our own sources (WebhookConnect.*) make
+                // spans per message (ingress' publish, queue-manager's delivery and settlement, the connector's
+                // delivery) that likewise only an exporter reads: with no listener, StartActivity returns null and
+                // the hot paths skip even the parsing and formatting. Without an exporter only server spans stay on;
+                // the trace context still crosses each call (HttpClient propagates Activity.Current without
+                // instrumentation) and ingress still stores its server span's context in the message.
+                var sources = exportTraces ? settings.ActivitySources : settings.ActivitySources.Where(s => !ClientTraceSources.Contains(s) && !IsOwnSource(s));
                 AddSourcesAndInstrumentation(tracing, sources, TraceInstrumentations, (t, source) => t.AddSource(source));
 
                 settings.ConfigureTracing?.Invoke(tracing);
