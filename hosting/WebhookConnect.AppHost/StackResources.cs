@@ -26,8 +26,9 @@ public static class StackResources
         builder.Configuration["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = settings.Loopback("DASHBOARD_RESOURCE_SERVICE_PORT");
         builder.Configuration["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true";
         builder.Configuration["AppHost:BrowserToken"] = settings.DashboardToken;
-        // The terminal keeps Aspire's lines that matter (the dashboard's address, failures). The development
-        // certificate warning is about HTTPS endpoints, which this stack does not use.
+        // The terminal keeps Aspire's lines that matter (the dashboard's address, failures). The warning that no
+        // trusted ASP.NET Core development certificate exists is about HTTPS, which this stack does not use (the
+        // dashboard still shows it as a banner; see README "Run").
         builder.Configuration["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning";
         builder.Configuration["Logging:LogLevel:Aspire.Hosting.Dcp.DcpHost"] = "Error";
     }

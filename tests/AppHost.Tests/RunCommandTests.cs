@@ -69,8 +69,7 @@ public sealed class RunCommandTests
         var code = await stack.Process.WaitForExitAsync(Patience);
         Assert.True(code == 0, $"the AppHost exited with {code} after Ctrl-C:\n{stack.Process.Output}");
         Assert.Contains("all processes stopped", stack.Process.Output, StringComparison.Ordinal);
-        var left = processes.Where(p => p.IsAlive).ToList();
-        Assert.True(left.Count == 0, $"still running after Ctrl-C: {string.Join(", ", left)}");
+        await ProcessTable.AssertNoneLeftAsync(processes);
         // A clean start, one webhook and a Ctrl-C: nothing on the screen may look like a failure to a newcomer.
         var errors = stack.Process.Output.Split('\n').Where(line => line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal) || line.StartsWith("fail:", StringComparison.Ordinal)).ToList();
         Assert.True(errors.Count == 0, "error lines in a clean run:\n" + string.Join('\n', errors));

@@ -1,4 +1,5 @@
 using System.Globalization;
+using WebhookConnect.TestKit;
 
 namespace WebhookConnect.AppHost.Tests.Support;
 
@@ -35,6 +36,25 @@ public static class ProcessTable
         while (grew);
 
         return [.. found.Values];
+    }
+
+    /// <summary>
+    /// The AppHost returns once every resource has exited; the orchestrator's own two processes (its API server and
+    /// controllers, which watch the AppHost's pid) follow within moments, so they get a short deadline.
+    /// </summary>
+    public static async Task AssertNoneLeftAsync(IReadOnlyList<ProcessIdentity> processes)
+    {
+        var resources = processes.Where(p => !p.CommandLine.Contains("/dcp ", StringComparison.Ordinal)).ToList();
+        var left = resources.Where(p => p.IsAlive).ToList();
+        Assert.True(left.Count == 0, $"still running when the AppHost had exited: {string.Join(", ", left)}");
+        try
+        {
+            await Eventually.UntilAsync(() => !processes.Any(p => p.IsAlive), TimeSpan.FromSeconds(30), "the orchestrator's processes to exit");
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"still running 30 s after the AppHost exited: {string.Join(", ", processes.Where(p => p.IsAlive))}");
+        }
     }
 
     public static List<ProcessIdentity> All()
