@@ -56,8 +56,29 @@ public sealed class RunCommandTests
         TraceHops.AssertChain(spans);
 
         // The dashboard in a real browser: every resource running.
-        var screenshot = await DashboardBrowser.ScreenshotResourcesAsync(login + ReadLoginToken(screen, login), StackResourcesNames, "dashboard-resources.png");
-        Assert.True(File.Exists(screenshot));
+        await using (var dashboard = await DashboardBrowser.OpenAsync(login + ReadLoginToken(screen, login)))
+        {
+            await dashboard.WaitUntilRunningAsync(StackResourcesNames);
+            Assert.True(File.Exists(await dashboard.ScreenshotAsync("dashboard-resources.png")));
+
+            // The dev loop: Restart on one resource's row starts a new process for it; the others keep theirs.
+            var before = ProcessTable.StackProcesses(stack.Process.Id);
+            var echoBefore = Assert.Single(before, p => IsProgram(p, "WebhookConnect.EchoTarget"));
+            var others = before.Where(p => IsProgram(p, "WebhookConnect.") && p != echoBefore).ToList();
+            Assert.Equal(4, others.Count);
+            await dashboard.RestartAsync("echo");
+            await Eventually.UntilAsync(
+                () => !echoBefore.IsAlive && ProcessTable.StackProcesses(stack.Process.Id).Any(p => IsProgram(p, "WebhookConnect.EchoTarget") && p.Id != echoBefore.Id),
+                Patience,
+                "a new echo target process after Restart");
+            Assert.All(others, p => Assert.True(p.IsAlive, $"{p} was restarted with echo"));
+            await dashboard.WaitUntilRunningAsync(StackResourcesNames);
+        }
+
+        // The restarted echo target gets the next delivery, and the terminal shows it.
+        using var again = await http.PostAsync(ingress, new StringContent("""{"again":true}""", Encoding.UTF8, "application/json"));
+        var againId = JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement.GetProperty("message_id").GetString();
+        await stack.Process.WaitForLineAsync(line => line.Contains($"echo         | POST /webhooks channel=demo endpoint=demo message_id={againId} attempt=1", StringComparison.Ordinal), Patience);
 
         // No secret on a command line: every process of the stack is listed by `ps` for every user.
         var processes = ProcessTable.StackProcesses(stack.Process.Id);
@@ -76,6 +97,10 @@ public sealed class RunCommandTests
     }
 
     private static readonly string[] StackResourcesNames = [.. WebhookConnect.AppHost.StackResources.Names];
+
+    /// <summary>A built program itself (bin/…/net10.0/NAME…), not the <c>dotnet run</c> that started it.</summary>
+    private static bool IsProgram(ProcessIdentity process, string name) =>
+        process.CommandLine.Contains($"/net10.0/{name}", StringComparison.Ordinal);
 
     private static string ReadLoginToken(string screen, string login)
     {
