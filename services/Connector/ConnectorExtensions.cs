@@ -57,8 +57,7 @@ public static class ConnectorExtensions
     /// </summary>
     public static ServiceDefaultsSettings ServiceDefaults(IConfiguration configuration)
     {
-        var tracesExported = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) ||
-            !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]);
+        var tracesExported = DeliveryTracing.IsExported(configuration);
         return new ServiceDefaultsSettings("connector", DefaultManagementPort: 9093)
         {
             Meters = [WebhookConnect.ServiceDefaults.Telemetry.Prefix + ".*", "System.Runtime"],
@@ -72,6 +71,7 @@ public static class ConnectorExtensions
         services.AddValidatedOptions<ConnectorOptions>(builder.Configuration, ConnectorOptions.SectionName);
         services.AddSingleton<IValidateOptions<ConnectorOptions>>(new SubscriptionBindingValidator(builder.Configuration));
         services.AddSingleton<ConnectorMetrics>();
+        services.AddSingleton(new DeliveryTracing(DeliveryTracing.IsExported(builder.Configuration)));
         services.AddTargetHttpClient();
         services.AddSingleton<TargetDelivery>();
         services.AddSingleton<ConnectorWorker>();

@@ -101,6 +101,35 @@ public sealed class OtlpExportTests
     }
 
     [Fact]
+    public async Task LogLinesReachTheCollectorWithTheirTraceWhenTheEndpointIsConfigured()
+    {
+        await using var collector = await OtlpReceiver.StartAsync();
+        var (app, traffic) = await StartServiceAsync(new()
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Endpoint,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "100",
+        });
+        await using (app)
+        using (traffic)
+        {
+            using var failed = await traffic.GetAsync("/fail/4711", Ct);
+            Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        }
+
+        // ASP.NET Core logs the unhandled exception; stopping the host flushed the log exporter.
+        var logs = collector.Requests.Where(r => r.Path == "/v1/logs").ToList();
+        Assert.NotEmpty(logs);
+        Assert.All(logs, r => Assert.Equal("application/x-protobuf", r.ContentType));
+        var spans = collector.Requests.Where(r => r.Path == "/v1/traces").SelectMany(r => OtlpProtobuf.ReadSpans(r.Body)).ToList();
+        var failure = Assert.Single(spans, s => s.Attributes.GetValueOrDefault("url.path") == "/fail/4711");
+        // A log record carries the message text and its trace id as bytes (protobuf strings and bytes fields).
+        var record = Assert.Single(logs, r => r.Body.AsSpan().IndexOf("boom 4711"u8) >= 0);
+        Assert.True(record.Body.AsSpan().IndexOf(Convert.FromHexString(failure.TraceId)) >= 0, "the log record names the failed request's trace id");
+        Assert.True(record.Body.AsSpan().IndexOf("otlp-test-service"u8) >= 0, "the log record's resource names the service");
+    }
+
+    [Fact]
     public async Task NothingIsExportedWhenNoEndpointIsConfigured()
     {
         using var outgoing = new OutgoingHttpRecorder();

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using Polly.Timeout;
 using WebhookConnect.Connector.Configuration;
+using WebhookConnect.Connector.Telemetry;
 using WebhookConnect.Contracts.V1;
 
 namespace WebhookConnect.Connector.Delivery;
@@ -12,8 +13,11 @@ namespace WebhookConnect.Connector.Delivery;
 /// target client's short local retries (<see cref="TargetHttpClient"/>), then nack with retry so queue-manager applies
 /// the channel's backoff.
 /// </summary>
-public sealed class TargetDelivery(IHttpClientFactory httpClientFactory, Microsoft.Extensions.Options.IOptions<ConnectorOptions> options)
+public sealed class TargetDelivery(IHttpClientFactory httpClientFactory, Microsoft.Extensions.Options.IOptions<ConnectorOptions> options, DeliveryTracing tracing)
 {
+    /// <summary>True when the HTTP handler writes the trace context (its own POST span's); then the request does not carry the message's.</summary>
+    private readonly bool _handlerPropagates = tracing.Exported;
+
     private readonly DroppedHeaders _dropped = new(options.Value.DropHeaders, options.Value.AlsoDropHeaders);
 
     /// <summary>Longest body excerpt put into a nack reason.</summary>
@@ -35,7 +39,7 @@ public sealed class TargetDelivery(IHttpClientFactory httpClientFactory, Microso
 
         try
         {
-            using var request = TargetRequest.Create(message, target, new Uri(target.Url), _dropped, cancellationToken);
+            using var request = TargetRequest.Create(message, target, new Uri(target.Url), _dropped, _handlerPropagates, cancellationToken);
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             var status = (int)response.StatusCode;
             var outcome = StatusMapping.OutcomeOf(response.StatusCode);

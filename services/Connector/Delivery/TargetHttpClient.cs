@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Timeout;
 using WebhookConnect.Connector.Configuration;
+using WebhookConnect.Connector.Telemetry;
 
 namespace WebhookConnect.Connector.Delivery;
 
@@ -27,7 +28,7 @@ public static class TargetHttpClient
             // Each attempt has its target's timeout (the pipeline); HttpClient's own 100 s would cut off the retries of
             // a slow target, or a single call to a target whose timeout is longer.
             .ConfigureHttpClient(http => http.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(sp => CreateHandler(sp.GetRequiredService<IOptions<ConnectorOptions>>().Value))
+            .ConfigurePrimaryHttpMessageHandler(sp => CreateHandler(sp.GetRequiredService<IOptions<ConnectorOptions>>().Value, sp.GetRequiredService<DeliveryTracing>()))
             // One handler for the life of the process; PooledConnectionLifetime renews connections instead (DNS).
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             // The factory's logging handlers write two lines and open a scope per call: per message, at information level.
@@ -77,7 +78,7 @@ public static class TargetHttpClient
         _ => false,
     };
 
-    private static SocketsHttpHandler CreateHandler(ConnectorOptions options) => new()
+    private static SocketsHttpHandler CreateHandler(ConnectorOptions options, DeliveryTracing tracing) => new()
     {
         AllowAutoRedirect = false,
         UseCookies = false,
@@ -88,8 +89,10 @@ public static class TargetHttpClient
         MaxConnectionsPerServer = options.TargetMaxConnections == 0 ? int.MaxValue : options.TargetMaxConnections,
         // Original header values are bytes; Latin-1 sends each char back as the byte it came from.
         RequestHeaderEncodingSelector = (_, _) => Encoding.Latin1,
-        // The message carries the sender's trace context (traceparent) and we forward it as is; the handler must
-        // not replace it with a span of its own.
-        ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
+        // Traces exported: the handler writes the context of the connector's POST span (a child of its delivery
+        // span), so the target's own spans join the webhook's trace below that call (OpenTelemetry's HttpClient
+        // instrumentation writes the same header too). Not exported: the message's traceparent is forwarded as is
+        // (TargetRequest) and the handler must not replace it with a context of its own that no one records.
+        ActivityHeadersPropagator = tracing.Exported ? DistributedContextPropagator.Current : DistributedContextPropagator.CreateNoOutputPropagator(),
     };
 }

@@ -9,7 +9,7 @@ namespace WebhookConnect.Connector.Delivery;
 /// <summary>
 /// Builds the HTTP request to a target from a message (SPEC §9): the raw body byte for byte, the original headers in
 /// their order minus hop-by-hop ones and those the operator drops (<see cref="DroppedHeaders"/>), then the target's extra headers, the <c>X-Webhook-*</c> headers and the
-/// message's <c>traceparent</c>.
+/// message's <c>traceparent</c> (unless the HTTP handler writes the trace context itself, when traces are exported).
 /// </summary>
 public static class TargetRequest
 {
@@ -31,7 +31,10 @@ public static class TargetRequest
         MessageIdHeader, ChannelHeader, EndpointHeader, AttemptHeader,
     };
 
-    public static TargetRequestMessage Create(Message message, TargetOptions target, Uri url, DroppedHeaders dropped, CancellationToken deliveryCancellation)
+    /// <param name="handlerPropagates">True when traces are exported: the HTTP handler writes <c>traceparent</c> and
+    /// <c>tracestate</c> from the connector's POST span, so neither the sender's nor the message's are added (the
+    /// handler never replaces a header that is already there).</param>
+    public static TargetRequestMessage Create(Message message, TargetOptions target, Uri url, DroppedHeaders dropped, bool handlerPropagates, CancellationToken deliveryCancellation)
     {
         var request = new TargetRequestMessage(new HttpMethod(target.Method), url, message.Channel, target.Timeout, deliveryCancellation)
         {
@@ -41,7 +44,7 @@ public static class TargetRequest
         };
 
         var connectionTokens = ConnectionTokens(message);
-        var ownTraceContext = message.Traceparent.Length > 0;
+        var ownTraceContext = message.Traceparent.Length > 0 || handlerPropagates;
         foreach (var header in message.Headers)
         {
             var name = header.Name;
@@ -66,7 +69,7 @@ public static class TargetRequest
         request.Headers.TryAddWithoutValidation(ChannelHeader, message.Channel);
         request.Headers.TryAddWithoutValidation(EndpointHeader, message.EndpointId);
         request.Headers.TryAddWithoutValidation(AttemptHeader, message.Attempt.ToString(CultureInfo.InvariantCulture));
-        if (ownTraceContext)
+        if (message.Traceparent.Length > 0 && !handlerPropagates)
         {
             request.Headers.TryAddWithoutValidation("traceparent", message.Traceparent);
             if (message.Tracestate.Length > 0)

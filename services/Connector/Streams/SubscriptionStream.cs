@@ -32,6 +32,8 @@ public sealed partial class SubscriptionStream
     private readonly ILogger _logger;
     private readonly ReconnectBackoff _backoff;
     private volatile bool _up;
+    /// <summary><c>process {channel}</c>, formatted once and only while traces are exported.</summary>
+    private string? _spanName;
 
     public SubscriptionStream(SubscriptionOptions subscription, ConnectorOptions options, ConnectClient client, TargetDelivery delivery,
         ConnectorMetrics metrics, ILogger logger, Random random)
@@ -279,6 +281,8 @@ public sealed partial class SubscriptionStream
 
         private async Task DeliverAsync(Message message)
         {
+            // The delivery's span: the target call and the ack or nack sent after its answer belong to it.
+            using var span = DeliveryTracing.Source.HasListeners() ? DeliveryTracing.Start(_owner._spanName ??= "process " + ChannelName, message) : null;
             try
             {
                 DeliveryResult result;
@@ -308,6 +312,7 @@ public sealed partial class SubscriptionStream
                             TargetStatusCode = (uint)result.StatusCode,
                         },
                     };
+                DeliveryTracing.Settled(span, result);
                 if (result.Outcome != DeliveryOutcome.Acked)
                 {
                     LogNack(Logger, ChannelName, message.MessageId, message.Attempt, result.Outcome == DeliveryOutcome.Retry, result.Reason);

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Contracts.V1;
+using WebhookConnect.Ingress.Telemetry;
 
 namespace WebhookConnect.Ingress.Publishing;
 
@@ -15,6 +17,12 @@ namespace WebhookConnect.Ingress.Publishing;
 /// PublishBatch stops at the first failure of a channel and gives later messages of that channel the same error
 /// (publish.proto). For a full or deleted channel that error is theirs too; an OUT_OF_RANGE or INVALID_ARGUMENT,
 /// however, belongs to the one message that caused it, so the others are published again one by one.
+/// <para>Traces (docs/observability.md, "One trace per webhook"): the calls are made by the loop, not by the requests,
+/// so each request's span (<see cref="Activity.Current"/> when it asks to publish) travels with it. A message published
+/// alone, or again alone, is published under its request's span; a batch call runs under a <c>publish batch</c> span
+/// (only while traces are exported) whose parent is the first message's span and which links every message's span.
+/// The loop itself runs without an ambient span, so no call is ever attributed to a request that happened to create
+/// it.</para>
 /// </remarks>
 public sealed partial class BatchingPublisher : IQueuePublisher, IAsyncDisposable
 {
@@ -39,12 +47,16 @@ public sealed partial class BatchingPublisher : IQueuePublisher, IAsyncDisposabl
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _loop = Task.Run(() => RunAsync(_stopping.Token));
+        // Not in the context of whoever resolved this singleton (a request whose span would then parent every call).
+        using (ExecutionContext.SuppressFlow())
+        {
+            _loop = Task.Run(() => RunAsync(_stopping.Token));
+        }
     }
 
     public async Task<QueueAnswer> PublishAsync(Message message)
     {
-        var pending = new Pending(message);
+        var pending = new Pending(message, Activity.Current);
         await _pending.Writer.WriteAsync(pending);
         return await pending.Answer.Task;
     }
@@ -98,9 +110,12 @@ public sealed partial class BatchingPublisher : IQueuePublisher, IAsyncDisposabl
         {
             if (batch.Count == 1)
             {
+                Continue(batch[0]);
                 batch[0].Answer.TrySetResult(await _single.PublishAsync(batch[0].Message));
                 return;
             }
+
+            using var span = StartBatchSpan(batch);
 
             var request = new PublishBatchRequest();
             foreach (var pending in batch)
@@ -174,7 +189,45 @@ public sealed partial class BatchingPublisher : IQueuePublisher, IAsyncDisposabl
         }
     }
 
-    private async Task RetryAloneAsync(Pending pending) => pending.Answer.TrySetResult(await _single.PublishAsync(pending.Message));
+    private async Task RetryAloneAsync(Pending pending)
+    {
+        Continue(pending);
+        pending.Answer.TrySetResult(await _single.PublishAsync(pending.Message));
+    }
+
+    /// <summary>Makes the request's span the ambient one of the calling async method (its caller's context is
+    /// untouched), so the Publish call joins the webhook's trace. Only while traced: setting an async-local allocates,
+    /// and without an exporter nobody records the call's spans.</summary>
+    private static void Continue(Pending pending)
+    {
+        if (IngressMetrics.Source.HasListeners())
+        {
+            Activity.Current = pending.Caller;
+        }
+    }
+
+    /// <summary>A span for one PublishBatch call, child of the first message's request span and linked to every
+    /// message's (a span has one parent; the links let each webhook's trace find the call). Null unless traced.</summary>
+    private static Activity? StartBatchSpan(List<Pending> batch)
+    {
+        if (!IngressMetrics.Source.HasListeners())
+        {
+            return null;
+        }
+
+        var links = new List<ActivityLink>(batch.Count);
+        foreach (var pending in batch)
+        {
+            if (pending.Caller is { } caller)
+            {
+                links.Add(new ActivityLink(caller.Context));
+            }
+        }
+
+        var span = IngressMetrics.Source.StartActivity("publish batch", ActivityKind.Internal, batch[0].Caller?.Context ?? default, links: links);
+        span?.SetTag("webhookconnect.batch_size", (long)batch.Count);
+        return span;
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "PublishBatch answered {Results} results for {Messages} messages")]
     private static partial void LogMismatch(ILogger logger, int messages, int results);
@@ -182,9 +235,12 @@ public sealed partial class BatchingPublisher : IQueuePublisher, IAsyncDisposabl
     [LoggerMessage(Level = LogLevel.Error, Message = "a PublishBatch call failed unexpectedly")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception);
 
-    private sealed class Pending(Message message)
+    private sealed class Pending(Message message, Activity? caller)
     {
         public Message Message { get; } = message;
+
+        /// <summary>The requesting span (ingress' <c>publish webhook</c>, or its server span when not exported).</summary>
+        public Activity? Caller { get; } = caller;
 
         public TaskCompletionSource<QueueAnswer> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

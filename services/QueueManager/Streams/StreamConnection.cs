@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -24,8 +25,12 @@ public sealed partial class StreamConnection
     private readonly Pulse _pulse = new();
     private readonly Lock _gate = new();
     private readonly QueueMetrics _metrics;
-    /// <summary>Leased id → (lease deadline, received_at) for credits, local lease expiry and end-to-end latency.</summary>
-    private readonly Dictionary<string, (DateTimeOffset Deadline, DateTimeOffset ReceivedAt)> _leases = new(StringComparer.Ordinal);
+    /// <summary>Leased id → its lease: credits, local lease expiry, end-to-end latency, and the delivery span that an
+    /// ack or nack continues (no Redis read for it).</summary>
+    private readonly Dictionary<string, Lease> _leases = new(StringComparer.Ordinal);
+    /// <summary><c>deliver {channel}</c>, <c>ack {channel}</c>, <c>nack {channel}</c>: formatted once per stream, and only
+    /// while traces are exported (DeliveryTracing).</summary>
+    private SpanNames? _spanNames;
     private readonly TaskCompletionSource<Status> _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _stopDeliveries;
     private long _delivered;
@@ -236,6 +241,11 @@ public sealed partial class StreamConnection
         // lease it took is known when the caller releases them; the others get a bounded wait.
         await Task.WhenAny(Quiet(delivery), Task.Delay(TimeSpan.FromSeconds(30), CancellationToken.None));
         await Task.WhenAny(Task.WhenAll(Quiet(reader), Quiet(writer), Quiet(pings)), Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+        if (writer.IsCompleted)
+        {
+            // Only once the single reader is done: the buffer is read by one task at a time.
+            EndUnwrittenDeliverySpans();
+        }
         return result is { StatusCode: StatusCode.OK } ? null : result;
     }
 
@@ -254,7 +264,18 @@ public sealed partial class StreamConnection
                 var flush = reader.Count == 0;
                 responses.WriteOptions = flush ? null : new WriteOptions(WriteFlags.BufferHint);
                 // With the token: a connector that stops reading must not pin the stream forever.
-                await responses.WriteAsync(outgoing.Response, cancellationToken);
+                try
+                {
+                    await responses.WriteAsync(outgoing.Response, cancellationToken);
+                }
+                catch (Exception ex)
+                {
+                    DeliveryTracing.End(outgoing.Span, ex);
+                    throw;
+                }
+
+                // The delivery span ends when its frame is on the stream; the settlement span continues it.
+                DeliveryTracing.End(outgoing.Span);
                 unflushed += outgoing.Bytes;
                 if (flush && unflushed > 0)
                 {
@@ -267,6 +288,25 @@ public sealed partial class StreamConnection
 
                     unflushed = 0;
                 }
+            }
+        }
+    }
+
+    /// <summary>Frames left in the buffer when the stream ended are never written: their delivery spans end as failed
+    /// (they would otherwise never be exported).</summary>
+    private void EndUnwrittenDeliverySpans()
+    {
+        if (!DeliveryTracing.Enabled)
+        {
+            return;
+        }
+
+        while (_outbound.Reader.TryRead(out var unwritten))
+        {
+            if (unwritten.Span is { } span)
+            {
+                span.SetStatus(ActivityStatusCode.Error, "the stream ended before the delivery was written");
+                span.Stop();
             }
         }
     }
@@ -310,7 +350,19 @@ public sealed partial class StreamConnection
             return;
         }
 
-        var acked = await _queue.AckAsync(Channel, Id, ack.MessageIds);
+        var spans = DeliveryTracing.Enabled ? StartAckSpans(ack) : null;
+        int acked;
+        try
+        {
+            acked = await _queue.AckAsync(Channel, Id, ack.MessageIds);
+        }
+        catch (Exception ex)
+        {
+            EndSpans(spans, ex);
+            throw;
+        }
+
+        EndSpans(spans);
         Interlocked.Add(ref _acked, acked);
         _metrics.Acked(Channel, acked);
         var now = DateTimeOffset.UtcNow;
@@ -328,13 +380,75 @@ public sealed partial class StreamConnection
         _pulse.Set();
     }
 
+    /// <summary>One <c>ack {channel}</c> span per acked id this stream leased, each the child of its delivery span, all
+    /// around the one Redis call that settles the frame. With a single id, the Redis command spans are its children.</summary>
+    private List<Activity>? StartAckSpans(Ack ack)
+    {
+        var names = SpanNamesOf();
+        var previous = Activity.Current;
+        List<Activity>? spans = null;
+        lock (_gate)
+        {
+            foreach (var id in ack.MessageIds)
+            {
+                if (_leases.TryGetValue(id, out var lease) &&
+                    DeliveryTracing.StartSettlement(names.Ack, lease.Delivery, Channel, id, Id) is { } span)
+                {
+                    (spans ??= []).Add(span);
+                }
+            }
+        }
+
+        Activity.Current = spans is [var only] ? only : previous;
+        return spans;
+    }
+
+    private static void EndSpans(List<Activity>? spans, Exception? failure = null)
+    {
+        if (spans is null)
+        {
+            return;
+        }
+
+        foreach (var span in spans)
+        {
+            DeliveryTracing.End(span, failure);
+        }
+    }
+
     private async Task NackAsync(Nack nack)
     {
-        if (await _queue.NackAsync(Channel, Id, nack))
+        Activity? span = null;
+        if (DeliveryTracing.Enabled)
         {
-            Interlocked.Increment(ref _nacked);
-            _metrics.Nacked(Channel, nack.Retry);
+            ActivityContext delivery;
+            lock (_gate)
+            {
+                delivery = _leases.TryGetValue(nack.MessageId, out var lease) ? lease.Delivery : default;
+            }
+
+            span = DeliveryTracing.StartSettlement(SpanNamesOf().Nack, delivery, Channel, nack.MessageId, Id);
+            if (span is not null)
+            {
+                DeliveryTracing.DescribeNack(span, nack);
+            }
         }
+
+        try
+        {
+            if (await _queue.NackAsync(Channel, Id, nack))
+            {
+                Interlocked.Increment(ref _nacked);
+                _metrics.Nacked(Channel, nack.Retry);
+            }
+        }
+        catch (Exception ex)
+        {
+            DeliveryTracing.End(span, ex);
+            throw;
+        }
+
+        DeliveryTracing.End(span);
 
         lock (_gate)
         {
@@ -402,18 +516,32 @@ public sealed partial class StreamConnection
                     var leased = batch.Messages[i];
                     var message = Message.Parser.ParseFrom(leased.Envelope);
                     message.Attempt = (uint)leased.Attempt;
-                    deliveries[i] = new Outgoing(new ConnectResponse { Delivery = new Delivery { Message = message, LeaseDeadline = deadline } }, leased.Envelope.Length);
+                    var span = DeliveryTracing.Enabled ? DeliveryTracing.StartDelivery(SpanNamesOf().Deliver, message, Id) : null;
+                    deliveries[i] = new Outgoing(new ConnectResponse { Delivery = new Delivery { Message = message, LeaseDeadline = deadline } }, leased.Envelope.Length, span);
                     bytes += leased.Envelope.Length;
-                    _leases[leased.MessageId] = (batch.LeaseDeadline, message.ReceivedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow);
+                    _leases[leased.MessageId] = new Lease(batch.LeaseDeadline, message.ReceivedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow, span?.Context ?? default);
                 }
             }
 
             Interlocked.Add(ref _bufferedBytes, bytes);
             Interlocked.Add(ref _delivered, deliveries.Length);
             _metrics.Delivered(Channel, deliveries.Length);
-            foreach (var delivery in deliveries)
+            for (var i = 0; i < deliveries.Length; i++)
             {
-                await _outbound.Writer.WriteAsync(delivery, cancellationToken);
+                try
+                {
+                    await _outbound.Writer.WriteAsync(deliveries[i], cancellationToken);
+                }
+                catch (Exception ex)
+                {
+                    // The stream is ending: these frames are never written (their leases are released).
+                    for (var unsent = i; unsent < deliveries.Length; unsent++)
+                    {
+                        DeliveryTracing.End(deliveries[unsent].Span, ex);
+                    }
+
+                    throw;
+                }
             }
         }
     }
@@ -453,8 +581,17 @@ public sealed partial class StreamConnection
         }
     }
 
-    /// <summary>A frame for the single writer, with the message bytes it holds against the stream's buffer budget.</summary>
-    private readonly record struct Outgoing(ConnectResponse Response, int Bytes);
+    /// <summary>A frame for the single writer, with the message bytes it holds against the stream's buffer budget and,
+    /// for a delivery while traces are exported, its span (ended once the frame is written).</summary>
+    private readonly record struct Outgoing(ConnectResponse Response, int Bytes, Activity? Span = null);
+
+    /// <summary>One in-flight message of this stream. <paramref name="Delivery"/> is the context of its delivery span
+    /// (default when traces are not exported).</summary>
+    private readonly record struct Lease(DateTimeOffset Deadline, DateTimeOffset ReceivedAt, ActivityContext Delivery);
+
+    private sealed record SpanNames(string Deliver, string Ack, string Nack);
+
+    private SpanNames SpanNamesOf() => _spanNames ??= new SpanNames("deliver " + Channel, "ack " + Channel, "nack " + Channel);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Connection {ConnectionId}: a stream loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string connectionId);

@@ -24,7 +24,14 @@ public sealed class ScenarioStack : IAsyncDisposable
 
     private readonly List<IAsyncDisposable> _started = [];
 
-    private ScenarioStack(string directory) => Directory = directory;
+    private ScenarioStack(string directory, IReadOnlyDictionary<string, string> serviceSettings)
+    {
+        Directory = directory;
+        _serviceSettings = serviceSettings;
+    }
+
+    /// <summary>Settings every cloud-side service gets (e.g. the <c>OTEL_*</c> keys of a trace scenario).</summary>
+    private readonly IReadOnlyDictionary<string, string> _serviceSettings;
 
     public string Directory { get; }
 
@@ -86,17 +93,23 @@ public sealed class ScenarioStack : IAsyncDisposable
 
     /// <summary>Starts the cloud side. With <paramref name="tls"/>, every listener but the management ports serves TLS
     /// with a certificate that CA issues, and every client (ingress and admin to queue-manager, connectors, this
-    /// stack's own clients) trusts that CA through its CA-file setting.</summary>
-    public static async Task<ScenarioStack> StartAsync(bool redisAppendOnly = false, int queueManagerReplicas = 1, bool clientBalancing = false, TestPki? tls = null)
+    /// stack's own clients) trusts that CA through its CA-file setting. <paramref name="serviceSettings"/> are given
+    /// to queue-manager, admin and ingress as configuration (connectors take theirs in <see cref="StartConnectorAsync"/>).</summary>
+    public static async Task<ScenarioStack> StartAsync(bool redisAppendOnly = false, int queueManagerReplicas = 1, bool clientBalancing = false, TestPki? tls = null,
+        IReadOnlyDictionary<string, string>? serviceSettings = null)
     {
-        var stack = new ScenarioStack(System.IO.Directory.CreateTempSubdirectory("wc-e2e-").FullName) { ClientBalancing = clientBalancing, Tls = tls };
+        var stack = new ScenarioStack(System.IO.Directory.CreateTempSubdirectory("wc-e2e-").FullName, serviceSettings ?? new Dictionary<string, string>())
+        {
+            ClientBalancing = clientBalancing,
+            Tls = tls,
+        };
         try
         {
             stack.Redis = stack.Track(await RedisServer.StartAsync(redisAppendOnly));
             var replicas = new List<QueueManagerProcess>();
             for (var i = 0; i < queueManagerReplicas; i++)
             {
-                replicas.Add(stack.Track(await QueueManagerProcess.StartAsync(stack.Redis.Endpoint, replicaId: $"qm-{(char)('a' + i)}", tls: tls)));
+                replicas.Add(stack.Track(await QueueManagerProcess.StartAsync(stack.Redis.Endpoint, stack._serviceSettings, replicaId: $"qm-{(char)('a' + i)}", tls: tls)));
             }
 
             stack.QueueManagers = replicas;
@@ -139,6 +152,11 @@ public sealed class ScenarioStack : IAsyncDisposable
             settings["Admin:Tls:CertificateFile"] = certificate.CertificateFile;
             settings["Admin:Tls:KeyFile"] = certificate.KeyFile;
             settings["Admin:QueueManagerCaFile"] = Tls.CaFile;
+        }
+
+        foreach (var (key, value) in _serviceSettings)
+        {
+            settings[key] = value;
         }
 
         Admin = Track(ServiceBinaries.Start("admin", ServiceBinaries.Assembly("Admin", "WebhookConnect.Admin"), settings));
@@ -235,8 +253,10 @@ public sealed class ScenarioStack : IAsyncDisposable
             body);
     }
 
-    /// <summary>Starts a connector for one channel (token in a file) with a default target and optional per-endpoint targets, ready.</summary>
-    public async Task<ConnectorProcess> StartConnectorAsync(string channel, string token, TargetServer? defaultTarget, IReadOnlyDictionary<string, TargetServer>? targets = null, string extraYaml = "")
+    /// <summary>Starts a connector for one channel (token in a file) with a default target and optional per-endpoint targets, ready.
+    /// <paramref name="env"/> adds environment variables (the connector's configuration layer for <c>OTEL_*</c>).</summary>
+    public async Task<ConnectorProcess> StartConnectorAsync(string channel, string token, TargetServer? defaultTarget, IReadOnlyDictionary<string, TargetServer>? targets = null, string extraYaml = "",
+        IReadOnlyDictionary<string, string?>? env = null)
     {
         var yaml = new StringBuilder();
         yaml.AppendLine("subscriptions:");
@@ -259,7 +279,8 @@ public sealed class ScenarioStack : IAsyncDisposable
         yaml.Append(extraYaml);
         var connector = Track(ConnectorProcess.StartWithoutQueueManagerFlags(
             yaml.ToString(), Tls is null ? ["--queue-manager", QueueManagerAddress, "--insecure"] : ["--queue-manager", QueueManagerAddress, "--ca-file", Tls.CaFile],
-            new Dictionary<string, string> { ["token"] = token }));
+            new Dictionary<string, string> { ["token"] = token },
+            env));
         await connector.WaitReadyAsync();
         return connector;
     }
@@ -283,7 +304,7 @@ public sealed class ScenarioStack : IAsyncDisposable
         Ingress = Track(await IngressProcess.StartAsync(QueueManagerInternalPort, Ingress.SpoolPath, IngressSettings, waitReady: false, port: port, tls: Tls));
     }
 
-    private Dictionary<string, string> IngressSettings => new() { ["Ingress:QueueManager"] = QueueManagerInternalAddress };
+    private Dictionary<string, string> IngressSettings => new(_serviceSettings) { ["Ingress:QueueManager"] = QueueManagerInternalAddress };
 
     private T Track<T>(T started)
         where T : IAsyncDisposable

@@ -15,7 +15,16 @@ public sealed record ExportedMetric(string ServiceName, string Scope, string Nam
 /// </summary>
 public static class OtlpProtobuf
 {
+    // opentelemetry-proto trace/v1 Span.SpanKind.
+    public const int SpanKindInternal = 1;
     public const int SpanKindServer = 2;
+    public const int SpanKindClient = 3;
+    public const int SpanKindProducer = 4;
+    public const int SpanKindConsumer = 5;
+
+    /// <summary>Every span of every trace export request the receiver holds so far.</summary>
+    public static List<ExportedSpan> SpansIn(OtlpReceiver receiver) =>
+        [.. receiver.Requests.Where(r => r.Path == "/v1/traces").SelectMany(r => ReadSpans(r.Body))];
 
     public static List<ExportedSpan> ReadSpans(byte[] exportTraceServiceRequest)
     {

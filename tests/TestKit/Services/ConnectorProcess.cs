@@ -40,8 +40,9 @@ public sealed class ConnectorProcess : IAsyncDisposable
 
     /// <summary>Like <see cref="Start(int, string, IEnumerable{string}?, IReadOnlyDictionary{string, string}?, IReadOnlyDictionary{string, string?}?)"/>
     /// but the queue-manager address and TLS flags are the caller's (<paramref name="args"/>).</summary>
-    public static ConnectorProcess StartWithoutQueueManagerFlags(string configYaml, IEnumerable<string> args, IReadOnlyDictionary<string, string>? files = null) =>
-        Start(args, configYaml, files, null);
+    public static ConnectorProcess StartWithoutQueueManagerFlags(string configYaml, IEnumerable<string> args, IReadOnlyDictionary<string, string>? files = null,
+        IReadOnlyDictionary<string, string?>? env = null) =>
+        Start(args, configYaml, files, env);
 
     private static ConnectorProcess Start(IEnumerable<string> args, string configYaml, IReadOnlyDictionary<string, string>? files, IReadOnlyDictionary<string, string?>? env)
     {

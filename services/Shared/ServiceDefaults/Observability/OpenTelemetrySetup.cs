@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
+using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -19,6 +20,7 @@ internal static class OpenTelemetrySetup
     public const string EndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
     public const string Traces = "TRACES";
     public const string Metrics = "METRICS";
+    public const string Logs = "LOGS";
 
     // ASP.NET Core 10 leaves the OpenTelemetry request-time tags (url.path, http.request.method, server.*) off
     // its request activity unless this switch is false; .NET 11 flips the default. Without them the sampler
@@ -41,6 +43,10 @@ internal static class OpenTelemetrySetup
     /// <summary>Client-side trace instrumentation, on only while traces are exported.</summary>
     private static readonly HashSet<string> ClientTraceSources = new(StringComparer.OrdinalIgnoreCase) { "System.Net.Http", "Grpc.Net.Client" };
 
+    /// <summary>Our own activity sources (<c>WebhookConnect</c>, <c>WebhookConnect.*</c>): traced only while exported.</summary>
+    private static bool IsOwnSource(string name) =>
+        name.Equals(Telemetry.Prefix, StringComparison.OrdinalIgnoreCase) || name.StartsWith(Telemetry.Prefix + ".", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
     /// The same for <see cref="ServiceDefaultsSettings.Meters"/>. On .NET 10 these packages enable the runtime's
     /// built-in meters: ASP.NET Core's (hosting, Kestrel, routing, diagnostics, …), System.Net.Http with
@@ -50,7 +56,7 @@ internal static class OpenTelemetrySetup
 
     /// <summary>
     /// A signal is exported when the general endpoint (SPEC §10) or that signal's own endpoint
-    /// (<c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>, <c>OTEL_EXPORTER_OTLP_METRICS_ENDPOINT</c>) is set. Unlike the
+    /// (<c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>, <c>…_METRICS_ENDPOINT</c>, <c>…_LOGS_ENDPOINT</c>) is set. Unlike the
     /// OpenTelemetry default, nothing is sent to localhost:4317 just because no one said otherwise.
     /// </summary>
     public static bool IsOtlpEnabled(IConfiguration configuration, string signal) =>
@@ -67,8 +73,23 @@ internal static class OpenTelemetrySetup
         AppContext.SetSwitch(AspNetCoreTelemetrySwitch, false);
         var exportTraces = IsOtlpEnabled(configuration, Traces);
         var exportMetrics = IsOtlpEnabled(configuration, Metrics);
+        var exportLogs = IsOtlpEnabled(configuration, Logs);
 
-        services.AddOpenTelemetry()
+        var openTelemetry = services.AddOpenTelemetry();
+        if (exportLogs)
+        {
+            // Every log line also goes to the collector (the Aspire dashboard's structured logs, for one), with its
+            // trace and span ids, so a trace shows the lines written while it ran. The console keeps its own copy.
+            openTelemetry.WithLogging(
+                logging => logging.AddOtlpExporter(o => ApplySignalSettings(o, configuration, Logs)),
+                options =>
+                {
+                    options.IncludeFormattedMessage = true;
+                    options.IncludeScopes = true;
+                });
+        }
+
+        openTelemetry
             .ConfigureResource(resource => resource.AddService(
                 serviceName: settings.ServiceName,
                 serviceNamespace: "webhookconnect",
@@ -78,10 +99,13 @@ internal static class OpenTelemetrySetup
                 tracing.SetSampler(new ManagementTrafficSampler(new ParentBasedSampler(new AlwaysOnSampler())));
                 // Client spans (HttpClient, Grpc.Net.Client) cost a recorded activity and its tags on every outgoing
                 // call, and only an exporter ever reads them: ingress pays it on every publish (measured: unary
-                // Publish at 10.8 k/s with them, see docs/benchmarks.md). Without an exporter only server spans and
-                // our own sources stay on; the trace context still crosses each call (HttpClient propagates
-                // Activity.Current without instrumentation).
-                var sources = exportTraces ? settings.ActivitySources : settings.ActivitySources.Where(s => !ClientTraceSources.Contains(s));
+                // Publish at 10.8 k/s with them, see docs/benchmarks.md). Our own sources (WebhookConnect.*) make
+                // spans per message (ingress' publish, queue-manager's delivery and settlement, the connector's
+                // delivery) that likewise only an exporter reads: with no listener, StartActivity returns null and
+                // the hot paths skip even the parsing and formatting. Without an exporter only server spans stay on;
+                // the trace context still crosses each call (HttpClient propagates Activity.Current without
+                // instrumentation) and ingress still stores its server span's context in the message.
+                var sources = exportTraces ? settings.ActivitySources : settings.ActivitySources.Where(s => !ClientTraceSources.Contains(s) && !IsOwnSource(s));
                 AddSourcesAndInstrumentation(tracing, sources, TraceInstrumentations, (t, source) => t.AddSource(source));
 
                 settings.ConfigureTracing?.Invoke(tracing);

@@ -1,26 +1,37 @@
 using System.Globalization;
+using System.Net;
 using System.Text;
 
-namespace WebhookConnect.DevStack;
+namespace WebhookConnect.EchoTarget;
 
 /// <summary>
-/// The demo connector's target: prints what arrived (the X-Webhook-* headers and the start of the body), so a
-/// developer sees each delivery without writing a processor first. It answers 200 until told otherwise:
-/// <c>PUT /status</c> with a status code as the body (<c>curl -X PUT -d 500 127.0.0.1:8099/status</c>) makes every
-/// later delivery get that status, so the README's walkthrough can break the target and watch retries and dead letters;
-/// <c>-d 200</c> fixes it again.
+/// Prints what arrived (the X-Webhook-* headers and the start of the body), so a developer sees each delivery without
+/// writing a processor first. It answers 200 until told otherwise: <c>PUT /status</c> with a status code as the body
+/// (<c>curl -X PUT -d 500 127.0.0.1:8099/status</c>) makes every later delivery get that status, so the README's
+/// walkthrough can break the target and watch retries and dead letters; <c>-d 200</c> fixes it again.
 /// </summary>
-public static class EchoTarget
+public static class Echo
 {
     private const int BodyExcerpt = 300;
 
-    public static async Task<WebApplication> StartAsync(int port, Output output)
+    public static WebApplication Build(int port, TextWriter output)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        // Only our lines: the terminal and the dashboard show one line per delivery, nothing else.
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, port));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
         var app = builder.Build();
         var status = StatusCodes.Status200OK;
+        var gate = new Lock();
+
+        void Print(string line)
+        {
+            lock (gate)
+            {
+                output.WriteLine(line);
+                output.Flush();
+            }
+        }
 
         // Terminal middleware only (no routing): WebApplication runs mapped endpoints after app.Run's handler.
         async Task SetStatusAsync(HttpContext http)
@@ -35,12 +46,19 @@ public static class EchoTarget
             }
 
             Volatile.Write(ref status, code);
-            output.Line("echo", $"answering {code} to every delivery from now on");
+            Print($"answering {code} to every delivery from now on");
             await http.Response.WriteAsync($"answering {code}\n", http.RequestAborted);
         }
 
         app.Run(async http =>
         {
+            // The AppHost's readiness check; not a delivery.
+            if (HttpMethods.IsGet(http.Request.Method) && http.Request.Path == "/healthz")
+            {
+                await http.Response.WriteAsync("ok\n", http.RequestAborted);
+                return;
+            }
+
             if (HttpMethods.IsPut(http.Request.Method) && http.Request.Path == "/status")
             {
                 await SetStatusAsync(http);
@@ -52,12 +70,11 @@ public static class EchoTarget
             var headers = http.Request.Headers;
             var answer = Volatile.Read(ref status);
             var text = Encoding.UTF8.GetString(body.GetBuffer(), 0, (int)Math.Min(body.Length, BodyExcerpt)).ReplaceLineEndings(" ");
-            output.Line("echo", $"{http.Request.Method} {http.Request.Path} channel={headers["X-Webhook-Channel"]} endpoint={headers["X-Webhook-Endpoint"]} " +
+            Print($"{http.Request.Method} {http.Request.Path} channel={headers["X-Webhook-Channel"]} endpoint={headers["X-Webhook-Endpoint"]} " +
                 $"message_id={headers["X-Webhook-Message-Id"]} attempt={headers["X-Webhook-Attempt"]} {body.Length} bytes: {text}{(body.Length > BodyExcerpt ? "…" : "")}" +
                 (answer == StatusCodes.Status200OK ? "" : $" → answered {answer}"));
             http.Response.StatusCode = answer;
         });
-        await app.StartAsync();
         return app;
     }
 }
