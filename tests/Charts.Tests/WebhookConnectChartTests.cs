@@ -133,9 +133,14 @@ public sealed class WebhookConnectChartTests : IDisposable
     {
         var ports = new Dictionary<string, string>
         {
-            ["ingress.ports.http"] = "18080", ["ingress.ports.management"] = "19090",
-            ["queueManager.ports.grpc"] = "15001", ["queueManager.ports.internal"] = "15004", ["queueManager.ports.management"] = "19091",
-            ["admin.ports.grpc"] = "15002", ["admin.ports.http"] = "18082", ["admin.ports.management"] = "19092",
+            ["ingress.ports.http"] = "18080",
+            ["ingress.ports.management"] = "19090",
+            ["queueManager.ports.grpc"] = "15001",
+            ["queueManager.ports.internal"] = "15004",
+            ["queueManager.ports.management"] = "19091",
+            ["admin.ports.grpc"] = "15002",
+            ["admin.ports.http"] = "18082",
+            ["admin.ports.management"] = "19092",
             ["redis.port"] = "16379",
         };
 
