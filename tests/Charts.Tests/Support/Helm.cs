@@ -79,6 +79,12 @@ public sealed class Helm : IDisposable
         return RunAsync(args);
     }
 
+    /// <summary>
+    /// Runs <c>helm dependency build</c> on <paramref name="chart"/> (offline for <c>file://</c> dependencies); it
+    /// writes the chart's <c>charts/</c> and <c>Chart.lock</c>, so pass a copy in a temporary folder.
+    /// </summary>
+    public Task<HelmResult> DependencyBuildAsync(string chart) => RunAsync(["dependency", "build", chart]);
+
     /// <summary>Deletes helm's private home.</summary>
     public void Dispose()
     {
