@@ -71,7 +71,7 @@ public sealed class ConnectorSidecarTests : IAsyncLifetime
         Assert.Equal("orders-connector-token", (string?)token["secretName"]);
         Assert.Equal("orders", (string?)Assert.Single(token["items"]!.AsArray())!["path"]);
         Assert.Equal(
-            "webhook-connect/connector:0.1.0",
+            "webhook-connect/connector:1.0.0",
             (string?)connector["image"]);
     }
 

@@ -83,6 +83,7 @@ public sealed class SkaffoldTests
             var chart = Path.Combine(RepoPaths.Root, (string)release["chartPath"]!);
             var values = LoadValues(chart);
             var keys = Keys(release["setValueTemplates"]).Concat(Keys(release["setValues"]))
+                .Concat(OverrideKeys(release["overrides"], string.Empty))
                 .Concat(ProfileKeys(skaffold, i));
             missing.AddRange(keys.Where(k => !Exists(values, k)).Select(k => $"{release["name"]}: {k}"));
         }
@@ -109,6 +110,46 @@ public sealed class SkaffoldTests
         Assert.Equal(["dev", "ha"], profiles);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("dev")]
+    [InlineData("ha")]
+    public async Task EveryReleaseOfEveryProfileRendersWithItsChartAndIsValidForKubernetes130(string profile)
+    {
+        var config = Load();
+        if (profile.Length > 0)
+        {
+            var patches = config["profiles"]!.AsArray().Single(p => (string?)p!["name"] == profile)!["patches"]!.AsArray();
+            config = SkaffoldPatches.Apply(config, patches);
+        }
+
+        using var helm = new Helm();
+        var folder = Directory.CreateTempSubdirectory("k8s-connector-skaffold-").FullName;
+        try
+        {
+            var rendered = new List<string>();
+            foreach (var release in config["deploy"]!["helm"]!["releases"]!.AsArray())
+            {
+                var values = Path.Combine(folder, $"{release!["name"]}.yaml");
+                await File.WriteAllTextAsync(values, SkaffoldValues.For(release).ToJsonString());
+                rendered.Add(await helm.TemplateAsync(Path.Combine(RepoPaths.Root, (string)release["chartPath"]!), (string)release["name"]!, [values]));
+            }
+
+            var (valid, report) = await KubernetesSchema.ValidateAsync(string.Join("\n---\n", rendered));
+            Assert.True(valid, report);
+            var images = RenderedManifest.Parse(string.Join("\n---\n", rendered)).PodSpecs
+                .SelectMany(p => (p.PodSpec["containers"] as JsonArray ?? []).Concat(p.PodSpec["initContainers"] as JsonArray ?? []))
+                .Select(c => (string?)c!["image"]).Where(i => i!.StartsWith(SkaffoldValues.Registry, StringComparison.Ordinal)).Distinct().Order();
+            var expected = config["build"]!["artifacts"]!.AsArray()
+                .Select(a => $"{SkaffoldValues.Registry}/{a!["image"]}:{SkaffoldValues.Tag}@{SkaffoldValues.Digest}").Order();
+            Assert.Equal(expected, images);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static JsonObject Load() =>
         RenderedManifest.Parse(File.ReadAllText(SkaffoldFile)).Documents.Single().Root;
 
@@ -124,6 +165,11 @@ public sealed class SkaffoldTests
             Environment.NewLine,
             (results.Details ?? []).Where(d => d.Errors is { Count: > 0 })
                 .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Key}: {e.Value}")));
+
+    private static IEnumerable<string> OverrideKeys(JsonNode? node, string prefix) =>
+        node is JsonObject o
+            ? o.SelectMany(p => OverrideKeys(p.Value, prefix.Length == 0 ? p.Key : $"{prefix}.{p.Key}"))
+            : prefix.Length == 0 ? [] : [prefix];
 
     private static IEnumerable<string> Keys(JsonNode? map) =>
         map is JsonObject o ? o.Select(p => p.Key) : [];
