@@ -81,6 +81,15 @@ public sealed partial class ConnectorChartTests
     }
 
     [Fact]
+    public void TheConnectorChartRunsTheSameProductVersionAsTheCloudChart()
+    {
+        var connector = LoadYaml(Path.Combine(ConnectorCharts.Chart, "Chart.yaml"));
+        var cloud = LoadYaml(Path.Combine(Helm.Chart("webhook-connect"), "Chart.yaml"));
+
+        Assert.Equal(((YamlScalarNode)cloud.Children["appVersion"]).Value, ((YamlScalarNode)connector.Children["appVersion"]).Value);
+    }
+
+    [Fact]
     public void EveryValueIsDocumentedByAComment()
     {
         var keys = ValuesKeys(File.ReadAllLines(Path.Combine(ConnectorCharts.Chart, "values.yaml")));
