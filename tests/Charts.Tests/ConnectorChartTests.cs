@@ -51,7 +51,8 @@ public sealed partial class ConnectorChartTests
             await helm.TemplateAsync(ConnectorCharts.Chart, Release, [Profiles.GoodPath(ConnectorCharts.Name, profile)]));
 
         Assert.Single(manifest.PodSpecs);
-        Assert.Empty(ConnectorPodPolicy.Violations(manifest));
+        var violations = PodPolicy.Violations(manifest);
+        Assert.True(violations.Count == 0, string.Join(Environment.NewLine, violations));
     }
 
     [Theory]

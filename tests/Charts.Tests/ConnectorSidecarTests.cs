@@ -117,7 +117,8 @@ public sealed class ConnectorSidecarTests : IAsyncLifetime
     {
         var manifest = await RenderAsync(native);
 
-        Assert.Empty(ConnectorPodPolicy.Violations(manifest));
+        var violations = PodPolicy.Violations(manifest);
+        Assert.True(violations.Count == 0, string.Join(Environment.NewLine, violations));
     }
 
     [Fact]
