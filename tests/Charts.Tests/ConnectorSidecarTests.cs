@@ -129,6 +129,22 @@ public sealed class ConnectorSidecarTests : IAsyncLifetime
         Assert.Equal(["ConfigMap/shop-orders-processor-connector", "Deployment/shop-orders-processor"], manifest.Documents.Select(d => d.ToString()));
     }
 
+    [Fact]
+    public async Task AGeneratedTokenSecretInTheUsersChartIsTheOneTheSidecarMounts()
+    {
+        var values = Path.Combine(_chart!.Folder, "generated-token.yaml");
+        await File.WriteAllTextAsync(values, "webhook-connect-connector:\n  token:\n    existingSecret: \"\"\n    create: true\n");
+
+        var manifest = RenderedManifest.Parse(await _helm.TemplateAsync(Chart, Release, [values]));
+
+        var secret = manifest.Get("Secret", "shop-orders-processor-connector-token");
+        Assert.Equal(["orders"], secret.Data.Keys);
+        Assert.Matches("^[A-Za-z0-9]{48}$", secret.Data["orders"]);
+        Assert.Equal(Helm.Namespace, (string?)secret.At("metadata", "namespace"));
+        var pod = manifest.Get("Deployment", "shop-orders-processor").PodSpec!;
+        Assert.Equal("shop-orders-processor-connector-token", (string?)ConnectorChartTests.Volume(pod, "connector-token")["secret"]!["secretName"]);
+    }
+
     private async Task<JsonObject> PodAsync(bool native) =>
         (await RenderAsync(native)).Get("Deployment", "shop-orders-processor").PodSpec!;
 
