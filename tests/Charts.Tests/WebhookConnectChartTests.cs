@@ -117,6 +117,14 @@ public sealed class WebhookConnectChartTests : IDisposable
     }
 
     [Fact]
+    public void EveryValueInValuesYamlIsDocumentedByAComment()
+    {
+        var undocumented = ValuesDocumentation.Undocumented(Path.Combine(Chart, "values.yaml"));
+
+        Assert.True(undocumented.Count == 0, "values without a comment:" + Environment.NewLine + string.Join(Environment.NewLine, undocumented));
+    }
+
+    [Fact]
     public async Task ChartAppVersionIsTheProductVersionOfDirectoryBuildProps()
     {
         var productVersion = XDocument.Load(Path.Combine(RepoPaths.Root, "Directory.Build.props"))
