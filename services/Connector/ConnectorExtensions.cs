@@ -71,8 +71,7 @@ public static class ConnectorExtensions
         services.AddValidatedOptions<ConnectorOptions>(builder.Configuration, ConnectorOptions.SectionName);
         services.AddSingleton<IValidateOptions<ConnectorOptions>>(new SubscriptionBindingValidator(builder.Configuration));
         services.AddSingleton<ConnectorMetrics>();
-        services.AddSingleton(new DeliveryTracing(DeliveryTracing.IsExported(builder.Configuration)));
-        services.AddTargetHttpClient();
+        services.AddTargetHttpClient(tracesExported: DeliveryTracing.IsExported(builder.Configuration));
         services.AddSingleton<TargetDelivery>();
         services.AddSingleton<ConnectorWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ConnectorWorker>());

@@ -21,8 +21,11 @@ public static class TargetHttpClient
 {
     public const string Name = "targets";
 
-    public static IServiceCollection AddTargetHttpClient(this IServiceCollection services)
+    /// <param name="tracesExported">Whether traces are exported (<see cref="DeliveryTracing.IsExported"/>): decides who
+    /// writes the target's <c>traceparent</c>, the handler (the connector's POST span) or the request (the message's).</param>
+    public static IServiceCollection AddTargetHttpClient(this IServiceCollection services, bool tracesExported = false)
     {
+        services.AddSingleton(new DeliveryTracing(tracesExported));
         services.AddTransient<TargetAttemptHandler>();
         var client = services.AddHttpClient(Name)
             // Each attempt has its target's timeout (the pipeline); HttpClient's own 100 s would cut off the retries of

@@ -384,18 +384,26 @@ public sealed partial class StreamConnection
     /// around the one Redis call that settles the frame. With a single id, the Redis command spans are its children.</summary>
     private List<Activity>? StartAckSpans(Ack ack)
     {
-        var names = SpanNamesOf();
-        var previous = Activity.Current;
-        List<Activity>? spans = null;
+        var deliveries = new List<(string Id, ActivityContext Delivery)>(ack.MessageIds.Count);
         lock (_gate)
         {
             foreach (var id in ack.MessageIds)
             {
-                if (_leases.TryGetValue(id, out var lease) &&
-                    DeliveryTracing.StartSettlement(names.Ack, lease.Delivery, Channel, id, Id) is { } span)
+                if (_leases.TryGetValue(id, out var lease))
                 {
-                    (spans ??= []).Add(span);
+                    deliveries.Add((id, lease.Delivery));
                 }
+            }
+        }
+
+        var name = SpanNamesOf().Ack;
+        var previous = Activity.Current;
+        List<Activity>? spans = null;
+        foreach (var (id, delivery) in deliveries)
+        {
+            if (DeliveryTracing.StartSettlement(name, delivery, Channel, id, Id) is { } span)
+            {
+                (spans ??= []).Add(span);
             }
         }
 
