@@ -4,47 +4,85 @@ using System.Text.RegularExpressions;
 namespace WebhookConnect.Charts.Tests.Rendered;
 
 /// <summary>
-/// A pod's volumes as directories under the test's temporary directory, because a test writes nowhere else:
-/// volume <c>v</c> of pod <c>p</c> is <c>&lt;temp&gt;/p/v/</c>, holding the ConfigMap or Secret entries it projects
-/// (all keys, or the <c>items</c> with their paths), or nothing for an <c>emptyDir</c> or a claim. A container's
-/// <c>mountPath</c> (with its <c>subPath</c>) stands for that directory: <see cref="MapPaths"/> rewrites each mount path
-/// at the start of a path to it, consistently in env values, args and the mounted files' own contents (a config file
-/// naming a token file). The image's <c>/app</c> maps to the built service output (see <see cref="DockerImage"/>).
+/// A pod's filesystem as far as its volumes go, under the test's temporary directory because a test writes nowhere
+/// else: pod <c>p</c>'s root is <c>&lt;temp&gt;/p/</c>, and each volume sits at the path its (first) container mounts it
+/// on, <c>&lt;temp&gt;/p&lt;mountPath&gt;</c>, holding the ConfigMap or Secret entries it projects (all keys, or the
+/// <c>items</c> with their paths) or nothing for an <c>emptyDir</c> or a claim; a second mount of the same volume (or a
+/// <c>subPath</c>) is a symlink to it. <see cref="MapPaths"/> rewrites every pod path that is a mount path, lies under
+/// one, or is a directory above one (where the kubelet creates the mount points) to <c>&lt;temp&gt;/p&lt;path&gt;</c>,
+/// consistently in env values, args and the mounted files' own contents (a config file naming a token file). The
+/// image's <c>/app</c> maps to the built service output (see <see cref="DockerImage"/>).
 /// </summary>
-public sealed partial class PodVolumes
+public sealed class PodVolumes
 {
-    private readonly List<(string PodPath, string Local)> _podMounts = [];
+    private readonly List<string> _mountPaths = [];
 
     private PodVolumes(string root) => Root = root;
 
+    /// <summary>The pod's root: pod path <c>/x</c> is <c>Root + "/x"</c> here.</summary>
     public string Root { get; }
 
-    /// <summary>Files written from ConfigMaps and Secrets: local path → (pod path per container, source).</summary>
+    /// <summary>Files written from ConfigMaps and Secrets.</summary>
     public List<MountedFile> Files { get; } = [];
 
     /// <summary>Writes <paramref name="pod"/>'s volumes under <paramref name="root"/>. A ConfigMap or Secret that is
     /// neither rendered nor provided by the test fails, unless the volume says <c>optional</c>.</summary>
     public static PodVolumes Materialize(RenderedRelease release, RenderedPod pod, string root)
     {
-        var volumes = new PodVolumes(root);
-        var claims = pod.Workload.Spec.VolumeClaimTemplates.Select(t => t.Metadata.Name);
-        var directories = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in pod.Spec.Volumes.Select(v => v.Name).Concat(claims))
+        var volumes = new PodVolumes(Path.Combine(root, pod.Name));
+        var declared = pod.Spec.Volumes.Select(v => v.Name).Concat(pod.Workload.Spec.VolumeClaimTemplates.Select(t => t.Metadata.Name)).ToHashSet(StringComparer.Ordinal);
+        var placed = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var container in pod.AllContainers)
         {
-            directories[name] = Directory.CreateDirectory(Path.Combine(root, pod.Name, name)).FullName;
+            foreach (var mount in container.VolumeMounts)
+            {
+                if (!declared.Contains(mount.Name))
+                {
+                    throw new InvalidOperationException($"{pod.Name}/{container.Name} mounts volume '{mount.Name}', which the pod does not declare");
+                }
+
+                var podPath = mount.MountPath.TrimEnd('/');
+                var local = volumes.Root + podPath;
+                if (!volumes._mountPaths.Contains(podPath))
+                {
+                    volumes._mountPaths.Add(podPath);
+                }
+                else
+                {
+                    continue; // the same path in another container of the pod: one directory serves both
+                }
+
+                if (string.IsNullOrEmpty(mount.SubPath) && !placed.ContainsKey(mount.Name))
+                {
+                    placed[mount.Name] = Directory.CreateDirectory(local).FullName;
+                    continue;
+                }
+
+                if (!placed.TryGetValue(mount.Name, out var volumeDirectory))
+                {
+                    volumeDirectory = placed[mount.Name] = Directory.CreateDirectory(Path.Combine(volumes.Root, ".volumes", mount.Name)).FullName;
+                }
+
+                var linkTarget = string.IsNullOrEmpty(mount.SubPath) ? volumeDirectory : Path.Combine(volumeDirectory, mount.SubPath);
+                Directory.CreateDirectory(Path.GetDirectoryName(local)!);
+                Directory.CreateSymbolicLink(local, linkTarget);
+            }
         }
 
-        var sources = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var volume in pod.Spec.Volumes)
         {
-            var directory = directories[volume.Name];
+            if (!placed.TryGetValue(volume.Name, out var directory))
+            {
+                continue; // mounted by no container: nothing reads it
+            }
+
             if (volume.ConfigMap is { } configMap)
             {
-                volumes.Project(release, pod, "ConfigMap", configMap.Name, configMap.Items, configMap.Optional, directory, sources);
+                volumes.Project(release, pod, volume.Name, "ConfigMap", configMap.Name, configMap.Items, configMap.Optional, directory);
             }
             else if (volume.Secret is { } secret)
             {
-                volumes.Project(release, pod, "Secret", secret.SecretName, secret.Items, secret.Optional, directory, sources);
+                volumes.Project(release, pod, volume.Name, "Secret", secret.SecretName, secret.Items, secret.Optional, directory);
             }
             else if (volume.Projected is { } projected)
             {
@@ -52,46 +90,15 @@ public sealed partial class PodVolumes
                 {
                     if (source.ConfigMap is { } c)
                     {
-                        volumes.Project(release, pod, "ConfigMap", c.Name, c.Items, c.Optional, directory, sources);
+                        volumes.Project(release, pod, volume.Name, "ConfigMap", c.Name, c.Items, c.Optional, directory);
                     }
 
                     if (source.Secret is { } s)
                     {
-                        volumes.Project(release, pod, "Secret", s.Name, s.Items, s.Optional, directory, sources);
+                        volumes.Project(release, pod, volume.Name, "Secret", s.Name, s.Items, s.Optional, directory);
                     }
                 }
             }
-        }
-
-        foreach (var container in pod.AllContainers)
-        {
-            foreach (var mount in container.VolumeMounts)
-            {
-                if (!directories.TryGetValue(mount.Name, out var directory))
-                {
-                    throw new InvalidOperationException($"{pod.Name}/{container.Name} mounts volume '{mount.Name}', which the pod does not declare");
-                }
-
-                var local = string.IsNullOrEmpty(mount.SubPath) ? directory : Path.Combine(directory, mount.SubPath);
-                var podPath = mount.MountPath.TrimEnd('/');
-                var clash = volumes._podMounts.FirstOrDefault(m => m.PodPath == podPath);
-                if (clash.PodPath is not null && clash.Local != local)
-                {
-                    throw new InvalidOperationException($"{pod.Name}: two containers mount different volumes at {podPath}; this harness maps a mount path once per pod");
-                }
-
-                if (clash.PodPath is null)
-                {
-                    volumes._podMounts.Add((podPath, local));
-                }
-            }
-        }
-
-        // Longest mount paths first, so /etc/wc/secrets wins over /etc/wc.
-        volumes._podMounts.Sort((a, b) => b.PodPath.Length.CompareTo(a.PodPath.Length));
-        foreach (var file in volumes.Files)
-        {
-            file.Source = sources[file.Local];
         }
 
         return volumes;
@@ -99,31 +106,51 @@ public sealed partial class PodVolumes
 
     /// <summary>The path in the pod where <paramref name="container"/> sees <paramref name="file"/>, or null when it
     /// does not mount its volume.</summary>
-    public static string? PodPathOf(Container container, MountedFile file, PodVolumes volumes)
+    public static string? PodPathOf(Container container, MountedFile file)
     {
-        foreach (var mount in container.VolumeMounts)
+        foreach (var mount in container.VolumeMounts.Where(m => m.Name == file.Volume))
         {
-            var local = volumes._podMounts.FirstOrDefault(m => m.PodPath == mount.MountPath.TrimEnd('/')).Local;
-            if (local is not null && (file.Local == local || file.Local.StartsWith(local + "/", StringComparison.Ordinal)))
+            var relative = file.RelativePath;
+            if (!string.IsNullOrEmpty(mount.SubPath))
             {
-                return mount.MountPath.TrimEnd('/') + file.Local[local.Length..];
+                if (relative != mount.SubPath && !relative.StartsWith(mount.SubPath.TrimEnd('/') + "/", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                relative = relative[mount.SubPath.TrimEnd('/').Length..].TrimStart('/');
             }
+
+            return relative.Length == 0 ? mount.MountPath.TrimEnd('/') : $"{mount.MountPath.TrimEnd('/')}/{relative}";
         }
 
         return null;
     }
 
-    /// <summary>Rewrites every path that starts with a mount path of this pod (or with the image's
-    /// <see cref="DockerImage.AppDirectory"/>, when <paramref name="appDirectory"/> is given) to its local directory.</summary>
+    /// <summary>Whether <paramref name="podPath"/> exists in the pod's filesystem as this harness lays it out: on a
+    /// volume, or a directory above a mount point.</summary>
+    public bool Exists(string podPath) =>
+        _mountPaths.Any(m => podPath == m || podPath.StartsWith(m + "/", StringComparison.Ordinal) || m.StartsWith(podPath.TrimEnd('/') + "/", StringComparison.Ordinal));
+
+    /// <summary>Rewrites every pod path on or above a mount of this pod (and, when <paramref name="appDirectory"/> is
+    /// given, the image's <see cref="DockerImage.AppDirectory"/>) to where it is on this machine.</summary>
     public string MapPaths(string text, string? appDirectory)
     {
-        var mappings = appDirectory is null ? _podMounts : [.. _podMounts, (DockerImage.AppDirectory, appDirectory)];
-        foreach (var (podPath, local) in mappings.OrderByDescending(m => m.PodPath.Length))
+        // One pass, longest prefix first, so a rewritten path (under the temporary directory, itself maybe a mount
+        // path such as /tmp) is never rewritten again. Ancestors of mount points too (a directory of secret folders).
+        var targets = _mountPaths.SelectMany(Ancestors).Distinct(StringComparer.Ordinal).ToDictionary(p => p, p => Root + p, StringComparer.Ordinal);
+        if (appDirectory is not null)
         {
-            text = Regex.Replace(text, $@"(?<![\w.\-/]){Regex.Escape(podPath)}(?=/|$|[^\w.\-])", local.Replace("$", "$$", StringComparison.Ordinal));
+            targets[DockerImage.AppDirectory] = appDirectory;
         }
 
-        return text;
+        if (targets.Count == 0)
+        {
+            return text;
+        }
+
+        var alternatives = string.Join('|', targets.Keys.OrderByDescending(p => p.Length).Select(Regex.Escape));
+        return Regex.Replace(text, $@"(?<![\w.\-/])(?:{alternatives})(?=/|$|[^\w.\-])", match => targets[match.Value], RegexOptions.Multiline);
     }
 
     /// <summary>Rewrites the text files this pod mounts (addresses and paths in a config file) with <paramref name="rewrite"/>.
@@ -150,7 +177,19 @@ public sealed partial class PodVolumes
         }
     }
 
-    private void Project(RenderedRelease release, RenderedPod pod, string kind, string name, List<KeyToPath>? items, bool optional, string directory, Dictionary<string, string> sources)
+    private static IEnumerable<string> Ancestors(string path)
+    {
+        for (var current = path; current.Length > 1; current = current[..current.LastIndexOf('/')])
+        {
+            yield return current;
+            if (current.LastIndexOf('/') == 0)
+            {
+                yield break;
+            }
+        }
+    }
+
+    private void Project(RenderedRelease release, RenderedPod pod, string volume, string kind, string name, List<KeyToPath>? items, bool optional, string directory)
     {
         var source = release.Find(kind, name);
         if (source is null)
@@ -174,17 +213,11 @@ public sealed partial class PodVolumes
             var local = Path.Combine(directory, relative);
             Directory.CreateDirectory(Path.GetDirectoryName(local)!);
             File.WriteAllBytes(local, content);
-            Files.Add(new MountedFile(local));
-            sources[local] = $"{kind} {name} key {key}";
+            Files.Add(new MountedFile(local, volume, relative, $"{kind} {name} key {key}"));
         }
     }
 }
 
-/// <summary>A file a ConfigMap or Secret volume puts into a pod.</summary>
-public sealed class MountedFile(string local)
-{
-    public string Local { get; } = local;
-
-    /// <summary>"Secret x key y": where the content came from.</summary>
-    public string Source { get; set; } = "";
-}
+/// <summary>A file a ConfigMap or Secret volume puts into a pod: where it is here, its volume and path in the volume,
+/// and where its content came from ("Secret x key y").</summary>
+public sealed record MountedFile(string Local, string Volume, string RelativePath, string Source);

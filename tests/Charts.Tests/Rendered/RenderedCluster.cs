@@ -21,6 +21,8 @@ public sealed class RenderedCluster : IAsyncDisposable
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
     private readonly List<ChildProcess> _processes = [];
+    private readonly List<(RenderedPod Pod, Container Container)> _redis = [];
+    private readonly List<RedisServer> _redisServers = [];
     private readonly Dictionary<string, PodVolumes> _volumes = [];
 
     private RenderedCluster(RenderedRelease release, string root, LoopbackNetwork network)
@@ -64,6 +66,10 @@ public sealed class RenderedCluster : IAsyncDisposable
                         cluster.Containers.Add(prepared);
                         cluster.Problems.AddRange(prepared.Problems);
                     }
+                    else if (IsRedis(container))
+                    {
+                        cluster._redis.Add((pod, container));
+                    }
                     else if (container.Ports.Any(p => !provided.ContainsKey((pod.Name, p.ContainerPort_))) || container.Ports.Count == 0)
                     {
                         cluster.Problems.Add($"{pod.Name}/{container.Name} runs {container.Image}, which is none of our images and which the test does not provide");
@@ -103,6 +109,66 @@ public sealed class RenderedCluster : IAsyncDisposable
     public ServiceContainer Container(string service) =>
         Containers.SingleOrDefault(c => c.Service.Name == service)
         ?? throw new InvalidOperationException($"the release runs {Containers.Count(c => c.Service.Name == service)} containers of {service}; the test expects one");
+
+    /// <summary>
+    /// Starts each rendered Redis container with this machine's <c>redis-server</c> (TestKit's <see cref="RedisServer"/>):
+    /// its command and args as rendered, <c>$(VAR)</c> expanded (the password from its Secret), except <c>--port</c>
+    /// (the loopback port standing for it), <c>--bind</c> (127.0.0.1, the network rule) and <c>--dir</c> (a temporary
+    /// directory of RedisServer's own); then waits for its probes.
+    /// </summary>
+    public async Task StartRedisAsync()
+    {
+        foreach (var (pod, container) in _redis)
+        {
+            var environment = new ContainerEnvironment(Release, pod, container, []);
+            var words = (container.Command ?? []).Concat(container.Args ?? []).Select(environment.Expand).ToList();
+            if (words.FirstOrDefault() is "docker-entrypoint.sh")
+            {
+                words.RemoveAt(0);
+            }
+
+            if (words.FirstOrDefault() != "redis-server")
+            {
+                throw new InvalidOperationException($"{pod.Name}/{container.Name} runs '{string.Join(' ', words)}'; this test runs redis-server with the rendered flags");
+            }
+
+            var port = 6379;
+            var extra = new List<string>();
+            for (var i = 1; i < words.Count; i++)
+            {
+                var flag = words[i];
+                var values = new List<string>();
+                while (i + 1 < words.Count && !words[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    values.Add(words[++i]);
+                }
+
+                switch (flag)
+                {
+                    case "--port":
+                        port = int.Parse(values.Single(), CultureInfo.InvariantCulture);
+                        break;
+                    case "--bind" or "--dir" or "--daemonize" or "--logfile":
+                        break;
+                    default:
+                        extra.Add(flag);
+                        extra.AddRange(values);
+                        break;
+                }
+            }
+
+            if (!container.Ports.Any(p => p.ContainerPort_ == port))
+            {
+                Problems.Add($"{pod.Name}/{container.Name}: redis-server listens on {port}, but the container declares no such containerPort");
+            }
+
+            _redisServers.Add(await RedisServer.StartAsync(appendOnly: false, Network.PortOf(pod.Name, port), extra));
+            foreach (var probe in new[] { container.StartupProbe, container.ReadinessProbe, container.LivenessProbe }.OfType<Probe>())
+            {
+                await Eventually.UntilAsync(() => ProbeAsync(pod, probe), Patience, $"{pod.Name}/{container.Name}'s probe ({Describe(probe)}) to pass");
+            }
+        }
+    }
 
     /// <summary>Starts the containers of <paramref name="services"/> in this order, each waited for (startup, readiness
     /// and liveness probes as rendered) before the next starts, as a dependent would wait for its dependency.</summary>
@@ -157,6 +223,11 @@ public sealed class RenderedCluster : IAsyncDisposable
             await process.DisposeAsync();
         }
 
+        foreach (var redis in _redisServers)
+        {
+            await redis.DisposeAsync();
+        }
+
         try
         {
             Directory.Delete(Root, recursive: true);
@@ -164,6 +235,13 @@ public sealed class RenderedCluster : IAsyncDisposable
         catch (IOException)
         {
         }
+    }
+
+    private static bool IsRedis(Container container)
+    {
+        var repository = container.Image.Split('@')[0];
+        var name = repository[(repository.LastIndexOf('/') + 1)..].Split(':')[0];
+        return name == "redis";
     }
 
     private static string Describe(Probe probe) =>

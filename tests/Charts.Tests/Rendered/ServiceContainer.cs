@@ -19,29 +19,22 @@ public sealed record PodSetting(string Key, string Value, string Source);
 /// </summary>
 public sealed partial class ServiceContainer
 {
-    private readonly List<KeyValuePair<string, string>> _podEnv = [];
+    private readonly List<KeyValuePair<string, string>> _podEnv;
+    private readonly ContainerEnvironment _environment;
     private readonly List<string> _podArgs;
     private readonly List<string> _exec;
-    private readonly Dictionary<string, string> _podConfigFiles = [];
-    private readonly RenderedRelease _release;
 
     private ServiceContainer(RenderedRelease release, RenderedPod pod, Container container, ServiceImage service, PodVolumes volumes)
     {
-        _release = release;
         Pod = pod;
         Container = container;
         Service = service;
         Volumes = volumes;
         Image = DockerImage.Read(service.Folder);
-        foreach (var pair in Image.Env)
-        {
-            _podEnv.Add(pair);
-            Sources[pair.Key] = $"Dockerfile ENV {pair.Key}";
-        }
-
-        ResolveEnvironment();
-        _exec = [.. (container.Command ?? Image.Entrypoint).Select(Expand)];
-        _podArgs = [.. (container.Args ?? (container.Command is null ? Image.Cmd : [])).Select(Expand)];
+        _environment = new ContainerEnvironment(release, pod, container, Image.Env.Select(e => (e.Key, e.Value, $"Dockerfile ENV {e.Key}")));
+        _podEnv = _environment.Variables;
+        _exec = [.. (container.Command ?? Image.Entrypoint).Select(_environment.Expand)];
+        _podArgs = [.. (container.Args ?? (container.Command is null ? Image.Cmd : [])).Select(_environment.Expand)];
         WorkingDirectory = container.WorkingDir ?? Image.WorkDir;
     }
 
@@ -60,7 +53,7 @@ public sealed partial class ServiceContainer
     public string WorkingDirectory { get; }
 
     /// <summary>Where each environment variable of the pod came from, for messages.</summary>
-    public Dictionary<string, string> Sources { get; } = new(StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, string> Sources => _environment.Sources;
 
     public List<string> Problems { get; } = [];
 
@@ -200,10 +193,12 @@ public sealed partial class ServiceContainer
             Problems.Add($"{Name}: {setting.Source} sets '{setting.Key}', which {Service.Name} does not read (no such property in its options classes)");
         }
 
-        var referenced = string.Join('\n', _podEnv.Select(e => e.Value).Concat(_exec).Concat(_podArgs).Concat(_podConfigFiles.Values));
+        var texts = MountedTexts();
+        var referenced = string.Join('\n', _podEnv.Select(e => e.Value).Concat(_exec).Concat(_podArgs).Concat(texts.Values));
         foreach (var (name, _) in _podEnv)
         {
-            if (KeyOfVariable(name) is null && !surface.KnowsVariable(name) && !Regex.IsMatch(referenced, $@"(?<![\w]){Regex.Escape(name)}(?![\w])"))
+            if (KeyOfVariable(name) is null && !surface.KnowsVariable(name) && !_environment.ExpandedNames.Contains(name)
+                && !Regex.IsMatch(referenced, $@"(?<![\w]){Regex.Escape(name)}(?![\w])"))
             {
                 Problems.Add($"{Name}: {Sources.GetValueOrDefault(name, name)} sets variable {name}, which neither {Service.Name} nor the .NET runtime reads and no setting refers to");
             }
@@ -212,7 +207,7 @@ public sealed partial class ServiceContainer
         // 2. Every mounted ConfigMap or Secret file is named by a setting (its path, or a directory holding it).
         foreach (var file in Volumes.Files)
         {
-            if (PodVolumes.PodPathOf(Container, file, Volumes) is not { } podPath)
+            if (PodVolumes.PodPathOf(Container, file) is not { } podPath)
             {
                 continue;
             }
@@ -224,23 +219,24 @@ public sealed partial class ServiceContainer
                 candidates.Add(dir);
             }
 
+            // Config files name files too (a channels file its secrets, a connector config its token file).
             var others = string.Join('\n', _podEnv.Select(e => e.Value).Concat(_exec).Concat(_podArgs)
-                .Concat(_podConfigFiles.Where(f => f.Key != podPath).Select(f => f.Value)));
+                .Concat(texts.Where(f => f.Key != podPath).Select(f => f.Value)));
             if (!candidates.Any(c => Regex.IsMatch(others, $@"(?<![\w.\-/]){Regex.Escape(c)}(?=/|$|[^\w.\-])", RegexOptions.Multiline)))
             {
                 Problems.Add($"{Name}: {podPath} ({file.Source}) is mounted, but no setting of {Service.Name} names it or its directory");
             }
         }
 
-        // 3. Every path a setting names lies on a volume (the root filesystem is read-only), or in the image's /app.
-        var mounts = Container.VolumeMounts.Select(m => m.MountPath.TrimEnd('/')).Append(DockerImage.AppDirectory).ToList();
+        // 3. Every path a setting names exists in the pod: on a volume (the root filesystem is read-only, and only
+        //    volumes hold what the chart provides), a directory above a mount point, or the image's /app.
         foreach (var setting in settings)
         {
             foreach (var path in setting.Value.Split(',').Select(p => p.Trim()).Where(p => p.StartsWith('/')))
             {
-                if (!mounts.Any(m => path == m || path.StartsWith(m + "/", StringComparison.Ordinal)))
+                if (!Volumes.Exists(path) && path != DockerImage.AppDirectory && !path.StartsWith(DockerImage.AppDirectory + "/", StringComparison.Ordinal))
                 {
-                    Problems.Add($"{Name}: {setting.Source} sets {setting.Key} = '{path}', which is on no volume of the container (mounts: {string.Join(", ", mounts)}); the root filesystem is read-only");
+                    Problems.Add($"{Name}: {setting.Source} sets {setting.Key} = '{path}', which is on no volume of the pod (mounts: {string.Join(", ", Container.VolumeMounts.Select(m => m.MountPath))}); the root filesystem is read-only");
                 }
             }
         }
@@ -272,6 +268,21 @@ public sealed partial class ServiceContainer
         }
     }
 
+    /// <summary>The text of every ConfigMap or Secret file this container mounts, by its path in the pod.</summary>
+    private Dictionary<string, string> MountedTexts()
+    {
+        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in Volumes.Files)
+        {
+            if (PodVolumes.PodPathOf(Container, file) is { } podPath)
+            {
+                texts[podPath] = File.ReadAllText(file.Local);
+            }
+        }
+
+        return texts;
+    }
+
     /// <summary>Config files the service reads (the connector's <c>--config</c> or <c>CONNECTOR_CONFIG</c>), flattened
     /// into configuration keys; the pod path → the keys.</summary>
     private IEnumerable<(string File, List<KeyValuePair<string, string>> Keys)> ConfigFiles()
@@ -301,10 +312,9 @@ public sealed partial class ServiceContainer
             yield break;
         }
 
-        var file = Volumes.Files.FirstOrDefault(f => PodVolumes.PodPathOf(Container, f, Volumes) == path)
+        var file = Volumes.Files.FirstOrDefault(f => PodVolumes.PodPathOf(Container, f) == path)
             ?? throw new InvalidOperationException($"{Name}: the connector's config file {path} is not a file any ConfigMap or Secret mounts into the container");
         var text = File.ReadAllText(file.Local);
-        _podConfigFiles[path] = text;
         var yaml = new YamlStream();
         yaml.Load(new StringReader(text));
         var keys = new List<KeyValuePair<string, string>>();
@@ -464,132 +474,4 @@ public sealed partial class ServiceContainer
         return result;
     }
 
-    private void ResolveEnvironment()
-    {
-        foreach (var from in Container.EnvFrom)
-        {
-            var (kind, reference) = from.ConfigMapRef is { } c ? ("ConfigMap", c) : ("Secret", from.SecretRef!);
-            var source = _release.Find(kind, reference.Name);
-            if (source is null)
-            {
-                if (!reference.Optional)
-                {
-                    throw new InvalidOperationException($"{Name}: envFrom {kind} {reference.Name}, which the chart does not render and the test profile does not provide");
-                }
-
-                continue;
-            }
-
-            foreach (var (key, value) in KubeObjects.Entries(source))
-            {
-                Set(from.Prefix + key, System.Text.Encoding.UTF8.GetString(value), $"envFrom {kind} {reference.Name} key {key}");
-            }
-        }
-
-        foreach (var variable in Container.Env)
-        {
-            if (variable.ValueFrom is not { } from)
-            {
-                Set(variable.Name, Expand(variable.Value ?? ""), $"env {variable.Name}");
-            }
-            else if (from.SecretKeyRef is { } secret)
-            {
-                SetFrom("Secret", secret, variable.Name);
-            }
-            else if (from.ConfigMapKeyRef is { } configMap)
-            {
-                SetFrom("ConfigMap", configMap, variable.Name);
-            }
-            else if (from.FieldRef is { } field)
-            {
-                Set(variable.Name, field.FieldPath switch
-                {
-                    "metadata.name" => Pod.Name + "-0",
-                    "metadata.namespace" => Pod.Namespace,
-                    "status.podIP" or "status.hostIP" => "127.0.0.1",
-                    "spec.nodeName" => "node-0",
-                    "spec.serviceAccountName" => "default",
-                    _ => throw new InvalidOperationException($"{Name}: env {variable.Name} uses fieldRef {field.FieldPath}, which this test does not emulate"),
-                }, $"env {variable.Name} (fieldRef {field.FieldPath})");
-            }
-            else if (from.ResourceFieldRef is { } resource)
-            {
-                Set(variable.Name, ResourceValue(resource), $"env {variable.Name} (resourceFieldRef {resource.Resource})");
-            }
-        }
-    }
-
-    private void SetFrom(string kind, KeySelector selector, string name)
-    {
-        var source = _release.Find(kind, selector.Name);
-        if (source is null || !KubeObjects.Entries(source).TryGetValue(selector.Key, out var value))
-        {
-            if (selector.Optional)
-            {
-                return;
-            }
-
-            throw new InvalidOperationException(source is null
-                ? $"{Name}: env {name} reads {kind} {selector.Name}, which the chart does not render and the test profile does not provide"
-                : $"{Name}: env {name} reads key '{selector.Key}' of {kind} {selector.Name}, which has no such key");
-        }
-
-        Set(name, System.Text.Encoding.UTF8.GetString(value), $"env {name} ({kind} {selector.Name} key {selector.Key})");
-    }
-
-    private void Set(string name, string value, string source)
-    {
-        _podEnv.RemoveAll(e => e.Key == name);
-        _podEnv.Add(new(name, value));
-        Sources[name] = source;
-    }
-
-    /// <summary>Kubernetes' <c>$(VAR)</c> expansion from the variables defined so far; <c>$$</c> escapes; unknown
-    /// references stay as written.</summary>
-    private string Expand(string text) =>
-        VariableReference().Replace(text, match => match.Value.StartsWith("$$", StringComparison.Ordinal)
-            ? match.Value[1..]
-            : _podEnv.LastOrDefault(e => e.Key == match.Groups["name"].Value) is { Key: not null } found ? found.Value : match.Value);
-
-    private string ResourceValue(ResourceFieldSelector selector)
-    {
-        var container = selector.ContainerName is { Length: > 0 } name ? Pod.Container(name) : Container;
-        var parts = selector.Resource.Split('.');
-        var table = parts[0] == "limits" ? container.Resources?.Limits : container.Resources?.Requests;
-        var quantity = table?.GetValueOrDefault(parts[1])
-            ?? throw new InvalidOperationException($"{Name}: resourceFieldRef {selector.Resource} of {container.Name}, which sets no such resource");
-        var value = Quantity(quantity) / Quantity(selector.Divisor ?? "1");
-        return Math.Ceiling(value).ToString(CultureInfo.InvariantCulture);
-    }
-
-    private static decimal Quantity(string text)
-    {
-        var match = QuantityPattern().Match(text);
-        if (!match.Success)
-        {
-            throw new InvalidOperationException($"'{text}' is not a Kubernetes quantity");
-        }
-
-        var number = decimal.Parse(match.Groups["number"].Value, CultureInfo.InvariantCulture);
-        return number * match.Groups["suffix"].Value switch
-        {
-            "" => 1m,
-            "m" => 0.001m,
-            "k" => 1e3m,
-            "M" => 1e6m,
-            "G" => 1e9m,
-            "T" => 1e12m,
-            "Ki" => 1024m,
-            "Mi" => 1024m * 1024,
-            "Gi" => 1024m * 1024 * 1024,
-            "Ti" => 1024m * 1024 * 1024 * 1024,
-            var other => throw new InvalidOperationException($"quantity suffix '{other}' in '{text}' is not handled"),
-        };
-    }
-
-    [GeneratedRegex(@"\$\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\((?<name>[A-Za-z_][A-Za-z0-9_.\-]*)\)")]
-    private static partial Regex VariableReference();
-
-    [GeneratedRegex(@"^(?<number>[0-9.]+)(?<suffix>[a-zA-Z]*)$")]
-    private static partial Regex QuantityPattern();
 }
