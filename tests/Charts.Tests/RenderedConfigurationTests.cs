@@ -91,11 +91,46 @@ public sealed class RenderedConfigurationTests
         Assert.Equal(1, Number(last, "published_total"));
     }
 
-    /// <summary>The cloud chart and the sidecar example, rendered, plus the Secrets the test provides as an operator would.</summary>
-    private static async Task<RenderedRelease> RenderAsync(Helm helm)
+    /// <summary>The checks that run before any process starts are what turns "a value the services ignore" into a
+    /// failure; this proves they see one of each kind, named, when the same profile gets them on top.</summary>
+    [Fact]
+    public async Task ASettingNoServiceReadsAndAMountedFileNoSettingNamesAreReportedBeforeAnythingStarts()
+    {
+        using var helm = new Helm();
+        var release = await RenderAsync(
+            helm,
+            new Dictionary<string, string>
+            {
+                ["ingress.extraEnv[0].name"] = "Ingress__SpooolPath",
+                ["ingress.extraEnv[0].value"] = "/var/lib/webhook-connect/spool",
+                ["queueManager.extraEnv[0].name"] = "REDIS_URL",
+                ["queueManager.extraEnv[0].value"] = "redis://example",
+                ["channels.secrets[1]"] = "spare",
+            },
+            """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: spare, namespace: webhook-connect}
+            stringData: {unused: "x"}
+            """);
+        var processor = release.Pods.Single(p => p.Spec.Containers.Any(c => c.Name == "processor"));
+        await using var cluster = RenderedCluster.Prepare(release, new Dictionary<(string, int), int> { [(processor.Name, 3000)] = FreePort.Next() });
+
+        Assert.Equal(
+            [
+                $"{Release}-webhook-connect-admin/admin: /var/run/webhook-connect/channel-secrets/spare/unused (Secret spare key unused) is mounted, but no setting of admin names it or its directory",
+                $"{Release}-webhook-connect-ingress/ingress: env Ingress__SpooolPath sets 'Ingress:SpooolPath', which ingress does not read (no such property in its options classes)",
+                $"{Release}-webhook-connect-queue-manager/queue-manager: env REDIS_URL sets variable REDIS_URL, which neither queue-manager nor the .NET runtime reads and no setting refers to",
+            ],
+            cluster.Problems.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>The cloud chart and the sidecar example, rendered, plus the Secrets the test provides as an operator would
+    /// (and <paramref name="extraObjects"/>); <paramref name="extraValues"/> go on top of the cloud profile.</summary>
+    private static async Task<RenderedRelease> RenderAsync(Helm helm, IReadOnlyDictionary<string, string>? extraValues = null, string extraObjects = "")
     {
         var profiles = Path.Combine(RepoPaths.ChartTests, "rendered");
-        var cloud = await helm.TemplateAsync(Helm.Chart("webhook-connect"), Release, [Path.Combine(profiles, "webhook-connect.yaml")]);
+        var cloud = await helm.TemplateAsync(Helm.Chart("webhook-connect"), Release, [Path.Combine(profiles, "webhook-connect.yaml")], extraValues);
 
         // The example's file:// dependency, resolved by copying both charts into a temporary folder (nothing is written
         // into the repository, and helm needs no network).
@@ -109,6 +144,7 @@ public sealed class RenderedConfigurationTests
                 .. KubeObjects.Parse(cloud),
                 .. KubeObjects.Parse(sidecar),
                 .. KubeObjects.Parse(await File.ReadAllTextAsync(Path.Combine(profiles, "secrets.yaml"))),
+                .. KubeObjects.Parse(extraObjects),
             ]);
         }
         finally
