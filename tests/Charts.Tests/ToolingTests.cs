@@ -130,6 +130,75 @@ public sealed class ToolingTests
         Assert.Throws<InvalidOperationException>(() => manifest.Get("Service", "missing"));
     }
 
+    [Fact]
+    public void PodPolicyReportsEachWeaknessOfAnUnhardenedPod()
+    {
+        var manifest = RenderedManifest.Parse($"""
+            {ValidDeployment}
+                      env:
+                        - name: DB_PASSWORD
+                          value: hunter2hunter2
+                        - name: Redis
+                          value: redis:6379,password=hunter2hunter2
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: settings
+            data:
+              channels.yaml: |
+                token_file: /run/secrets/token
+                secret: hunter2hunter2
+            """.Replace("image: example/web:1.0.0", "image: example/web", StringComparison.Ordinal));
+
+        var violations = PodPolicy.Violations(manifest);
+
+        string[] expected =
+        [
+            "Deployment/web: automountServiceAccountToken must be false (no service calls the Kubernetes API)",
+            "Deployment/web container web: needs runAsNonRoot: true",
+            "Deployment/web container web: needs allowPrivilegeEscalation: false",
+            "Deployment/web container web: needs readOnlyRootFilesystem: true",
+            "Deployment/web container web: needs capabilities.drop: [ALL]",
+            "Deployment/web container web: needs seccompProfile RuntimeDefault (or Localhost)",
+            "Deployment/web container web: needs resources.requests.cpu",
+            "Deployment/web container web: needs resources.requests.memory",
+            "Deployment/web container web: needs resources.limits.memory",
+            "Deployment/web container web: image 'example/web' has no tag (that means latest)",
+            "Deployment/web container web: no startupProbe",
+            "Deployment/web container web: no livenessProbe",
+            "Deployment/web container web: no readinessProbe",
+            "Deployment/web container web: env DB_PASSWORD has a literal value; take it from a Secret (valueFrom.secretKeyRef or a mounted file)",
+            "Deployment/web container web: env Redis carries a literal password; reference a Secret-backed variable as $(NAME)",
+            "ConfigMap/settings data[channels.yaml] has a literal secret: 'secret: …' (use a *_file key)",
+        ];
+        Assert.Equal(expected, violations);
+    }
+
+    [Fact]
+    public void PodPolicyFindsTheValueOfARenderedSecretInAConfigMapOrAnEnvLiteral()
+    {
+        var manifest = RenderedManifest.Parse("""
+            apiVersion: v1
+            kind: Secret
+            metadata:
+              name: auth
+            data:
+              token: c2VjcmV0LXZhbHVlLTAxMjM0NTY3ODk=
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: settings
+            data:
+              note: "the token is secret-value-0123456789"
+            """);
+
+        var violations = PodPolicy.Violations(manifest);
+
+        Assert.Equal(["ConfigMap/settings data[note] contains the value of Secret/auth[token]"], violations);
+    }
+
     private static async Task<string> RunHelmVersionAsync(Helm helm)
     {
         await using var process = ChildProcess.Start("helm", helm.Executable, ["version", "--short"]);

@@ -79,6 +79,23 @@ public sealed class Helm : IDisposable
         return RunAsync(args);
     }
 
+    /// <summary>
+    /// Renders <paramref name="chart"/>'s NOTES.txt as <c>helm install --dry-run=client</c> prints it (offline; <c>helm
+    /// template</c> does not render notes).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">helm failed, or printed no NOTES section.</exception>
+    public async Task<string> NotesAsync(string chart, string releaseName, IEnumerable<string>? valuesFiles = null)
+    {
+        List<string> args = ["install", releaseName, chart, "--dry-run=client", "--namespace", Namespace];
+        AddValues(args, valuesFiles, null);
+        var result = await RunAsync(args).ConfigureAwait(false);
+        const string Marker = "\nNOTES:\n";
+        var start = result.StandardOutput.IndexOf(Marker, StringComparison.Ordinal);
+        return result.Succeeded && start >= 0
+            ? result.StandardOutput[(start + Marker.Length)..]
+            : throw new InvalidOperationException($"No NOTES in the dry-run install output:{Environment.NewLine}{result}");
+    }
+
     /// <summary>Deletes helm's private home.</summary>
     public void Dispose()
     {
