@@ -54,7 +54,7 @@ app.kubernetes.io/part-of: webhook-connect
 {{/* The image of a service: (dict "root" $ "service" .Values.ingress "name" "ingress") */}}
 {{- define "wc.image" -}}
 {{- $repository := .service.repository | default (printf "%s/%s" .root.Values.image.repositoryPrefix .name) -}}
-{{- printf "%s:%s" $repository (.root.Values.image.tag | default .root.Chart.AppVersion) -}}
+{{- printf "%s:%s" $repository (.service.tag | default .root.Values.image.tag | default .root.Chart.AppVersion) -}}
 {{- end -}}
 
 {{/* gRPC address of queue-manager's internal port for ingress and admin: dns:/// over the headless Service, so

@@ -80,6 +80,12 @@ public sealed class Helm : IDisposable
     }
 
     /// <summary>
+    /// Runs <c>helm dependency build</c> on <paramref name="chart"/> (offline for <c>file://</c> dependencies); it
+    /// writes the chart's <c>charts/</c> and <c>Chart.lock</c>, so pass a copy in a temporary folder.
+    /// </summary>
+    public Task<HelmResult> DependencyBuildAsync(string chart) => RunAsync(["dependency", "build", chart]);
+
+    /// <summary>
     /// Renders <paramref name="chart"/>'s NOTES.txt as <c>helm install --dry-run=client</c> prints it (offline; <c>helm
     /// template</c> does not render notes).
     /// </summary>
