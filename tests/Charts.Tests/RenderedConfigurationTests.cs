@@ -92,9 +92,10 @@ public sealed class RenderedConfigurationTests
     }
 
     /// <summary>The checks that run before any process starts are what turns "a value the services ignore" into a
-    /// failure; this proves they see one of each kind, named, when the same profile gets them on top.</summary>
+    /// failure; this proves they see each kind, named, when the same profile gets them on top: a setting no options class
+    /// has, a variable nothing reads, a mounted file no setting names, an address (a wrong port) no Service serves.</summary>
     [Fact]
-    public async Task ASettingNoServiceReadsAndAMountedFileNoSettingNamesAreReportedBeforeAnythingStarts()
+    public async Task IgnoredSettingsUnnamedFilesAndUnservedAddressesAreReportedBeforeAnythingStarts()
     {
         using var helm = new Helm();
         var release = await RenderAsync(
@@ -106,6 +107,8 @@ public sealed class RenderedConfigurationTests
                 ["queueManager.extraEnv[0].name"] = "REDIS_URL",
                 ["queueManager.extraEnv[0].value"] = "redis://example",
                 ["channels.secrets[1]"] = "spare",
+                ["admin.extraEnv[0].name"] = "Admin__QueueManager",
+                ["admin.extraEnv[0].value"] = $"dns:///{Release}-webhook-connect-queue-manager-headless:5005",
             },
             """
             apiVersion: v1
@@ -118,6 +121,7 @@ public sealed class RenderedConfigurationTests
 
         Assert.Equal(
             [
+                $"{Release}-webhook-connect-admin/admin env Admin__QueueManager: {Release}-webhook-connect-queue-manager-headless:5005: no rendered Service serves this address",
                 $"{Release}-webhook-connect-admin/admin: /var/run/webhook-connect/channel-secrets/spare/unused (Secret spare key unused) is mounted, but no setting of admin names it or its directory",
                 $"{Release}-webhook-connect-ingress/ingress: env Ingress__SpooolPath sets 'Ingress:SpooolPath', which ingress does not read (no such property in its options classes)",
                 $"{Release}-webhook-connect-queue-manager/queue-manager: env REDIS_URL sets variable REDIS_URL, which neither queue-manager nor the .NET runtime reads and no setting refers to",

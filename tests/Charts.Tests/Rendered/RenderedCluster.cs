@@ -88,10 +88,7 @@ public sealed class RenderedCluster : IAsyncDisposable
             // Addresses in env and args are resolved now, so one that no Service serves is a problem before anything runs.
             foreach (var container in cluster.Containers)
             {
-                foreach (var setting in container.Settings)
-                {
-                    container.LocalValue(setting.Key, cluster.Network);
-                }
+                container.ResolveAddresses(cluster.Network);
             }
 
             cluster.Problems.AddRange(cluster.Network.Unresolved.Distinct().Select(a => $"{a}: no rendered Service serves this address"));

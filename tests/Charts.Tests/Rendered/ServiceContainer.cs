@@ -146,6 +146,21 @@ public sealed partial class ServiceContainer
         return ChildProcess.Start(Container.Name, "dotnet", [assembly, .. args], env, workingDirectory);
     }
 
+    /// <summary>Rewrites every env value and argument as <see cref="Start"/> will, so that an address no Service serves is
+    /// recorded in <see cref="LoopbackNetwork.Unresolved"/> before anything runs.</summary>
+    public void ResolveAddresses(LoopbackNetwork network)
+    {
+        foreach (var (name, value) in _podEnv)
+        {
+            Local(value, network, $"{Name} env {name}");
+        }
+
+        foreach (var argument in ServiceArgs)
+        {
+            Local(argument, network, $"{Name} args");
+        }
+    }
+
     /// <summary>A setting's value as the started process sees it (paths on this machine), e.g. a token file to read.</summary>
     public string? LocalValue(string key, LoopbackNetwork network) => PodValue(key) is { } value ? Local(value, network, $"{Name} {key}") : null;
 
