@@ -117,6 +117,14 @@ public sealed class WebhookConnectChartTests : IDisposable
     }
 
     [Fact]
+    public void EveryValueInValuesYamlIsDocumentedByAComment()
+    {
+        var undocumented = ValuesDocumentation.Undocumented(Path.Combine(Chart, "values.yaml"));
+
+        Assert.True(undocumented.Count == 0, "values without a comment:" + Environment.NewLine + string.Join(Environment.NewLine, undocumented));
+    }
+
+    [Fact]
     public async Task ChartAppVersionIsTheProductVersionOfDirectoryBuildProps()
     {
         var productVersion = XDocument.Load(Path.Combine(RepoPaths.Root, "Directory.Build.props"))
@@ -126,6 +134,38 @@ public sealed class WebhookConnectChartTests : IDisposable
         Assert.Contains($"appVersion: \"{productVersion}\"", chartYaml, StringComparison.Ordinal);
         var manifest = await RenderAsync("default.yaml");
         Assert.Equal($"webhook-connect/ingress:{productVersion}", (string?)manifest.Get("StatefulSet", $"{Prefix}-ingress").PodSpec!["containers"]![0]!["image"]);
+    }
+
+    [Fact]
+    public async Task EveryPortComesFromValuesIntoTheContainerTheServiceSettingAndTheClientsAddress()
+    {
+        var ports = new Dictionary<string, string>
+        {
+            ["ingress.ports.http"] = "18080",
+            ["ingress.ports.management"] = "19090",
+            ["queueManager.ports.grpc"] = "15001",
+            ["queueManager.ports.internal"] = "15004",
+            ["queueManager.ports.management"] = "19091",
+            ["admin.ports.grpc"] = "15002",
+            ["admin.ports.http"] = "18082",
+            ["admin.ports.management"] = "19092",
+            ["redis.port"] = "16379",
+        };
+
+        var manifest = RenderedManifest.Parse(await _helm.TemplateAsync(Chart, Release, setValues: ports));
+
+        var ingress = manifest.Get("StatefulSet", $"{Prefix}-ingress").PodSpec!["containers"]![0]!;
+        var queueManager = manifest.Get("Deployment", $"{Prefix}-queue-manager").PodSpec!["containers"]![0]!;
+        var admin = manifest.Get("Deployment", $"{Prefix}-admin").PodSpec!["containers"]![0]!;
+        Assert.Equal(("18080", "19090"), (Env(ingress, "Ingress__Port"), Env(ingress, "Management__Port")));
+        Assert.Equal(("15001", "15004", "19091"), (Env(queueManager, "QueueManager__Port"), Env(queueManager, "QueueManager__InternalPort"), Env(queueManager, "Management__Port")));
+        Assert.Equal(("15002", "18082", "19092"), (Env(admin, "Admin__GrpcPort"), Env(admin, "Admin__HttpPort"), Env(admin, "Management__Port")));
+        Assert.Equal([18080L, 19090L], ContainerPorts(ingress));
+        Assert.Equal([15001L, 15004L, 19091L], ContainerPorts(queueManager));
+        Assert.Equal([15002L, 18082L, 19092L], ContainerPorts(admin));
+        Assert.Equal($"dns:///{Prefix}-queue-manager-headless:15004", Env(ingress, "Ingress__QueueManager"));
+        Assert.Equal($"{Prefix}-redis:16379,password=$(REDIS_PASSWORD)", Env(queueManager, "QueueManager__Redis"));
+        Assert.Equal(16379L, (long)manifest.Get("Service", $"{Prefix}-redis").At("spec", "ports", 0, "port")!);
     }
 
     [Fact]
@@ -351,6 +391,9 @@ public sealed class WebhookConnectChartTests : IDisposable
     private static string? Env(JsonNode container, string name) =>
         (string?)container["env"]!.AsArray().SingleOrDefault(e => (string?)e!["name"] == name)?["value"]
         ?? throw new Xunit.Sdk.XunitException($"container {container["name"]} has no env {name}");
+
+    private static long[] ContainerPorts(JsonNode container) =>
+        [.. container["ports"]!.AsArray().Select(p => (long)p!["containerPort"]!)];
 
     private async Task<RenderedManifest> RenderAsync(string profile) =>
         RenderedManifest.Parse(await _helm.TemplateAsync(Chart, Release, [Profiles.GoodPath(ChartName, profile)]));

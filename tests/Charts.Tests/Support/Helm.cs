@@ -125,8 +125,9 @@ public sealed class Helm : IDisposable
 
         foreach (var (key, value) in setValues ?? new Dictionary<string, string>())
         {
-            // --set-string: a value such as "true" or "5000" stays the string the test wrote; typed values belong in a values file.
-            args.Add("--set-string");
+            // --set, as users type it: helm reads 5000 as a number and true as a boolean (the schema wants those types);
+            // a string that looks like a number must be quoted in a values file instead.
+            args.Add("--set");
             args.Add($"{key}={value}");
         }
     }
