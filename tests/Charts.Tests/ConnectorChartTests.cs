@@ -183,6 +183,22 @@ public sealed partial class ConnectorChartTests
         Assert.NotEqual(Checksum(before), Checksum(after));
     }
 
+    [Fact]
+    public async Task TheNotesSayHowToSeeTheStreamsAndTheGeneratedToken()
+    {
+        using var helm = new Helm();
+
+        var notes = await helm.NotesAsync(ConnectorCharts.Chart, Release, [Profiles.GoodPath(ConnectorCharts.Name, "tls-generated-token-ha.yaml")]);
+
+        Assert.Contains("It dials connect.example.com:443 and subscribes to: orders, returns.eu.", notes, StringComparison.Ordinal);
+        Assert.Contains($"kubectl -n {Helm.Namespace} port-forward deployment/{Release}-webhook-connect-connector 9093:9093", notes, StringComparison.Ordinal);
+        Assert.Contains("curl -s http://127.0.0.1:9093/readyz", notes, StringComparison.Ordinal);
+        Assert.Contains(
+            $"kubectl -n {Helm.Namespace} get secret {Release}-webhook-connect-connector-token -o jsonpath='{{.data.orders}}' | base64 -d",
+            notes,
+            StringComparison.Ordinal);
+    }
+
     internal static JsonObject ConnectorConfig(ManifestDocument configMap) =>
         RenderedManifest.Parse(configMap.Data["connector.yaml"]).Documents.Single().Root;
 

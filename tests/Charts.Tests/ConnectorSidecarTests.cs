@@ -129,6 +129,41 @@ public sealed class ConnectorSidecarTests : IAsyncLifetime
         Assert.Equal(["ConfigMap/shop-orders-processor-connector", "Deployment/shop-orders-processor"], manifest.Documents.Select(d => d.ToString()));
     }
 
+    [Fact]
+    public async Task AGeneratedTokenSecretInTheUsersChartIsTheOneTheSidecarMounts()
+    {
+        var values = Path.Combine(_chart!.Folder, "generated-token.yaml");
+        await File.WriteAllTextAsync(values, "webhook-connect-connector:\n  token:\n    existingSecret: \"\"\n    create: true\n");
+
+        var manifest = RenderedManifest.Parse(await _helm.TemplateAsync(Chart, Release, [values]));
+
+        var secret = manifest.Get("Secret", "shop-orders-processor-connector-token");
+        Assert.Equal(["orders"], secret.Data.Keys);
+        Assert.Matches("^[A-Za-z0-9]{48}$", secret.Data["orders"]);
+        Assert.Equal(Helm.Namespace, (string?)secret.At("metadata", "namespace"));
+        var pod = manifest.Get("Deployment", "shop-orders-processor").PodSpec!;
+        Assert.Equal("shop-orders-processor-connector-token", (string?)ConnectorChartTests.Volume(pod, "connector-token")["secret"]!["secretName"]);
+    }
+
+    [Fact]
+    public async Task ASidecarIncludedWithoutItsNameParameterIsRefusedNamingTheParameter()
+    {
+        // A copy of the built example whose helper forgets "name": the render must stop and say which parameter.
+        var broken = Path.Combine(_chart!.Folder, "without-name");
+        CopyTree(Chart, broken);
+        var helpers = Path.Combine(broken, "templates", "_helpers.tpl");
+        var text = await File.ReadAllTextAsync(helpers);
+        var withoutName = text.Replace(
+            "\"name\" (printf \"%s-connector\" (include \"orders-processor.fullname\" .)) ", string.Empty, StringComparison.Ordinal);
+        Assert.NotEqual(text, withoutName);
+        await File.WriteAllTextAsync(helpers, withoutName);
+
+        var result = await _helm.TryTemplateAsync(broken, Release);
+
+        Assert.False(result.Succeeded, result.ToString());
+        Assert.Contains("webhook-connect-connector templates: parameter \"name\" is missing", result.StandardError, StringComparison.Ordinal);
+    }
+
     private async Task<JsonObject> PodAsync(bool native) =>
         (await RenderAsync(native)).Get("Deployment", "shop-orders-processor").PodSpec!;
 
@@ -152,6 +187,16 @@ public sealed class ConnectorSidecarTests : IAsyncLifetime
             .TakeWhile(l => l.Length == 0 || l.StartsWith(' ') || l.StartsWith('#'))
             .Select(l => l.Length >= 2 ? l[2..] : l);
         return string.Join('\n', block).Replace("enabled: false", "enabled: true", StringComparison.Ordinal) + "\n";
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
     }
 
     private static string[] Names(JsonNode? containers) => [.. containers!.AsArray().Select(c => (string?)c!["name"] ?? string.Empty)];

@@ -45,7 +45,7 @@ The parameters every public template below takes, one dict (build it once and pa
                        (index .Values "webhook-connect-connector"), in this chart .Values
   name       required  for configMap, volumes and tokenSecret: the base name of the ConfigMap (<name>) and of
                        the generated token Secret (<name>-token); a DNS label, e.g. "<your fullname>-connector"
-  namespace  optional  for configMap and tokenSecret: metadata.namespace (your .Release.Namespace)
+  namespace  see each  configMap: optional metadata.namespace; tokenSecret: required (your .Release.Namespace)
   labels     optional  for configMap and tokenSecret: a dict of labels to put on them
   native     optional  for sidecar: true = native sidecar (init container with restartPolicy: Always), false =
                        plain container; default values.sidecar.native
@@ -235,15 +235,18 @@ data:
 {{/*
 "webhook-connect-connector.tokenSecret": the generated token Secret (one random token per channel, kept across
 upgrades), or nothing when token.existingSecret is set or token.create is false.
-Parameters: values, name, namespace (optional; needed to find the existing Secret on upgrade), labels (optional).
+Parameters: values, name, namespace (required: the existing Secret is read back from it on upgrade), labels (optional).
 */}}
 {{- define "webhook-connect-connector.tokenSecret" -}}
 {{- include "webhook-connect-connector.requireValues" . }}
 {{- $v := .values }}
 {{- if and $v.token.create (not $v.token.existingSecret) }}
 {{- include "webhook-connect-connector.requireName" . }}
+{{- if not .namespace }}
+{{- fail "webhook-connect-connector.tokenSecret: parameter \"namespace\" is required with token.create (the Secret is read back from it on upgrade, so the token stays the same); pass .Release.Namespace" }}
+{{- end }}
 {{- $secretName := printf "%s-token" .name }}
-{{- $existing := (lookup "v1" "Secret" (default "" .namespace) $secretName).data | default dict }}
+{{- $existing := (lookup "v1" "Secret" .namespace $secretName).data | default dict }}
 apiVersion: v1
 kind: Secret
 metadata:
