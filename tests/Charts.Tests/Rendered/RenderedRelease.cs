@@ -7,6 +7,13 @@ public sealed class RenderedRelease
     {
         Namespace = ns;
         Objects = [.. objects];
+        var duplicate = Objects.GroupBy(o => (o.Kind, Ns: o.Metadata.Namespace ?? ns, o.Metadata.Name)).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            // Two charts (or a chart and the test's own Secrets) would fight over one object in a real namespace.
+            throw new InvalidOperationException($"{duplicate.Key.Kind} {duplicate.Key.Name} is rendered {duplicate.Count()} times in namespace {duplicate.Key.Ns}");
+        }
+
         Pods = [.. Objects
             .Where(o => o.Kind is "Deployment" or "StatefulSet" or "DaemonSet" && o.Spec.Template is not null)
             .Select(o => new RenderedPod(o, o.Metadata.Namespace ?? ns))];

@@ -71,8 +71,8 @@ public sealed partial class ServiceContainer
         return result;
     }
 
-    /// <summary>Every setting the pod gives this service, lowest precedence first (image ENV &lt; config file &lt;
-    /// env &lt; args), as configuration keys.</summary>
+    /// <summary>Every setting the pod gives this service, lowest precedence first, as configuration keys: the
+    /// connector's config file &lt; the environment (the image's ENV, then the container's) &lt; args.</summary>
     public IReadOnlyList<PodSetting> Settings { get; private set; } = [];
 
     /// <summary>The arguments the service gets: what follows <c>dotnet &lt;assembly&gt;</c> in the command, then args.</summary>
