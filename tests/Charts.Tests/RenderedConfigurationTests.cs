@@ -47,7 +47,7 @@ public sealed class RenderedConfigurationTests
         var release = await RenderAsync(helm);
         await using var target = await TargetServer.StartAsync();
         var processor = release.Pods.Single(p => p.Spec.Containers.Any(c => c.Name == "processor"));
-        var processorPort = processor.Container("processor").Ports.Single().ContainerPort_;
+        var processorPort = processor.Container("processor").Ports.Single().Number;
         await using var cluster = RenderedCluster.Prepare(release, new Dictionary<(string, int), int> { [(processor.Name, processorPort)] = target.Port });
         Assert.True(cluster.Problems.Count == 0, "The rendered configuration does not fit the services:\n" + string.Join("\n", cluster.Problems));
 

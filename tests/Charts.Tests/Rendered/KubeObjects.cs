@@ -135,7 +135,9 @@ public sealed class ContainerPort
 {
     public string? Name { get; set; }
 
-    public int ContainerPort_ { get; set; }
+    /// <summary><c>containerPort</c>: the C# property cannot share its class's name.</summary>
+    [YamlMember(Alias = "containerPort")]
+    public int Number { get; set; }
 
     public string? Protocol { get; set; }
 }
@@ -304,9 +306,6 @@ public static class KubeObjects
 
     private static readonly IDeserializer Typed = new DeserializerBuilder()
         .WithNamingConvention(CamelCaseNamingConvention.Instance)
-        // "containerPort" is both the list's element type and its field in Kubernetes; the C# property cannot
-        // share its class's name.
-        .WithAttributeOverride<ContainerPort>(p => p.ContainerPort_, new YamlMemberAttribute { Alias = "containerPort" })
         .IgnoreUnmatchedProperties()
         .Build();
 

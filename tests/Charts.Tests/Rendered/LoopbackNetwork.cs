@@ -36,7 +36,7 @@ public sealed partial class LoopbackNetwork
             {
                 foreach (var port in container.Ports)
                 {
-                    _ports[(pod.Name, port.ContainerPort_)] = provided.TryGetValue((pod.Name, port.ContainerPort_), out var given) ? given : FreePort.Next();
+                    _ports[(pod.Name, port.Number)] = provided.TryGetValue((pod.Name, port.Number), out var given) ? given : FreePort.Next();
                 }
             }
         }
@@ -58,7 +58,7 @@ public sealed partial class LoopbackNetwork
             {
                 var containerPort = ResolveTargetPort(pod, port.TargetPort ?? port.Port.ToString(CultureInfo.InvariantCulture))
                     ?? throw new InvalidOperationException(
-                        $"Service {service.Metadata.Name} port {port.Port} targets '{port.TargetPort}', which no container of {pod.Name} declares (ports: {string.Join(", ", pod.AllContainers.SelectMany(c => c.Ports).Select(p => $"{p.Name}={p.ContainerPort_}"))})");
+                        $"Service {service.Metadata.Name} port {port.Port} targets '{port.TargetPort}', which no container of {pod.Name} declares (ports: {string.Join(", ", pod.AllContainers.SelectMany(c => c.Ports).Select(p => $"{p.Name}={p.Number}"))})");
                 var loopback = _ports[(pod.Name, containerPort)];
                 foreach (var name in new[] { service.Metadata.Name, $"{service.Metadata.Name}.{ns}", $"{service.Metadata.Name}.{ns}.svc", $"{service.Metadata.Name}.{ns}.svc.cluster.local" })
                 {
@@ -90,10 +90,10 @@ public sealed partial class LoopbackNetwork
     {
         if (int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var number))
         {
-            return pod.AllContainers.SelectMany(c => c.Ports).Any(p => p.ContainerPort_ == number) ? number : null;
+            return pod.AllContainers.SelectMany(c => c.Ports).Any(p => p.Number == number) ? number : null;
         }
 
-        return pod.AllContainers.SelectMany(c => c.Ports).FirstOrDefault(p => p.Name == port)?.ContainerPort_;
+        return pod.AllContainers.SelectMany(c => c.Ports).FirstOrDefault(p => p.Name == port)?.Number;
     }
 
     /// <summary>Rewrites every address in <paramref name="text"/> as seen from <paramref name="pod"/>;

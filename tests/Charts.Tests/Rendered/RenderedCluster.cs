@@ -70,7 +70,7 @@ public sealed class RenderedCluster : IAsyncDisposable
                     {
                         cluster._redis.Add((pod, container));
                     }
-                    else if (container.Ports.Any(p => !provided.ContainsKey((pod.Name, p.ContainerPort_))) || container.Ports.Count == 0)
+                    else if (container.Ports.Any(p => !provided.ContainsKey((pod.Name, p.Number))) || container.Ports.Count == 0)
                     {
                         cluster.Problems.Add($"{pod.Name}/{container.Name} runs {container.Image}, which is none of our images and which the test does not provide");
                     }
@@ -154,7 +154,7 @@ public sealed class RenderedCluster : IAsyncDisposable
                 }
             }
 
-            if (!container.Ports.Any(p => p.ContainerPort_ == port))
+            if (!container.Ports.Any(p => p.Number == port))
             {
                 Problems.Add($"{pod.Name}/{container.Name}: redis-server listens on {port}, but the container declares no such containerPort");
             }
@@ -202,10 +202,10 @@ public sealed class RenderedCluster : IAsyncDisposable
         {
             foreach (var port in container.Container.Ports)
             {
-                var loopback = Network.PortOf(container.Pod.Name, port.ContainerPort_);
+                var loopback = Network.PortOf(container.Pod.Name, port.Number);
                 if (!await ConnectsAsync(loopback))
                 {
-                    silent.Add($"{container.Name} containerPort {port.ContainerPort_} ({port.Name}, here 127.0.0.1:{loopback}) does not answer");
+                    silent.Add($"{container.Name} containerPort {port.Number} ({port.Name}, here 127.0.0.1:{loopback}) does not answer");
                 }
             }
         }

@@ -258,7 +258,7 @@ public sealed partial class ServiceContainer
 
         // 4. Listeners: each binds an address the pod network reaches, on a declared container port; each declared
         //    container port has a listener.
-        var declared = Container.Ports.Select(p => p.ContainerPort_).ToHashSet();
+        var declared = Container.Ports.Select(p => p.Number).ToHashSet();
         var listened = new HashSet<int>();
         foreach (var listener in Service.Listeners)
         {
@@ -277,9 +277,9 @@ public sealed partial class ServiceContainer
             }
         }
 
-        foreach (var port in Container.Ports.Where(p => !listened.Contains(p.ContainerPort_)))
+        foreach (var port in Container.Ports.Where(p => !listened.Contains(p.Number)))
         {
-            Problems.Add($"{Name}: containerPort {port.ContainerPort_} ({port.Name}) is declared, but {Service.Name} listens on none such (it listens on {string.Join(", ", listened)})");
+            Problems.Add($"{Name}: containerPort {port.Number} ({port.Name}) is declared, but {Service.Name} listens on none such (it listens on {string.Join(", ", listened)})");
         }
     }
 
