@@ -237,7 +237,7 @@ public sealed class WebhookConnectChartTests : IDisposable
         Assert.Null(manifest.Find("StatefulSet", $"{Prefix}-redis"));
         var container = manifest.Get("Deployment", $"{Prefix}-queue-manager").PodSpec!["containers"]![0]!;
         Assert.Equal(
-            "redis-cluster-0.redis.svc:6380,redis-cluster-1.redis.svc:6380,redis-cluster-2.redis.svc:6380,user=webhook-connect,password=$(REDIS_PASSWORD),ssl=true,sslHost=redis.example.com",
+            "redis-cluster-0.redis.svc:6380,redis-cluster-1.redis.svc:6380,redis-cluster-2.redis.svc:6380,user=webhook-connect,password=$(REDIS_PASSWORD),ssl=true",
             Env(container, "QueueManager__Redis"));
         var passwordRef = container["env"]!.AsArray().Single(e => (string?)e!["name"] == "REDIS_PASSWORD")!["valueFrom"]!["secretKeyRef"]!;
         Assert.Equal("redis-credentials", (string?)passwordRef["name"]);
@@ -263,11 +263,14 @@ public sealed class WebhookConnectChartTests : IDisposable
 
         Assert.Null(manifest.Get("StatefulSet", $"{Prefix}-ingress").At("spec", "replicas"));
         Assert.Null(manifest.Get("Deployment", $"{Prefix}-queue-manager").At("spec", "replicas"));
-        Assert.Equal(3L, (long)manifest.Get("Deployment", $"{Prefix}-admin").At("spec", "replicas")!);
+        Assert.Null(manifest.Get("Deployment", $"{Prefix}-admin").At("spec", "replicas"));
         var hpa = manifest.Get("HorizontalPodAutoscaler", $"{Prefix}-ingress");
         Assert.Equal("StatefulSet", (string?)hpa.At("spec", "scaleTargetRef", "kind"));
         Assert.Equal(3L, (long)hpa.At("spec", "minReplicas")!);
-        Assert.Null(manifest.Find("HorizontalPodAutoscaler", $"{Prefix}-admin"));
+        Assert.Equal(6L, (long)manifest.Get("HorizontalPodAutoscaler", $"{Prefix}-admin").At("spec", "maxReplicas")!);
+        var withoutAutoscaling = await RenderAsync("default.yaml");
+        Assert.Equal(2L, (long)withoutAutoscaling.Get("Deployment", $"{Prefix}-admin").At("spec", "replicas")!);
+        Assert.Empty(withoutAutoscaling.OfKind("HorizontalPodAutoscaler"));
     }
 
     [Fact]

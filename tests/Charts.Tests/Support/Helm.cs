@@ -68,14 +68,22 @@ public sealed class Helm : IDisposable
     }
 
     /// <summary>Like <see cref="TemplateAsync"/>, but returns helm's result whether or not it succeeded (for values that must be refused).</summary>
+    /// <param name="setStringValues">Values set with <c>--set-string</c>: always strings, even "5000" or "true".</param>
     public Task<HelmResult> TryTemplateAsync(
         string chart,
         string releaseName,
         IEnumerable<string>? valuesFiles = null,
-        IReadOnlyDictionary<string, string>? setValues = null)
+        IReadOnlyDictionary<string, string>? setValues = null,
+        IReadOnlyDictionary<string, string>? setStringValues = null)
     {
         List<string> args = ["template", releaseName, chart, "--kube-version", KubeVersion, "--namespace", Namespace];
         AddValues(args, valuesFiles, setValues);
+        foreach (var (key, value) in setStringValues ?? new Dictionary<string, string>())
+        {
+            args.Add("--set-string");
+            args.Add($"{key}={value}");
+        }
+
         return RunAsync(args);
     }
 
