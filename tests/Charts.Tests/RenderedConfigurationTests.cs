@@ -76,18 +76,26 @@ public sealed class RenderedConfigurationTests
         var admin = cluster.Container("admin");
         var token = File.ReadAllLines(admin.LocalValue("Admin:TokenFile", cluster.Network)!).First(line => line.Length > 0);
         var adminHttp = cluster.Network.ServicePort($"{Release}-webhook-connect-admin", 8082);
-        using var stats = new HttpRequestMessage(HttpMethod.Get, new Uri($"http://127.0.0.1:{adminHttp}/admin/webhook-connect/channels/{Channel}/stats"));
+        var stats = new Uri($"http://127.0.0.1:{adminHttp}/admin/webhook-connect/channels/{Channel}/stats");
         JsonElement last = default;
-        await Eventually.UntilAsync(
-            async () =>
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Get, stats.RequestUri) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
-                using var response = await http.SendAsync(request);
-                last = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
-                return response.IsSuccessStatusCode && Number(last, "acked_total") == 1 && Number(last, "messages_queued") == 0;
-            },
-            Patience,
-            "admin's stats of the channel to show one ack and nothing queued");
+        try
+        {
+            await Eventually.UntilAsync(
+                async () =>
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, stats) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+                    using var response = await http.SendAsync(request);
+                    last = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+                    return response.IsSuccessStatusCode && Number(last, "acked_total") == 1 && Number(last, "messages_queued") == 0;
+                },
+                Patience,
+                "admin's stats of the channel to show one ack and nothing queued");
+        }
+        catch (TimeoutException e)
+        {
+            Assert.Fail($"{e.Message}; the last answer: {last}\n{cluster.Output}");
+        }
+
         Assert.Equal(1, Number(last, "published_total"));
     }
 
