@@ -144,6 +144,10 @@ public sealed class RedisServer : IAsyncDisposable
                 {
                     return await ExecuteAsync("PING") == "PONG";
                 }
+                catch (InvalidOperationException ex) when (ex.Message.StartsWith("NOAUTH", StringComparison.Ordinal))
+                {
+                    return true; // Up, with a password (--requirepass among the extra arguments).
+                }
                 catch (Exception ex) when (ex is SocketException or IOException
                     || (ex is InvalidOperationException && ex.Message.StartsWith("LOADING", StringComparison.Ordinal)))
                 {
