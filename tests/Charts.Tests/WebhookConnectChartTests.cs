@@ -225,6 +225,8 @@ public sealed class WebhookConnectChartTests : IDisposable
         var args = redis["args"]!.AsArray().Select(a => (string?)a).ToList();
         Assert.Equal("yes", args[args.IndexOf("--appendonly") + 1]);
         Assert.Equal("noeviction", args[args.IndexOf("--maxmemory-policy") + 1]);
+        // A limit below the container's memory limit: at it Redis refuses writes rather than being OOM-killed.
+        Assert.Equal("640mb", args[args.IndexOf("--maxmemory") + 1]);
         Assert.Equal("$(REDIS_PASSWORD)", args[args.IndexOf("--requirepass") + 1]);
         Assert.Equal(6379L, (long)manifest.Get("Service", $"{Prefix}-redis").At("spec", "ports", 0, "port")!);
     }
