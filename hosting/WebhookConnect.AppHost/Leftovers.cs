@@ -23,7 +23,7 @@ public sealed class Leftovers
             return;
         }
 
-        var processes = Snapshot();
+        var processes = ProcessEntry.All().ToDictionary(p => p.Id);
         var monitor = $"--monitor {Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}";
         var dcp = processes.Values.Where(p => p.CommandLine.Contains("start-apiserver", StringComparison.Ordinal) && p.CommandLine.Contains(monitor, StringComparison.Ordinal)).Select(p => p.Id).ToHashSet();
         // DCP's own controller and API server exit after the AppHost does (they watch its pid); everything else below
@@ -31,7 +31,7 @@ public sealed class Leftovers
         var resources = Descendants(processes, dcp).Where(p => !p.CommandLine.Contains("run-controllers", StringComparison.Ordinal)).ToList();
         lock (_gate)
         {
-            _known = [.. _known.Where(IsAlive).Concat(resources).DistinctBy(p => (p.Id, p.StartTime))];
+            _known = [.. _known.Where(p => p.IsAlive).Concat(resources).DistinctBy(p => (p.Id, p.StartTime))];
         }
     }
 
@@ -48,7 +48,7 @@ public sealed class Leftovers
         var announced = false;
         while (true)
         {
-            var left = known.Where(IsAlive).ToList();
+            var left = known.Where(p => p.IsAlive).ToList();
             if (left.Count == 0)
             {
                 return 0;
@@ -70,7 +70,6 @@ public sealed class Leftovers
         }
     }
 
-    private static bool IsAlive(ProcessEntry process) => Read(process.Id) is { } now && now.StartTime == process.StartTime;
 
     private static IEnumerable<ProcessEntry> Descendants(Dictionary<int, ProcessEntry> processes, HashSet<int> roots)
     {
@@ -93,47 +92,5 @@ public sealed class Leftovers
         return found.Except(roots).Select(id => processes[id]);
     }
 
-    private static Dictionary<int, ProcessEntry> Snapshot()
-    {
-        var processes = new Dictionary<int, ProcessEntry>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && Read(pid) is { } process)
-            {
-                processes[pid] = process;
-            }
-        }
 
-        return processes;
-    }
-
-    /// <summary>A live (not zombie) process as /proc names it; its start time tells it apart from a later process given the same pid.</summary>
-    private static ProcessEntry? Read(int pid)
-    {
-        try
-        {
-            // "pid (comm) state ppid … starttime (22nd field)"; comm may contain spaces and parentheses.
-            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-            var close = stat.LastIndexOf(')');
-            var fields = stat[(close + 2)..].Split(' ');
-            if (fields[0] == "Z")
-            {
-                return null;
-            }
-
-            var commandLine = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline").Replace('\0', ' ');
-            return new ProcessEntry(pid, int.Parse(fields[1], CultureInfo.InvariantCulture), stat[(stat.IndexOf('(') + 1)..close],
-                long.Parse(fields[19], CultureInfo.InvariantCulture), commandLine);
-        }
-        catch (IOException)
-        {
-            return null; // exited while we looked
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    private sealed record ProcessEntry(int Id, int ParentId, string Name, long StartTime, string CommandLine);
 }

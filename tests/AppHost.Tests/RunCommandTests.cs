@@ -83,7 +83,7 @@ public sealed class RunCommandTests
         // No secret on a command line: every process of the stack is listed by `ps` for every user.
         var processes = ProcessTable.StackProcesses(stack.Process.Id);
         Assert.True(processes.Count >= 7, $"expected redis-server, five .NET programs and the dashboard under the stack, found: {string.Join(", ", processes)}");
-        var exposing = ProcessTable.All().Where(p => p.CommandLine.Contains(LocalStack.AdminToken, StringComparison.Ordinal)).ToList();
+        var exposing = ProcessEntry.All().Where(p => p.CommandLine.Contains(LocalStack.AdminToken, StringComparison.Ordinal)).ToList();
         Assert.True(exposing.Count == 0, $"the admin token is on the command line of {string.Join(", ", exposing)}");
 
         stack.Process.Signal(ChildProcess.SigInt);
@@ -99,7 +99,7 @@ public sealed class RunCommandTests
     private static readonly string[] StackResourcesNames = [.. WebhookConnect.AppHost.StackResources.Names];
 
     /// <summary>A built program itself (bin/…/net10.0/NAME…), not the <c>dotnet run</c> that started it.</summary>
-    private static bool IsProgram(ProcessIdentity process, string name) =>
+    private static bool IsProgram(ProcessEntry process, string name) =>
         process.CommandLine.Contains($"/net10.0/{name}", StringComparison.Ordinal);
 
     private static string ReadLoginToken(string screen, string login)

@@ -12,7 +12,7 @@ public sealed class StopScenarios
         await using var stack = LocalStack.Start();
         await stack.WaitUntilReadyAsync();
         var processes = ProcessTable.StackProcesses(stack.Process.Id);
-        Assert.Contains(processes, p => p.Command == "redis-server");
+        Assert.Contains(processes, p => p.Name == "redis-server");
 
         stack.Process.Signal(ChildProcess.SigTerm);
         var code = await stack.Process.WaitForExitAsync(TimeSpan.FromSeconds(90));

@@ -102,6 +102,11 @@ public sealed partial class ValuesUsageTests : IDisposable
             return [(number + 1).ToString(CultureInfo.InvariantCulture), (number + 2).ToString(CultureInfo.InvariantCulture)];
         }
 
+        if (RedisMemory().IsMatch(value))
+        {
+            return ["512mb", "2gb"];
+        }
+
         if (Quantity().IsMatch(value))
         {
             return ["3Gi", "250m"];
@@ -164,6 +169,10 @@ public sealed partial class ValuesUsageTests : IDisposable
             }
         }
     }
+
+    // Redis' own memory units (maxmemory: 640mb, 2gb).
+    [GeneratedRegex("^[0-9]+[kmg]b$")]
+    private static partial Regex RedisMemory();
 
     [GeneratedRegex("^[0-9]+(m|Mi|Gi|Ti)$")]
     private static partial Regex Quantity();

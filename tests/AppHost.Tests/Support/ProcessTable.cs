@@ -1,4 +1,5 @@
 using System.Globalization;
+using WebhookConnect.AppHost;
 using WebhookConnect.TestKit;
 
 namespace WebhookConnect.AppHost.Tests.Support;
@@ -9,12 +10,12 @@ namespace WebhookConnect.AppHost.Tests.Support;
 /// </summary>
 public static class ProcessTable
 {
-    public static List<ProcessIdentity> StackProcesses(int appHost)
+    public static List<ProcessEntry> StackProcesses(int appHost)
     {
-        var all = All();
+        var all = ProcessEntry.All();
         var monitor = $"--monitor {appHost.ToString(CultureInfo.InvariantCulture)}";
         var roots = all.Where(p => p.Id == appHost || p.CommandLine.Contains(monitor, StringComparison.Ordinal)).Select(p => p.Id).ToHashSet();
-        var found = new Dictionary<int, ProcessIdentity>();
+        var found = new Dictionary<int, ProcessEntry>();
         foreach (var root in all.Where(p => roots.Contains(p.Id) && p.Id != appHost))
         {
             found[root.Id] = root;
@@ -42,7 +43,7 @@ public static class ProcessTable
     /// The AppHost returns once every resource has exited; the orchestrator's own two processes (its API server and
     /// controllers, which watch the AppHost's pid) follow within moments, so they get a short deadline.
     /// </summary>
-    public static async Task AssertNoneLeftAsync(IReadOnlyList<ProcessIdentity> processes)
+    public static async Task AssertNoneLeftAsync(IReadOnlyList<ProcessEntry> processes)
     {
         var resources = processes.Where(p => !p.CommandLine.Contains("/dcp ", StringComparison.Ordinal)).ToList();
         var left = resources.Where(p => p.IsAlive).ToList();
@@ -56,53 +57,4 @@ public static class ProcessTable
             Assert.Fail($"still running 30 s after the AppHost exited: {string.Join(", ", processes.Where(p => p.IsAlive))}");
         }
     }
-
-    public static List<ProcessIdentity> All()
-    {
-        var processes = new List<ProcessIdentity>();
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
-        {
-            if (int.TryParse(Path.GetFileName(directory), CultureInfo.InvariantCulture, out var pid) && ProcessIdentity.Read(pid) is { } process)
-            {
-                processes.Add(process);
-            }
-        }
-
-        return processes;
-    }
-}
-
-/// <summary>A process as /proc names it; its start time tells it apart from a later process given the same pid.</summary>
-public sealed record ProcessIdentity(int Id, int ParentId, string Command, long StartTime, string CommandLine)
-{
-    public bool IsAlive => Read(Id) is { } now && now.StartTime == StartTime;
-
-    public static ProcessIdentity? Read(int pid)
-    {
-        try
-        {
-            // "pid (comm) state ppid … starttime (22nd field)"; comm may contain spaces and parentheses.
-            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-            var close = stat.LastIndexOf(')');
-            var fields = stat[(close + 2)..].Split(' ');
-            if (fields[0] == "Z")
-            {
-                return null;
-            }
-
-            var commandLine = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline").Replace('\0', ' ');
-            return new ProcessIdentity(pid, int.Parse(fields[1], CultureInfo.InvariantCulture), stat[(stat.IndexOf('(') + 1)..close],
-                long.Parse(fields[19], CultureInfo.InvariantCulture), commandLine);
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    public override string ToString() => $"{Command} (pid {Id})";
 }
