@@ -24,12 +24,7 @@ public sealed class TracingTests(QueueStack stack) : IClassFixture<QueueStack>
         await using var target = await TargetServer.StartAsync();
         target.Answer = r => r.Header("X-Case") == "reject" ? new TargetAnswer(404, "no such order") : new TargetAnswer(200);
         var (channel, token) = await stack.CreateChannelAsync("traced");
-        await using var connector = await ConnectorProcess.StartReadyAsync(stack.Port, Configs.Single(channel, target.Url("/in")), files: Configs.Token(token), env: new Dictionary<string, string?>
-        {
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Endpoint,
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
-        });
+        await using var connector = await ConnectorProcess.StartReadyAsync(stack.Port, Configs.Single(channel, target.Url("/in")), files: Configs.Token(token), env: collector.ExportSettings().ToDictionary(e => e.Key, e => (string?)e.Value));
 
         // The sender's own traceparent header is replaced, as without export; the message's context is the parent.
         var acked = await stack.PublishAsync(channel, channel, "{}"u8.ToArray(), m => WithTraceContext(m, "accept"));

@@ -58,12 +58,7 @@ public sealed class TracingScenarios
     private static async Task<(WebhookReply Reply, ReceivedRequest Received, WebhookTrace Trace)> DeliverOneTracedWebhookAsync(
         OtlpReceiver collector, IReadOnlyDictionary<string, string>? senderHeaders)
     {
-        var otel = new Dictionary<string, string>
-        {
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Endpoint,
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
-        };
+        var otel = collector.ExportSettings();
         await using var stack = await ScenarioStack.StartAsync(serviceSettings: otel);
         var token = await stack.CreateChannelAsync(Channel, [Endpoint]);
         var target = await stack.StartTargetAsync();

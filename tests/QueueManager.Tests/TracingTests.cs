@@ -19,12 +19,7 @@ public sealed class TracingTests
     {
         await using var collector = await OtlpReceiver.StartAsync();
         await using var redis = await RedisServer.StartAsync();
-        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string>
-        {
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Endpoint,
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
-        });
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, collector.ExportSettings());
         var channel = TestChannels.UniqueName("traced");
         await TestChannels.CreateAsync(replica.Internal, channel);
 
@@ -51,12 +46,7 @@ public sealed class TracingTests
     {
         await using var collector = await OtlpReceiver.StartAsync();
         await using var redis = await RedisServer.StartAsync();
-        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, new Dictionary<string, string>
-        {
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Endpoint,
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
-        });
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, collector.ExportSettings());
         var channel = TestChannels.UniqueName("traced");
         var token = await TestChannels.CreateAsync(replica.Internal, channel, new Dictionary<string, string> { ["backoff_initial_ms"] = "100" });
         var message = TestMessages.NewMessage(channel, "traced");

@@ -22,6 +22,14 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     public string Endpoint { get; }
 
+    /// <summary>What a service needs to export every signal here, promptly (spans every 100 ms).</summary>
+    public Dictionary<string, string> ExportSettings() => new()
+    {
+        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = Endpoint,
+        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+        ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
+    };
+
     public IReadOnlyList<OtlpRequest> Requests => _requests.ToArray();
 
     public static async Task<OtlpReceiver> StartAsync()
