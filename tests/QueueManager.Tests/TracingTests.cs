@@ -37,6 +37,41 @@ public sealed class TracingTests
         Assert.All(spans, s => Assert.Equal("queue-manager", s.ServiceName));
     }
 
+    [Fact]
+    public async Task RedisCommandsOfNoRequestSuchAsTheSweepsAreNotTraced()
+    {
+        await using var collector = await OtlpReceiver.StartAsync();
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint, collector.ExportSettings());
+        var channel = TestChannels.UniqueName("quiet");
+        await TestChannels.CreateAsync(replica.Internal, channel);
+
+        // The sweeps run every second per channel; see several pass in Redis' own command counts.
+        var before = await ScriptCallsAsync(redis);
+        await Eventually.UntilAsync(async () => await ScriptCallsAsync(redis) >= before + 3, Patience, "three more Lua calls from queue-manager's sweeps");
+
+        // A request afterwards: its spans are exported after any span that ended before it.
+        await replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "quiet"));
+        List<ExportedSpan> spans = [];
+        await Eventually.UntilAsync(
+            () =>
+            {
+                spans = OtlpProtobuf.SpansIn(collector);
+                return spans.Any(IsPublish) && spans.Any(s => IsRedis(s) && s.ParentSpanId != "");
+            },
+            Patience,
+            "the Publish span and its Redis command span at the collector");
+        var roots = spans.Where(s => IsRedis(s) && s.ParentSpanId == "").Select(s => s.Name).ToList();
+        Assert.True(roots.Count == 0, $"Redis commands of no request were traced: {string.Join(", ", roots)}");
+    }
+
+    private static async Task<long> ScriptCallsAsync(RedisServer redis)
+    {
+        var stats = await redis.ExecuteAsync("INFO", "commandstats") ?? "";
+        return stats.Split('\n').Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
+            .Sum(l => long.Parse(l[(l.IndexOf("calls=", StringComparison.Ordinal) + 6)..l.IndexOf(',', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     /// <summary>As ingress stores it: the W3C context of the span that accepted the webhook.</summary>
     private const string IngressTraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     private const string IngressSpanId = "00f067aa0ba902b7";
