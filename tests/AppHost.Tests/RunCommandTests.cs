@@ -92,8 +92,12 @@ public sealed class RunCommandTests
         Assert.Contains("all processes stopped", stack.Process.Output, StringComparison.Ordinal);
         await ProcessTable.AssertNoneLeftAsync(processes);
         // A clean start, one webhook and a Ctrl-C: nothing on the screen may look like a failure to a newcomer.
-        var errors = stack.Process.Output.Split('\n').Where(line => line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal) || line.StartsWith("fail:", StringComparison.Ordinal)).ToList();
-        Assert.True(errors.Count == 0, "error lines in a clean run:\n" + string.Join('\n', errors));
+        // Aspire's own lines put the level first ("[apphost] fail: Category[0]") and the message on the next line.
+        var lines = stack.Process.Output.Split('\n');
+        var errors = lines.Select((line, i) => (line, i))
+            .Where(l => l.line.Contains(" fail: ", StringComparison.Ordinal) || l.line.Contains(" crit: ", StringComparison.Ordinal))
+            .Select(l => l.line + (l.i + 1 < lines.Length ? " " + lines[l.i + 1].Trim() : "")).ToList();
+        Assert.True(errors.Count == 0, "error lines in a clean run:\n" + string.Join('\n', errors) + "\n\nthe whole output:\n" + stack.Process.Output);
     }
 
     private static readonly string[] StackResourcesNames = [.. WebhookConnect.AppHost.StackResources.Names];
