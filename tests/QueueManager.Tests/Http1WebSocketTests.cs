@@ -119,7 +119,7 @@ public sealed class Http1WebSocketTests(SharedQueueManager shared) : IClassFixtu
     }
 
     [Fact]
-    public async Task AnExpiredAckTimeoutRedeliversAsAttemptTwoOnAnotherConnection()
+    public async Task AnExpiredAckTimeoutRedeliversTheMessageAsAttemptTwo()
     {
         var (channel, token) = await shared.NewChannelAsync("ws-timeout", new Dictionary<string, string> { ["ack_timeout_ms"] = "1000", ["backoff_initial_ms"] = "10", ["backoff_jitter"] = "0" });
         await shared.Replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "slow"));
@@ -161,6 +161,10 @@ public sealed class Http1WebSocketTests(SharedQueueManager shared) : IClassFixtu
 
         var connections = await shared.Admin.ListConnectionsAsync(new ListConnectionsRequest { Channel = channel });
         Assert.Equal(["grpc", "grpc", "websocket"], connections.Connections.Select(c => c.Protocol).Order());
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{shared.Replica.ManagementPort}"), Timeout = Patience };
+        var metrics = await management.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Matches($"webhookconnect_connections\\{{channel=\"{channel}\",protocol=\"websocket\"[^}}]*\\}} 1\\b", metrics);
+        Assert.Matches($"webhookconnect_connections\\{{channel=\"{channel}\",protocol=\"grpc\"[^}}]*\\}} 2\\b", metrics);
     }
 
     [Fact]
