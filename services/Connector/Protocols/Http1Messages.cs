@@ -17,7 +17,7 @@ namespace WebhookConnect.Connector.Protocols;
 /// <remarks>
 /// A webhook is read leniently, so that queue-manager's JSON can grow: <c>message_id</c> (required),
 /// <c>webhook_id</c> or <c>endpoint_id</c>, <c>channel</c>, <c>attempt</c> (default 1), <c>timestamp</c> or
-/// <c>received_at</c>, <c>traceparent</c>, <c>tracestate</c>, <c>content_type</c>, <c>headers</c> (an object of name →
+/// <c>received_at</c>, <c>traceparent</c>, <c>tracestate</c>, <c>content_type</c>, <c>header_list</c> or <c>headers</c> (an object of name →
 /// value or list of values, or a list of <c>{name, value}</c> or <c>[name, value]</c>, values as text, or as base64
 /// when <c>headers_encoding</c> is <c>base64</c>), and the body: <c>body_base64</c> when present (the bytes exactly),
 /// else <c>payload</c> with <c>payload_encoding</c>: <c>base64</c> (the bytes), else the payload as text when it is a
@@ -48,7 +48,8 @@ public static class Http1Messages
     public static Subscribed Subscribed(JsonElement connected, uint maxInFlight) => new()
     {
         ConnectionId = Text(connected, "connection_id") ?? "",
-        MaxInFlight = maxInFlight,
+        MaxInFlight = connected.TryGetProperty("max_in_flight", out var granted) && granted.TryGetUInt32(out var n) ? n : maxInFlight,
+        Paused = connected.TryGetProperty("paused", out var paused) && paused.ValueKind == JsonValueKind.True,
     };
 
     /// <summary>A webhook as our envelope.</summary>
@@ -117,7 +118,9 @@ public static class Http1Messages
 
     private static void ReadHeaders(JsonElement webhook, Message message)
     {
-        if (!webhook.TryGetProperty("headers", out var headers))
+        // header_list ([name, value] pairs in order, repeated names kept) is queue-manager's exact list; headers (an
+        // object, repeated names joined) is what older servers send.
+        if (!webhook.TryGetProperty("header_list", out var headers) && !webhook.TryGetProperty("headers", out headers))
         {
             return;
         }

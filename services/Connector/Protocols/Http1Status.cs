@@ -43,6 +43,7 @@ public static class Http1Status
             (int)WebSocketCloseStatus.NormalClosure => (StatusCode?)null,
             InvalidToken => StatusCode.Unauthenticated,
             MaxConnections => StatusCode.ResourceExhausted,
+            4002 => StatusCode.Aborted,
             4004 => StatusCode.NotFound,
             (int)WebSocketCloseStatus.PolicyViolation => StatusCode.PermissionDenied,
             _ => StatusCode.Unavailable,

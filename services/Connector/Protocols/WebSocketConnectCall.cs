@@ -17,7 +17,7 @@ namespace WebhookConnect.Connector.Protocols;
 /// (redelivered elsewhere) instead of starting a target call. A frame larger than <see cref="MaxFrameBytes"/> ends the
 /// connection (bounded memory); the message in it is redelivered by queue-manager.
 /// </remarks>
-public sealed class WebSocketConnectCall : IConnectCall, IAsyncStreamReader<ConnectResponse>
+public sealed partial class WebSocketConnectCall : IConnectCall, IAsyncStreamReader<ConnectResponse>
 {
     /// <summary>A 16 MiB body in base64 plus its headers and JSON, with room to spare.</summary>
     public const int MaxFrameBytes = 32 * 1024 * 1024;
@@ -32,8 +32,11 @@ public sealed class WebSocketConnectCall : IConnectCall, IAsyncStreamReader<Conn
     private volatile bool _stopping;
     private bool _completed;
 
-    public WebSocketConnectCall(Http1Endpoint endpoint, string channel, string token, string connectorId, TimeProvider time, CancellationToken cancel)
+    private readonly ILogger _logger;
+
+    public WebSocketConnectCall(Http1Endpoint endpoint, string channel, string token, string connectorId, TimeProvider time, CancellationToken cancel, ILogger? logger = null)
     {
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _channel = channel;
         _cancel = cancel;
         _time = time;
@@ -102,7 +105,10 @@ public sealed class WebSocketConnectCall : IConnectCall, IAsyncStreamReader<Conn
                     Current = new ConnectResponse { Ping = new Ping() };
                     return true;
                 case "error":
-                    throw Http1Status.FromHttp(System.Net.HttpStatusCode.ServiceUnavailable, Http1Messages.Text(root, "error") ?? Http1Messages.Text(root, "message"));
+                    // A notice about one of our frames (e.g. message_not_in_flight for an ack after the lease
+                    // expired); the connection goes on. Refusals end the connection with a close code instead.
+                    LogServerError(_logger, _channel, Http1Messages.Text(root, "error") ?? "", Http1Messages.Text(root, "message") ?? "", Http1Messages.Text(root, "message_id") ?? "");
+                    continue;
                 default:
                     // A newer server's frame we do not know: ignore it rather than drop the connection.
                     continue;
@@ -214,4 +220,7 @@ public sealed class WebSocketConnectCall : IConnectCall, IAsyncStreamReader<Conn
         _socket.Dispose();
         _sendLock.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "queue-manager answered a frame on channel {Channel}'s WebSocket with error {Error}: {Detail} (message {MessageId})")]
+    private static partial void LogServerError(ILogger logger, string channel, string error, string detail, string messageId);
 }

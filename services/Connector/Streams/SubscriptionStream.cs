@@ -188,7 +188,7 @@ public sealed partial class SubscriptionStream
         switch (protocol)
         {
             case ConnectProtocols.WebSocket:
-                return new WebSocketConnectCall(_http1, Channel, token, connectorId, TimeProvider.System, cancel);
+                return new WebSocketConnectCall(_http1, Channel, token, connectorId, TimeProvider.System, cancel, _logger);
             case ConnectProtocols.Sse:
                 return new SseConnectCall(_http1, Channel, token, connectorId, cancel, _logger);
             case ConnectProtocols.LongPoll:
