@@ -8,7 +8,9 @@ namespace WebhookConnect.TestKit;
 /// A loopback proxy that only speaks HTTP/1.1, as many corporate proxies do (SPEC §16): a connection that opens with
 /// the HTTP/2 client preface (<c>PRI * HTTP/2.0</c>, what a gRPC client sends over h2c) is answered
 /// <c>HTTP/1.1 505 HTTP Version Not Supported</c> and closed; any other connection is forwarded byte for byte to the
-/// backend on 127.0.0.1 (a WebSocket upgrade, SSE, a poll), as <see cref="TcpForwarder"/> does.
+/// backend on 127.0.0.1 (a WebSocket upgrade, SSE, a poll), as <see cref="TcpForwarder"/> does. A test can lift the
+/// restriction (<see cref="PassHttp2To"/>: the proxy is "gone", HTTP/2 connections go to the gRPC port) and cut the
+/// connections in place (<see cref="DropConnections"/>) so clients reconnect.
 /// </summary>
 public sealed class Http1OnlyProxy : IAsyncDisposable
 {
@@ -23,7 +25,9 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
     private readonly Task _accepting;
     private readonly List<Task> _pipes = [];
     private readonly Lock _gate = new();
+    private readonly HashSet<Socket> _clients = [];
     private int _refused;
+    private volatile int _http2Backend;
     private int _forwarded;
 
     private Http1OnlyProxy(int backendPort)
@@ -40,8 +44,30 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
     /// <summary>Connections refused because they opened with the HTTP/2 preface.</summary>
     public int RefusedHttp2 => Volatile.Read(ref _refused);
 
-    /// <summary>HTTP/1.x connections forwarded to the backend.</summary>
+    /// <summary>Connections forwarded to a backend.</summary>
     public int Forwarded => Volatile.Read(ref _forwarded);
+
+    /// <summary>From now on, connections that open with the HTTP/2 preface are forwarded to <paramref name="port"/>
+    /// (on 127.0.0.1) instead of refused.</summary>
+    public void PassHttp2To(int port) => _http2Backend = port;
+
+    /// <summary>Closes every connection open through the proxy (the clients see a lost connection).</summary>
+    public void DropConnections()
+    {
+        lock (_gate)
+        {
+            foreach (var client in _clients)
+            {
+                try
+                {
+                    client.Shutdown(SocketShutdown.Both);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                }
+            }
+        }
+    }
 
     /// <summary>Listens on a free loopback port and forwards HTTP/1.x connections to <paramref name="backendPort"/>.</summary>
     public static Http1OnlyProxy Start(int backendPort) => new(backendPort);
@@ -70,6 +96,26 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
 
     private async Task ServeAsync(Socket client)
     {
+        lock (_gate)
+        {
+            _clients.Add(client);
+        }
+
+        try
+        {
+            await ServeCoreAsync(client);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _clients.Remove(client);
+            }
+        }
+    }
+
+    private async Task ServeCoreAsync(Socket client)
+    {
         using (client)
         {
             // Enough of the first bytes to tell the HTTP/2 preface from an HTTP/1.x request line.
@@ -92,7 +138,9 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
                     }
                 }
 
-                if (first.AsSpan(0, read).SequenceEqual(Http2Preface))
+                var http2 = first.AsSpan(0, read).SequenceEqual(Http2Preface);
+                var http2Backend = _http2Backend;
+                if (http2 && http2Backend == 0)
                 {
                     Interlocked.Increment(ref _refused);
                     await client.SendAsync(Refusal, SocketFlags.None, _stop.Token);
@@ -111,7 +159,7 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
                 }
 
                 using var backend = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                await backend.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _backend), _stop.Token);
+                await backend.ConnectAsync(new IPEndPoint(IPAddress.Loopback, http2 ? http2Backend : _backend), _stop.Token);
                 Interlocked.Increment(ref _forwarded);
                 await backend.SendAsync(first.AsMemory(0, read), SocketFlags.None, _stop.Token);
                 using var either = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
