@@ -71,4 +71,15 @@ public static class Errors
             exception.Message.StartsWith("OOM", StringComparison.Ordinal)
                 ? "the queue store is out of memory; retry later"
                 : "the queue store (Redis) is unreachable or not ready; retry later"));
+
+    /// <summary>The HTTP status of a refusal on the HTTP/1.1 connector paths (docs/queue-manager.md).</summary>
+    public static int ToHttpStatus(StatusCode code) => code switch
+    {
+        StatusCode.Unauthenticated => StatusCodes.Status401Unauthorized,
+        StatusCode.PermissionDenied => StatusCodes.Status403Forbidden,
+        StatusCode.NotFound => StatusCodes.Status404NotFound,
+        StatusCode.InvalidArgument => StatusCodes.Status422UnprocessableEntity,
+        StatusCode.Aborted => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status503ServiceUnavailable,
+    };
 }

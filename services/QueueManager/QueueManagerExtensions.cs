@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using WebhookConnect.ServiceDefaults.Tls;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Trace;
 using WebhookConnect.QueueManager.Admin;
@@ -7,6 +9,7 @@ using WebhookConnect.QueueManager.Publishing;
 using WebhookConnect.QueueManager.Queue;
 using WebhookConnect.QueueManager.Redis;
 using WebhookConnect.QueueManager.Streams;
+using WebhookConnect.QueueManager.Streams.Http1;
 using WebhookConnect.QueueManager.Telemetry;
 using WebhookConnect.ServiceDefaults;
 using WebhookConnect.ServiceDefaults.Grpc;
@@ -41,7 +44,11 @@ public static class QueueManagerExtensions
         // One instance of each service for all calls (they keep no per-call state), as before the move to
         // Grpc.AspNetCore, whose default is one per call.
         services.AddSingleton<PublishService>();
+        services.AddSingleton<ConnectionOpener>();
         services.AddSingleton<ConnectService>();
+        services.AddSingleton<StreamEndpoints>();
+        services.AddSingleton<LongPoll>();
+        services.AddSingleton<HttpSettlement>();
         services.AddSingleton<QueueAdminService>();
         services.AddSingleton<InternalTokenInterceptor>();
         builder.AddGrpcServerDefaults(
@@ -56,13 +63,20 @@ public static class QueueManagerExtensions
             var options = kestrel.ApplicationServices.GetRequiredService<IOptions<QueueManagerOptions>>().Value;
             kestrel.ListenGrpc(IPAddress.Parse(options.Host), options.Port, options.Tls, "queue-manager public");
             kestrel.ListenGrpc(IPAddress.Parse(options.InternalHost), options.InternalPort, options.InternalTls, "queue-manager internal");
+            // HTTP/1.1 only: the connector protocols for networks whose proxies break HTTP/2 (SPEC §16).
+            kestrel.Listen(IPAddress.Parse(options.HttpHost), options.HttpPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                listen.UseTls(options.HttpTls, "queue-manager HTTP/1.1 connectors");
+            });
         });
         return builder;
     }
 
     /// <summary>
     /// The public port serves <c>Connect</c> (and health) only; the internal port serves Publish, the internal admin
-    /// API, reflection and health. Anything else on either port is UNIMPLEMENTED.
+    /// API, reflection and health; the HTTP/1.1 port serves the connector protocols (<c>/connect/…</c>). Anything
+    /// else on a port is UNIMPLEMENTED.
     /// </summary>
     public static WebApplication MapQueueManager(this WebApplication app)
     {
@@ -72,6 +86,7 @@ public static class QueueManagerExtensions
         app.MapGrpcService<PublishService>().OnlyOnPort(options.InternalPort);
         app.MapGrpcService<QueueAdminService>().OnlyOnPort(options.InternalPort);
         app.MapGrpcStandardServices(reflectionPort: options.InternalPort);
+        app.MapHttp1Connectors();
         return app;
     }
 }

@@ -24,6 +24,36 @@ public sealed class QueueManagerOptions : IValidatableObject
     /// (a mesh, a gateway or an ingress controller ends TLS in front of it).</summary>
     public ServiceDefaults.Tls.TlsListenerOptions Tls { get; set; } = new();
 
+    /// <summary>Address of the HTTP/1.1 connector listener (<see cref="HttpPort"/>).</summary>
+    [Required]
+    public string HttpHost { get; set; } = ServiceDefaults.ListenerDefaults.Host;
+
+    /// <summary>The public HTTP/1.1 port of the connector protocols for networks whose proxies break HTTP/2: WebSocket,
+    /// SSE, long-poll, <c>POST /connect/ack</c>, <c>GET /connect/status</c> (SPEC §16, docs/queue-manager.md).</summary>
+    [Range(1, 65535)]
+    public int HttpPort { get; set; } = 5003;
+
+    /// <summary>TLS for the HTTP/1.1 connector port (PEM files, reloaded on change); empty: plaintext.</summary>
+    public ServiceDefaults.Tls.TlsListenerOptions HttpTls { get; set; } = new();
+
+    /// <summary>
+    /// Deprecated, on by default for old connectors: accept the channel token in the <c>?token=</c> query parameter of
+    /// the HTTP/1.1 connector paths when no <c>Authorization</c> header is sent. The token is never logged nor put in
+    /// metrics or traces; each such connection logs a warning naming its connector. Turn it off once connectors send
+    /// <c>Authorization: Bearer</c>: query strings end up in proxies' access logs.
+    /// </summary>
+    public bool AllowQueryToken { get; set; } = true;
+
+    /// <summary>How long one write to an HTTP/1.1 connector (a WebSocket frame, an SSE event) may take: a client that
+    /// stops reading fills the socket buffers and is disconnected after this, its leases released (1 s–10 min).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan HttpSendTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Largest WebSocket message a connector may send (acks, nacks and heartbeats are small); a larger one
+    /// closes the connection with 1009 (1 KiB–1 MiB, default 64 KiB).</summary>
+    [Range(1024, 1024 * 1024)]
+    public int MaxClientFrameBytes { get; set; } = 64 * 1024;
+
     /// <summary>Address of the internal gRPC listener (<see cref="InternalPort"/>).</summary>
     [Required]
     public string InternalHost { get; set; } = ServiceDefaults.ListenerDefaults.Host;
@@ -113,7 +143,7 @@ public sealed class QueueManagerOptions : IValidatableObject
             yield return new ValidationResult($"file not found (the internal token file).", [nameof(InternalTokenFile)]);
         }
 
-        foreach (var (name, value) in new[] { (nameof(Host), Host), (nameof(InternalHost), InternalHost) })
+        foreach (var (name, value) in new[] { (nameof(Host), Host), (nameof(InternalHost), InternalHost), (nameof(HttpHost), HttpHost) })
         {
             if (!IPAddress.TryParse(value, out _))
             {
@@ -125,6 +155,12 @@ public sealed class QueueManagerOptions : IValidatableObject
         {
             yield return new ValidationResult(
                 $"must differ from QueueManager:Port ({Port}): Connect is public, the internal APIs are not.", [nameof(InternalPort)]);
+        }
+
+        if (HttpPort == Port || HttpPort == InternalPort)
+        {
+            yield return new ValidationResult(
+                $"must differ from QueueManager:Port ({Port}) and QueueManager:InternalPort ({InternalPort}): the HTTP/1.1 connector protocols have a port of their own.", [nameof(HttpPort)]);
         }
 
         var hasToken = InternalTokenFile.Length > 0 || InternalToken.Trim().Length > 0;

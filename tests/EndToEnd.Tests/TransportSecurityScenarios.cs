@@ -157,6 +157,7 @@ public sealed class TransportSecurityScenarios
             ["QueueManager:AllowInternalWithoutToken"] = "true",
             ["QueueManager:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["QueueManager:InternalPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:HttpPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
         };
         foreach (var (name, value) in new[] { ("CertificateFile", certificateFile), ("KeyFile", keyFile) })
@@ -183,7 +184,7 @@ public sealed class TransportSecurityScenarios
         try
         {
             await using var redis = service == "queue-manager" ? await RedisServer.StartAsync() : null;
-            var ports = new[] { FreePort.Next(), FreePort.Next(), FreePort.Next() };
+            var ports = new[] { FreePort.Next(), FreePort.Next(), FreePort.Next(), FreePort.Next() };
             string P(int i) => ports[i].ToString(CultureInfo.InvariantCulture);
             var (assembly, settings, listening) = service switch
             {
@@ -194,6 +195,7 @@ public sealed class TransportSecurityScenarios
                     ["QueueManager:Port"] = P(0),
                     ["QueueManager:InternalPort"] = P(1),
                     ["Management:Port"] = P(2),
+                    ["QueueManager:HttpPort"] = P(3),
                 }, ports),
                 "ingress" => (IngressProcess.Assembly, new Dictionary<string, string>
                 {
@@ -209,7 +211,7 @@ public sealed class TransportSecurityScenarios
                     ["Admin:Tokens"] = "loopback-bind-test-token-0123456789abcdef",
                     ["Admin:QueueManager"] = "http://127.0.0.1:1",
                     ["Management:Port"] = P(2),
-                }, ports),
+                }, ports[..3]),
                 _ => (ConnectorProcess.Assembly, new Dictionary<string, string>
                 {
                     ["Connector:Subscriptions:0:Channel"] = "bind",

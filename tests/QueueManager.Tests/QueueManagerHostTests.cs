@@ -179,6 +179,7 @@ public sealed class QueueManagerHostTests
             ["QueueManager:Host"] = "127.0.0.1",
             ["QueueManager:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["QueueManager:InternalPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:HttpPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
         };
@@ -206,6 +207,7 @@ public sealed class QueueManagerHostTests
             ["QueueManager:Port"] = grpcPort.ToString(CultureInfo.InvariantCulture),
             ["QueueManager:InternalHost"] = "127.0.0.1",
             ["QueueManager:InternalPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
+            ["QueueManager:HttpPort"] = FreePort.Next().ToString(CultureInfo.InvariantCulture),
             ["QueueManager:InternalToken"] = "host-tests-internal-token-0123456789",
             ["Management:Host"] = "127.0.0.1",
             ["Management:Port"] = managementPort.ToString(CultureInfo.InvariantCulture),

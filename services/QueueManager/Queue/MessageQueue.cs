@@ -145,10 +145,10 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
         }
 
         var deadline = DateTimeOffset.FromUnixTimeMilliseconds((long)result[1]);
-        var leased = new LeasedMessage[(result.Length - 2) / 3];
-        for (int i = 0, r = 2; i < leased.Length; i++, r += 3)
+        var leased = new LeasedMessage[(result.Length - 2) / 4];
+        for (int i = 0, r = 2; i < leased.Length; i++, r += 4)
         {
-            leased[i] = new LeasedMessage((string)result[r]!, (int)result[r + 1], (byte[])result[r + 2]!);
+            leased[i] = new LeasedMessage((string)result[r]!, (int)result[r + 1], (byte[])result[r + 2]!, (long)result[r + 3]);
         }
 
         return new LeaseBatch(LeaseStatus.Ok, deadline, leased);
@@ -355,7 +355,9 @@ public enum LeaseStatus
     ConnectionGone,
 }
 
-public readonly record struct LeasedMessage(string MessageId, int Attempt, byte[] Envelope);
+/// <summary>A leased message; <paramref name="Sequence"/> is its place in the channel's queue (from Redis, so it only
+/// grows and every replica agrees), shown to the HTTP/1.1 connector protocols.</summary>
+public readonly record struct LeasedMessage(string MessageId, int Attempt, byte[] Envelope, long Sequence);
 
 public readonly record struct LeaseBatch(LeaseStatus Status, DateTimeOffset LeaseDeadline, LeasedMessage[] Messages);
 

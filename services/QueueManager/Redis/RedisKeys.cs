@@ -138,6 +138,10 @@ public static class GlobalKeys
     /// <summary>Hash: connection id → channel name, so a connection can be found without its channel.</summary>
     public static readonly RedisKey ConnectionIndex = "wc:connection-index";
 
+    /// <summary>String: the channel of a long-poll connection whose request ended, kept while its leases may still be
+    /// acked over <c>POST /connect/ack</c> (expires after the channel's ack_timeout plus a margin).</summary>
+    public static RedisKey PollConnection(string connectionId) => "wc:poll-connection:" + connectionId;
+
     /// <summary>Hash: replica id → Replica protobuf.</summary>
     public static readonly RedisKey Replicas = "wc:replicas";
 

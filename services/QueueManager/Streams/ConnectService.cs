@@ -13,12 +13,10 @@ namespace WebhookConnect.QueueManager.Streams;
 /// <summary>The Connect RPC (SPEC §7): authenticates the first frame, registers the stream, runs it, and releases
 /// whatever it still holds when it ends.</summary>
 public sealed class ConnectService(
-    MessageQueue queue,
+    ConnectionOpener opener,
     ConnectionRegistry registry,
     ReplicaIdentity replica,
-    IOptions<QueueManagerOptions> options,
-    QueueMetrics metrics,
-    ILogger<StreamConnection> connectionLogger) : Contracts.V1.ConnectService.ConnectServiceBase
+    IOptions<QueueManagerOptions> options) : Contracts.V1.ConnectService.ConnectServiceBase
 {
     private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(30);
 
@@ -42,44 +40,26 @@ public sealed class ConnectService(
         // A missing or malformed token is refused at once, without waiting for the first frame.
         var token = ReadToken(context.RequestHeaders);
         var subscribe = await ReadSubscribeAsync(requestStream, context.CancellationToken);
-        // Authenticated before any per-channel state is made (issue 20, finding 2): reading a config caches nothing for
-        // a name that does not exist. An unknown channel is NOT_FOUND as SPEC §7 says; channel names are not secrets
-        // (docs/security.md), the tokens are.
-        var config = await Errors.GuardAsync(() => queue.GetConfigAsync(subscribe.Channel))
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"channel '{subscribe.Channel}' does not exist"));
-        if (!ChannelTokens.Matches(config, token, DateTimeOffset.UtcNow, out var generation))
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, $"the token is not valid for channel '{subscribe.Channel}'"));
-        }
-
-        var maxInFlight = StreamConnection.EffectiveMaxInFlight(subscribe.MaxInFlight, config);
-        var info = new Connection
-        {
-            ConnectionId = "conn_" + Guid.CreateVersion7().ToString("N"),
-            Channel = subscribe.Channel,
-            ConnectorId = subscribe.ConnectorId,
-            ConnectorVersion = subscribe.ConnectorVersion,
-            ReplicaId = replica.Id,
-            RemoteAddress = context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? "",
-            ConnectedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-            MaxInFlight = (uint)maxInFlight,
-            Token = generation,
-        };
-        info.Labels.Add(subscribe.Labels);
-        var connection = new StreamConnection(info, subscribe.MaxInFlight, config.CreatedAt, ChannelTokens.Hash(token), queue, metrics, _options.HeartbeatInterval, _options.StreamBufferBytes, connectionLogger);
+        var (connection, config) = await opener.OpenAsync(new ConnectionRequest(
+            subscribe.Channel,
+            token,
+            ConnectProtocols.Grpc,
+            context.GetHttpContext().Connection.RemoteIpAddress?.ToString() ?? "",
+            subscribe.ConnectorId,
+            subscribe.ConnectorVersion,
+            subscribe.MaxInFlight,
+            subscribe.Labels));
         var why = "client closed the stream";
         try
         {
-            // Inside the try: whatever fails after the registration in Redis, the finally gives the slot back.
-            await Errors.GuardAsync(() => registry.AddAsync(connection, config));
             var subscribed = new ConnectResponse
             {
                 Subscribed = new Subscribed
                 {
-                    ConnectionId = info.ConnectionId,
+                    ConnectionId = connection.Id,
                     HeartbeatInterval = Duration.FromTimeSpan(_options.HeartbeatInterval),
                     AckTimeout = Duration.FromTimeSpan(config.AckTimeout),
-                    MaxInFlight = (uint)maxInFlight,
+                    MaxInFlight = connection.Info.MaxInFlight,
                     ReplicaId = replica.Id,
                     Paused = config.Paused,
                 },

@@ -98,7 +98,7 @@ public sealed partial class ConnectionRegistry(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        metrics.ObserveConnectionsWith(() => _connections.Values.GroupBy(c => c.Channel, StringComparer.Ordinal).Select(g => KeyValuePair.Create(g.Key, g.Count())));
+        metrics.ObserveConnectionsWith(() => _connections.Values.GroupBy(c => (c.Channel, c.Protocol)).Select(g => (g.Key.Channel, g.Key.Protocol, g.Count())));
         using var listener = events.Listen(OnEvent);
         events.Reconnected += OnReconnected;
         using var stopping = lifetime.ApplicationStopping.Register(() => _ = DrainAllAsync());

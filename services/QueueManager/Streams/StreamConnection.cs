@@ -10,9 +10,13 @@ using WebhookConnect.QueueManager.Telemetry;
 namespace WebhookConnect.QueueManager.Streams;
 
 /// <summary>
-/// One established Connect stream (SPEC §7): a delivery loop that leases messages while the connection has credits,
+/// One established connection (SPEC §7): a delivery loop that leases messages while the connection has credits,
 /// a reader that settles acks and nacks, a ping loop, and the single writer of the response stream.
-/// Whatever ends the stream, <see cref="ConnectService"/> then releases the leases still held.
+/// Whatever ends the stream, <see cref="ConnectionRegistry.RemoveAsync"/> then releases the leases still held.
+/// The session is the same for every protocol: gRPC hands it the Connect call's reader and writer, the HTTP/1.1
+/// connector protocols (<c>Streams/Http1</c>) adapters that translate their JSON frames to and from the same
+/// <see cref="ConnectRequest"/> and <see cref="ConnectResponse"/> messages, so leases, credits, acks, nacks, pings,
+/// closes and drain are one piece of code.
 /// </summary>
 public sealed partial class StreamConnection
 {
@@ -66,6 +70,27 @@ public sealed partial class StreamConnection
         _lastActivityTicks = DateTimeOffset.UtcNow.UtcTicks;
     }
 
+    /// <summary>The connector protocol (<see cref="ConnectProtocols"/>), shown by ListConnections and in metrics.</summary>
+    public string Protocol => Info.Protocol;
+
+    /// <summary>Whether the client sends frames the ping loop can expect (gRPC pongs): a peer silent for two heartbeat
+    /// intervals is then dead. False for SSE (no client frames at all) and WebSocket (old connectors need not answer
+    /// heartbeats; WebSocket ping/pong keep-alive detects a dead peer there).</summary>
+    public bool ExpectsClientFrames { get; init; } = true;
+
+    /// <summary>Whether <paramref name="messageId"/> is leased to this connection as far as this process knows.</summary>
+    public bool Holds(string messageId)
+    {
+        lock (_gate)
+        {
+            return _leases.ContainsKey(messageId);
+        }
+    }
+
+    /// <summary>Queues a protocol-level notice (an error frame of the HTTP/1.1 protocols) for the single writer;
+    /// dropped when the buffer is full, so a client sending garbage cannot grow it.</summary>
+    public bool TryPostNotice(string notice) => _outbound.Writer.TryWrite(new Outgoing(null, 0, Notice: notice));
+
     /// <summary>The admin view; counters are filled in by <see cref="Snapshot"/>.</summary>
     public Connection Info { get; }
 
@@ -106,6 +131,12 @@ public sealed partial class StreamConnection
 
     /// <summary>Wakes the delivery loop: new messages, a resumed channel, freed credits.</summary>
     public void Wake() => _pulse.Set();
+
+    /// <summary>Completes with the status the connection was closed with (operator disconnect, revoked token, drain).</summary>
+    public Task<Status> Ended => _closed.Task;
+
+    /// <summary>For a connection without a delivery loop (a long-poll): waits for <see cref="Wake"/> or the timeout.</summary>
+    public Task<bool> WaitForWakeAsync(TimeSpan timeout, CancellationToken cancellationToken) => _pulse.WaitAsync(timeout, cancellationToken);
 
     /// <summary>Ends the stream with <paramref name="status"/> (first close wins).</summary>
     public void Close(Status status) => _closed.TrySetResult(status);
@@ -266,7 +297,14 @@ public sealed partial class StreamConnection
                 // With the token: a connector that stops reading must not pin the stream forever.
                 try
                 {
-                    await responses.WriteAsync(outgoing.Response, cancellationToken);
+                    if (responses is IConnectFrameWriter frames)
+                    {
+                        await frames.WriteAsync(outgoing.Response, outgoing.Sequence, outgoing.Notice, cancellationToken);
+                    }
+                    else if (outgoing.Response is { } response)
+                    {
+                        await responses.WriteAsync(response, cancellationToken);
+                    }
                 }
                 catch (Exception ex)
                 {
@@ -325,10 +363,10 @@ public sealed partial class StreamConnection
                         StatusCode.InvalidArgument,
                         $"ack.message_ids: {request.Ack.MessageIds.Count} ids in one frame, at most {MaxIdsPerFrame} (the larger of 1000 and the stream's max_in_flight); send several frames"));
                 case ConnectRequest.FrameOneofCase.Ack:
-                    await AckAsync(request.Ack);
+                    _ = await AckAsync(request.Ack);
                     break;
                 case ConnectRequest.FrameOneofCase.Nack:
-                    await NackAsync(request.Nack);
+                    _ = await NackAsync(request.Nack);
                     break;
                 case ConnectRequest.FrameOneofCase.Pong:
                     break;
@@ -343,11 +381,12 @@ public sealed partial class StreamConnection
         }
     }
 
-    private async Task AckAsync(Ack ack)
+    /// <summary>Settles the ids leased to this connection; returns how many were.</summary>
+    public async Task<int> AckAsync(Ack ack)
     {
         if (ack.MessageIds.Count == 0)
         {
-            return;
+            return 0;
         }
 
         var spans = DeliveryTracing.Enabled ? StartAckSpans(ack) : null;
@@ -378,6 +417,7 @@ public sealed partial class StreamConnection
         }
 
         _pulse.Set();
+        return acked;
     }
 
     /// <summary>One <c>ack {channel}</c> span per acked id this stream leased, each the child of its delivery span, all
@@ -424,7 +464,8 @@ public sealed partial class StreamConnection
         }
     }
 
-    private async Task NackAsync(Nack nack)
+    /// <summary>Nacks one id; returns false when it was not leased to this connection.</summary>
+    public async Task<bool> NackAsync(Nack nack)
     {
         Activity? span = null;
         if (DeliveryTracing.Enabled)
@@ -442,9 +483,11 @@ public sealed partial class StreamConnection
             }
         }
 
+        bool settled;
         try
         {
-            if (await _queue.NackAsync(Channel, Id, nack))
+            settled = await _queue.NackAsync(Channel, Id, nack);
+            if (settled)
             {
                 Interlocked.Increment(ref _nacked);
                 _metrics.Nacked(Channel, nack.Retry);
@@ -464,6 +507,7 @@ public sealed partial class StreamConnection
         }
 
         _pulse.Set();
+        return settled;
     }
 
     /// <summary>Most message ids one ack frame may carry: a connector never holds more than max_in_flight.</summary>
@@ -525,7 +569,7 @@ public sealed partial class StreamConnection
                     var message = Message.Parser.ParseFrom(leased.Envelope);
                     message.Attempt = (uint)leased.Attempt;
                     var span = DeliveryTracing.Enabled ? DeliveryTracing.StartDelivery(SpanNamesOf().Deliver, message, Id) : null;
-                    deliveries[i] = new Outgoing(new ConnectResponse { Delivery = new Delivery { Message = message, LeaseDeadline = deadline } }, leased.Envelope.Length, span);
+                    deliveries[i] = new Outgoing(new ConnectResponse { Delivery = new Delivery { Message = message, LeaseDeadline = deadline } }, leased.Envelope.Length, span, Sequence: leased.Sequence);
                     bytes += leased.Envelope.Length;
                     _leases[leased.MessageId] = new Lease(batch.LeaseDeadline, message.ReceivedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow, span?.Context ?? default);
                 }
@@ -560,7 +604,7 @@ public sealed partial class StreamConnection
         ulong nonce = 0;
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
-            if (DateTimeOffset.UtcNow - LastActivity > 2 * _heartbeat + TimeSpan.FromSeconds(1))
+            if (ExpectsClientFrames && DateTimeOffset.UtcNow - LastActivity > 2 * _heartbeat + TimeSpan.FromSeconds(1))
             {
                 LogPeerSilent(_logger, Id, Channel);
                 Close(new Status(StatusCode.Unavailable, "no frame from the connector for two heartbeat intervals"));
@@ -591,7 +635,9 @@ public sealed partial class StreamConnection
 
     /// <summary>A frame for the single writer, with the message bytes it holds against the stream's buffer budget and,
     /// for a delivery while traces are exported, its span (ended once the frame is written).</summary>
-    private readonly record struct Outgoing(ConnectResponse Response, int Bytes, Activity? Span = null);
+    /// <para>A notice (an HTTP/1.1 protocol error frame) has no response; <paramref name="Sequence"/> is the delivery's
+    /// place in the channel's queue, for the protocols that show it.</para>
+    private readonly record struct Outgoing(ConnectResponse? Response, int Bytes, Activity? Span = null, long Sequence = 0, string? Notice = null);
 
     /// <summary>One in-flight message of this stream. <paramref name="Delivery"/> is the context of its delivery span
     /// (default when traces are not exported).</summary>

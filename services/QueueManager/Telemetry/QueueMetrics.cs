@@ -16,7 +16,7 @@ public sealed class QueueMetrics
     private readonly Histogram<double> _publishDuration;
     private readonly Histogram<double> _endToEnd;
     private readonly ConcurrentDictionary<string, QueueGauges> _queues = new(StringComparer.Ordinal);
-    private Func<IEnumerable<KeyValuePair<string, int>>> _connectionsByChannel = () => [];
+    private Func<IEnumerable<(string Channel, string Protocol, int Count)>> _connectionsByChannel = () => [];
 
     public QueueMetrics(IMeterFactory meterFactory)
     {
@@ -25,7 +25,7 @@ public sealed class QueueMetrics
         _publishDuration = meter.CreateHistogram<double>("webhookconnect.publish.duration", unit: "s", description: "Time to durably queue a Publish in Redis, by outcome.", advice: ServiceDefaults.Telemetry.SecondsHistogramAdvice);
         _endToEnd = meter.CreateHistogram<double>("webhookconnect.end_to_end", unit: "s", description: "From receipt by ingress (received_at) to the ack, by channel.", advice: ServiceDefaults.Telemetry.SecondsHistogramAdvice);
         meter.CreateObservableGauge("webhookconnect.queue.messages", ObserveQueues, description: "Messages of a channel by state (queued, in_flight, delayed, dead_letter), from Redis: the same on every replica.");
-        meter.CreateObservableGauge("webhookconnect.connections", ObserveConnections, description: "Connect streams this replica holds, by channel.");
+        meter.CreateObservableGauge("webhookconnect.connections", ObserveConnections, description: "Connections this replica holds, by channel and protocol (grpc, websocket, sse, long-poll).");
     }
 
     public void Delivered(string channel, int count) => _deliveries.Add(count, Tag("channel", channel), Tag("outcome", "delivered"));
@@ -52,7 +52,7 @@ public sealed class QueueMetrics
         }
     }
 
-    public void ObserveConnectionsWith(Func<IEnumerable<KeyValuePair<string, int>>> connectionsByChannel) => _connectionsByChannel = connectionsByChannel;
+    public void ObserveConnectionsWith(Func<IEnumerable<(string Channel, string Protocol, int Count)>> connectionsByChannel) => _connectionsByChannel = connectionsByChannel;
 
     private IEnumerable<Measurement<long>> ObserveQueues()
     {
@@ -67,9 +67,9 @@ public sealed class QueueMetrics
 
     private IEnumerable<Measurement<int>> ObserveConnections()
     {
-        foreach (var (channel, count) in _connectionsByChannel())
+        foreach (var (channel, protocol, count) in _connectionsByChannel())
         {
-            yield return new(count, Tag("channel", channel));
+            yield return new(count, Tag("channel", channel), Tag("protocol", protocol));
         }
     }
 

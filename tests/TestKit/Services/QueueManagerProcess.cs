@@ -15,10 +15,11 @@ public sealed class QueueManagerProcess : IAsyncDisposable
 {
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private QueueManagerProcess(ChildProcess process, int grpcPort, int internalPort, int managementPort, string replicaId, TestPki? tls, IssuedCertificate? certificate)
+    private QueueManagerProcess(ChildProcess process, int grpcPort, int internalPort, int httpPort, int managementPort, string replicaId, TestPki? tls, IssuedCertificate? certificate)
     {
         Process = process;
         GrpcPort = grpcPort;
+        HttpPort = httpPort;
         InternalPort = internalPort;
         ManagementPort = managementPort;
         ReplicaId = replicaId;
@@ -39,6 +40,12 @@ public sealed class QueueManagerProcess : IAsyncDisposable
     public int GrpcPort { get; }
 
     public int InternalPort { get; }
+
+    /// <summary>The HTTP/1.1 connector port (WebSocket, SSE, long-poll, ack, status).</summary>
+    public int HttpPort { get; }
+
+    /// <summary><c>http://127.0.0.1:{HttpPort}</c> (or https with TLS).</summary>
+    public Uri HttpAddress => new($"{Scheme}://127.0.0.1:{HttpPort}");
 
     public string InternalAddress => $"{Scheme}://127.0.0.1:{InternalPort}";
 
@@ -65,6 +72,9 @@ public sealed class QueueManagerProcess : IAsyncDisposable
     {
         var port = grpcPort ?? FreePort.Next();
         var internalListener = internalPort ?? FreePort.Next();
+        var httpPort = extra is not null && extra.TryGetValue("QueueManager:HttpPort", out var fixedHttp)
+            ? int.Parse(fixedHttp, CultureInfo.InvariantCulture)
+            : FreePort.Next();
         var managementPort = FreePort.Next();
         replicaId ??= "qm-" + port.ToString(CultureInfo.InvariantCulture);
         var settings = new Dictionary<string, string>
@@ -75,6 +85,8 @@ public sealed class QueueManagerProcess : IAsyncDisposable
             ["QueueManager:InternalHost"] = "127.0.0.1",
             ["QueueManager:InternalPort"] = internalListener.ToString(CultureInfo.InvariantCulture),
             ["QueueManager:AllowInternalWithoutToken"] = "true",
+            ["QueueManager:HttpHost"] = "127.0.0.1",
+            ["QueueManager:HttpPort"] = httpPort.ToString(CultureInfo.InvariantCulture),
             ["QueueManager:ReplicaId"] = replicaId,
             ["QueueManager:SweepInterval"] = "00:00:00.1",
             ["Management:Host"] = "127.0.0.1",
@@ -83,7 +95,7 @@ public sealed class QueueManagerProcess : IAsyncDisposable
         var certificate = tls?.IssueServer(replicaId);
         if (certificate is not null)
         {
-            foreach (var listener in new[] { "Tls", "InternalTls" })
+            foreach (var listener in new[] { "Tls", "InternalTls", "HttpTls" })
             {
                 settings[$"QueueManager:{listener}:CertificateFile"] = certificate.CertificateFile;
                 settings[$"QueueManager:{listener}:KeyFile"] = certificate.KeyFile;
@@ -96,7 +108,7 @@ public sealed class QueueManagerProcess : IAsyncDisposable
         }
 
         var process = ServiceBinaries.Start(replicaId, Assembly, settings);
-        var replica = new QueueManagerProcess(process, port, internalListener, managementPort, replicaId, tls, certificate);
+        var replica = new QueueManagerProcess(process, port, internalListener, httpPort, managementPort, replicaId, tls, certificate);
         try
         {
             await replica.WaitServingAsync();

@@ -15,12 +15,14 @@ local function cfg_number(field, fallback)
   return fallback
 end
 
--- state: "attempts|first_delivered_ms|last_delivered_ms"
+-- state: "attempts|first_delivered_ms|last_delivered_ms|sequence" (sequence: the message's place in the channel's
+-- queue, its score in ready when first leased, which publish and replay take from seq; absent in states written by
+-- versions before it, then 0). Only deliver.lua writes state.
 local function read_state(id)
   local s = redis.call('HGET', K_STATE, id)
-  if not s then return 0, 0, 0 end
-  local a, f, l = string.match(s, '^(%d+)|(%d+)|(%d+)$')
-  return tonumber(a), tonumber(f), tonumber(l)
+  if not s then return 0, 0, 0, 0 end
+  local a, f, l, q = string.match(s, '^(%d+)|(%d+)|(%d+)|?(%d*)$')
+  return tonumber(a), tonumber(f), tonumber(l), tonumber(q) or 0
 end
 
 -- The n-th retry waits min(initial * multiplier^(n-1), max), randomised by ±jitter (r in [-1, 1]).

@@ -1,9 +1,11 @@
 -- Lease up to ARGV[2] waiting messages to connection ARGV[1], together at most ARGV[3] envelope bytes (0: no byte
 -- limit); the first message is leased whatever its size, so a large message still moves.
--- Returns { status, lease_deadline_ms, id1, attempt1, envelope1, id2, ... } with status 'ok', 'paused' or 'gone'.
+-- Returns { status, lease_deadline_ms, id1, attempt1, envelope1, sequence1, id2, ... } with status 'ok', 'paused' or 'gone'.
 -- Invariant: a leased id is in leases (score = deadline) and owners (= the connection) and nowhere in ready or
 -- delayed; expired messages are never delivered; an id popped but not leased for lack of bytes goes back to ready
--- with its score (its place in the FIFO).
+-- with its score (its place in the FIFO). A message's sequence is its ready score when first leased (publish and
+-- replay take it from seq with INCR, so it only grows and is the same on every replica); it is kept in state, as
+-- a retried or released message comes back to ready with score 0.
 local connection, wanted, max_bytes = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]) or 0
 if not redis.call('ZSCORE', K_CONNS, connection) then return { 'gone' } end
 if cfg_number('paused', 0) == 1 then return { 'paused' } end
@@ -31,15 +33,17 @@ while delivered < wanted and rounds < 8 and not full do
     elseif expires and tonumber(expires) <= now then
       expire(id, now)
     else
-      local attempts, first = read_state(id)
+      local attempts, first, _, sequence = read_state(id)
       attempts = attempts + 1
       if first == 0 then first = now end
-      redis.call('HSET', K_STATE, id, attempts .. '|' .. first .. '|' .. now)
+      if sequence == 0 then sequence = tonumber(popped[i + 1]) end
+      redis.call('HSET', K_STATE, id, attempts .. '|' .. first .. '|' .. now .. '|' .. string.format('%d', sequence))
       redis.call('ZADD', K_LEASES, deadline, id)
       redis.call('HSET', K_OWNERS, id, connection)
       out[#out + 1] = id
       out[#out + 1] = tostring(attempts)
       out[#out + 1] = envelope
+      out[#out + 1] = string.format('%d', sequence)
       delivered = delivered + 1
       bytes = bytes + #envelope
     end
