@@ -15,7 +15,7 @@ namespace WebhookConnect.Connector.Protocols;
 /// polled message to that poll's connection id until ack, nack or ack_timeout).
 /// </summary>
 /// <remarks>
-/// The first answered poll stands for <c>Subscribed</c> (the stream is up). After the drain starts no new poll is made;
+/// The first answered poll (a short one, 1 s) stands for <c>Subscribed</c> (the stream is up). After the drain starts no new poll is made;
 /// the call ends when the connector completes it.
 /// </remarks>
 public sealed class LongPollConnectCall : IConnectCall, IAsyncStreamReader<ConnectResponse>
@@ -124,7 +124,10 @@ public sealed class LongPollConnectCall : IConnectCall, IAsyncStreamReader<Conne
 
     private async Task PollAsync(int maxMessages)
     {
-        var path = $"connect/stream/{Uri.EscapeDataString(_channel)}/poll?timeout={PollSeconds.ToString(CultureInfo.InvariantCulture)}&max_messages={maxMessages.ToString(CultureInfo.InvariantCulture)}";
+        // The first poll is short: its answer (200 or 204) is what shows the token and channel are good, and the stream
+        // counts as subscribed (readiness) from then on, not after a whole poll timeout.
+        var seconds = _subscribed ? PollSeconds : 1;
+        var path = $"connect/stream/{Uri.EscapeDataString(_channel)}/poll?timeout={seconds.ToString(CultureInfo.InvariantCulture)}&max_messages={maxMessages.ToString(CultureInfo.InvariantCulture)}";
         using var request = new HttpRequestMessage(HttpMethod.Get, _endpoint.Path(path));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
         if (_connectorId.Length > 0)
@@ -133,7 +136,7 @@ public sealed class LongPollConnectCall : IConnectCall, IAsyncStreamReader<Conne
         }
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_cancel, _stop.Token);
-        deadline.CancelAfter(TimeSpan.FromSeconds(PollSeconds + 15));
+        deadline.CancelAfter(TimeSpan.FromSeconds(seconds + 15));
         HttpResponseMessage response;
         byte[] body;
         try
@@ -147,7 +150,7 @@ public sealed class LongPollConnectCall : IConnectCall, IAsyncStreamReader<Conne
         }
         catch (OperationCanceledException) when (!_cancel.IsCancellationRequested)
         {
-            throw new RpcException(new Status(StatusCode.Unavailable, $"poll got no answer within {PollSeconds + 15} s"));
+            throw new RpcException(new Status(StatusCode.Unavailable, $"poll got no answer within {seconds + 15} s"));
         }
         catch (HttpRequestException ex)
         {

@@ -1,0 +1,134 @@
+using System.Globalization;
+using WebhookConnect.Connector.Tests.Support;
+using WebhookConnect.TestKit;
+
+namespace WebhookConnect.Connector.Tests;
+
+/// <summary>
+/// The connector over queue-manager's HTTP/1.1 connector protocols (SPEC §16), end to end with the real processes:
+/// each protocol delivers a webhook byte for byte and acks it exactly once; <c>auto</c> behind a proxy that only speaks
+/// HTTP/1.1 falls back to WebSocket, and goes back to gRPC once the proxy lets HTTP/2 through.
+/// </summary>
+public sealed class Http1ProtocolTests(QueueStack stack) : IClassFixture<QueueStack>
+{
+    private static readonly TimeSpan Patience = QueueManagerProcess.Patience;
+
+    private string HttpAddress => "http://127.0.0.1:" + stack.QueueManager.HttpPort.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A body that is neither UTF-8 nor JSON, so it travels as base64 and must come out byte-identical.</summary>
+    private static readonly byte[] BinaryBody = [0x00, 0xff, 0xfe, 0x7b, 0x22, 0x80, 0x0a, 0x0d, 0xc3, 0x28];
+
+    [Theory]
+    [InlineData("websocket")]
+    [InlineData("sse")]
+    [InlineData("long-poll")]
+    public async Task AWebhookIsDeliveredOverTheProtocolByteForByteAndAckedExactlyOnce(string protocol)
+    {
+        await using var target = await TargetServer.StartAsync();
+        var (channel, token) = await stack.CreateChannelAsync("h1-" + protocol);
+        await using var connector = await ConnectorProcess.StartReadyAsync(stack.Port, Configs.Single(channel, target.Url()),
+            ["--protocol", protocol, "--queue-manager-http", HttpAddress], Configs.Token(token));
+
+        var json = await stack.PublishAsync(channel, "orders", """{"order":42}"""u8.ToArray(), m => m.ContentType = "application/json");
+        var binary = await stack.PublishAsync(channel, "orders", BinaryBody, m => m.ContentType = "application/octet-stream");
+
+        await stack.WaitStatsAsync(channel, s => s.AckedTotal == 2 && s.MessagesInFlight == 0 && s.MessagesQueued == 0, "both messages acked");
+        Assert.Equal("""{"order":42}"""u8.ToArray(), Assert.Single(target.For(json.MessageId)).Body);
+        var received = Assert.Single(target.For(binary.MessageId));
+        Assert.Equal(BinaryBody, received.Body);
+        Assert.Equal(channel, received.Header("X-Webhook-Channel"));
+        Assert.Equal("orders", received.Header("X-Webhook-Endpoint"));
+        Assert.Equal(1, received.Attempt);
+        var stats = await stack.StatsAsync(channel);
+        Assert.Equal(2UL, stats.DeliveredTotal);
+        Assert.Equal(0UL, stats.NackedTotal);
+        Assert.Contains($"webhookconnect_connector_protocol_info{{channel=\"{channel}\",protocol=\"{protocol}\"}} 1", await connector.MetricsAsync(), StringComparison.Ordinal);
+        Assert.Contains($"Subscribed to channel {channel} over {protocol}", connector.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("websocket")]
+    [InlineData("sse")]
+    [InlineData("long-poll")]
+    public async Task ARejectedWebhookIsNackedWithoutRetryAndDeadLetteredWithTheTargetsAnswer(string protocol)
+    {
+        await using var target = await TargetServer.StartAsync();
+        target.Answer = _ => new TargetAnswer(422, "bad order");
+        var (channel, token) = await stack.CreateChannelAsync("h1-nack-" + protocol);
+        await using var connector = await ConnectorProcess.StartReadyAsync(stack.Port, Configs.Single(channel, target.Url()),
+            ["--protocol", protocol, "--queue-manager-http", HttpAddress], Configs.Token(token));
+
+        var message = await stack.PublishAsync(channel, "orders", "{}"u8.ToArray());
+
+        await stack.WaitStatsAsync(channel, s => s.DeadLetters == 1, "the message dead-lettered");
+        var dead = Assert.Single(await stack.DeadLettersAsync(channel));
+        Assert.Equal(message.MessageId, dead.Message.MessageId);
+        if (protocol == "websocket")
+        {
+            // The reason travels in the nack frame; POST /connect/ack has no field for it (queue-manager records its own).
+            Assert.Contains("HTTP 422", dead.LastError, StringComparison.Ordinal);
+        }
+
+        Assert.Single(target.For(message.MessageId));
+    }
+
+    [Fact]
+    public async Task AutoFallsBackToWebSocketBehindAnHttp1OnlyProxyAndReturnsToGrpcOnceHttp2GetsThrough()
+    {
+        await using var proxy = Http1OnlyProxy.Start(stack.QueueManager.HttpPort);
+        await using var target = await TargetServer.StartAsync();
+        var (channel, token) = await stack.CreateChannelAsync("h1-auto");
+        var through = "http://127.0.0.1:" + proxy.Port.ToString(CultureInfo.InvariantCulture);
+        await using var connector = await ConnectorProcess.StartReadyAsync(proxy.Port, Configs.Single(channel, target.Url()),
+            ["--queue-manager-http", through], Configs.Token(token));
+
+        Assert.True(proxy.RefusedHttp2 >= 1, "the gRPC handshake never reached the proxy");
+        Assert.Contains($"Channel {channel}: gRPC does not get through to queue-manager", connector.Process.Output, StringComparison.Ordinal);
+        Assert.Contains($"Channel {channel} uses protocol websocket (auto: gRPC handshake failed: ", connector.Process.Output, StringComparison.Ordinal);
+        var viaWebSocket = await stack.PublishAsync(channel, "orders", "{\"via\":\"websocket\"}"u8.ToArray());
+        await stack.WaitStatsAsync(channel, s => s.AckedTotal == 1 && s.MessagesInFlight == 0, "the message acked over WebSocket");
+        Assert.Single(target.For(viaWebSocket.MessageId));
+        Assert.Contains($"webhookconnect_connector_protocol_info{{channel=\"{channel}\",protocol=\"websocket\"}} 1", await connector.MetricsAsync(), StringComparison.Ordinal);
+
+        // The proxy is gone (HTTP/2 now passes to the gRPC port); the next connection is gRPC again.
+        proxy.PassHttp2To(stack.Port);
+        proxy.DropConnections();
+        await Eventually.UntilAsync(
+            async () => (await connector.MetricsAsync()).Contains($"webhookconnect_connector_protocol_info{{channel=\"{channel}\",protocol=\"grpc\"}} 1", StringComparison.Ordinal),
+            Patience, "the connector back on gRPC");
+        await connector.WaitReadyAsync();
+        var viaGrpc = await stack.PublishAsync(channel, "orders", "{\"via\":\"grpc\"}"u8.ToArray());
+        await stack.WaitStatsAsync(channel, s => s.AckedTotal == 2 && s.MessagesInFlight == 0, "the message acked over gRPC");
+        Assert.Single(target.For(viaGrpc.MessageId));
+        Assert.Single(target.For(viaWebSocket.MessageId));
+        Assert.Contains($"Channel {channel} uses protocol grpc (auto: HTTP/2 gets through)", connector.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AutoUsesGrpcWhenNothingBlocksHttp2()
+    {
+        await using var target = await TargetServer.StartAsync();
+        var (channel, token) = await stack.CreateChannelAsync("h1-direct");
+        await using var connector = await ConnectorProcess.StartReadyAsync(stack.Port, Configs.Single(channel, target.Url()),
+            ["--queue-manager-http", HttpAddress], Configs.Token(token));
+
+        var message = await stack.PublishAsync(channel, "orders", "{}"u8.ToArray());
+
+        await stack.WaitStatsAsync(channel, s => s.AckedTotal == 1, "the message acked");
+        Assert.Single(target.For(message.MessageId));
+        Assert.Contains($"webhookconnect_connector_protocol_info{{channel=\"{channel}\",protocol=\"grpc\"}} 1", await connector.MetricsAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain("falling back to WebSocket", connector.Process.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AWrongTokenOverWebSocketIsReportedAsARefusal()
+    {
+        await using var target = await TargetServer.StartAsync();
+        var (channel, _) = await stack.CreateChannelAsync("h1-auth");
+        await using var connector = ConnectorProcess.Start(stack.Port, Configs.Single(channel, target.Url()),
+            ["--protocol", "websocket", "--queue-manager-http", HttpAddress, "--set", "reconnect:auth_failure_delay=00:00:30"], Configs.Token("wrong-token-0123456789abcdef"));
+
+        await connector.Process.WaitForLineAsync(line => line.Contains($"QUEUE-MANAGER REFUSED channel {channel}: Unauthenticated", StringComparison.Ordinal), Patience);
+        Assert.DoesNotContain("wrong-token-0123456789abcdef", connector.Process.Output, StringComparison.Ordinal);
+    }
+}
