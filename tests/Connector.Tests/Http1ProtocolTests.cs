@@ -131,4 +131,58 @@ public sealed class Http1ProtocolTests(QueueStack stack) : IClassFixture<QueueSt
         await connector.Process.WaitForLineAsync(line => line.Contains($"QUEUE-MANAGER REFUSED channel {channel}: Unauthenticated", StringComparison.Ordinal), Patience);
         Assert.DoesNotContain("wrong-token-0123456789abcdef", connector.Process.Output, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("websocket")]
+    [InlineData("sse")]
+    [InlineData("long-poll")]
+    public async Task OnSigtermDeliveriesInFlightFinishAndAreAckedAndNothingIsLost(string protocol)
+    {
+        await using var target = await TargetServer.StartAsync();
+        target.Answer = _ => new TargetAnswer(200, Delay: TimeSpan.FromSeconds(1));
+        // WebSocket and SSE have no credit message: the channel's max_in_flight is the limit there.
+        var (channel, token) = await stack.CreateChannelAsync("h1-drain", new Dictionary<string, string> { ["max_in_flight"] = "4" });
+        var published = await stack.PublishManyAsync(channel, "orders", 12);
+        var connector = await ConnectorProcess.StartReadyAsync(stack.Port, Configs.Single(channel, target.Url(), maxInFlight: 4),
+            ["--protocol", protocol, "--queue-manager-http", HttpAddress, "--drain-grace-period", "00:00:10"], Configs.Token(token));
+        await using (connector)
+        {
+            await Eventually.UntilAsync(() => target.Count == 4, Patience, "4 deliveries in flight");
+            connector.Process.Signal(ChildProcess.SigTerm);
+            Assert.Equal(0, await connector.Process.WaitForExitAsync(Patience));
+        }
+
+        // The four in flight were finished and acked; no other message reached the target during the drain.
+        var stats = await stack.StatsAsync(channel);
+        Assert.Equal((4ul, 0u, 0u), (stats.AckedTotal, stats.MessagesInFlight, stats.DeadLetters));
+        Assert.Equal(4, target.Count);
+
+        target.Answer = _ => new TargetAnswer(200);
+        await using var next = await ConnectorProcess.StartReadyAsync(stack.Port, Configs.Single(channel, target.Url()),
+            ["--protocol", protocol, "--queue-manager-http", HttpAddress], Configs.Token(token));
+        stats = await stack.WaitStatsAsync(channel, s => s.AckedTotal == 12, "all 12 messages acked");
+        Assert.Equal(0u, stats.DeadLetters);
+        Assert.Equal(published.Select(m => m.MessageId).Order(), target.Requests.Select(r => r.MessageId).Distinct().Order());
+        Assert.Equal(4, target.Requests.Take(4).Select(r => r.MessageId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task AfterARotationTheOldTokensWebSocketIsClosedWhenTheGraceEndsAndTheNewTokenFromTheFileIsUsedAtOnce()
+    {
+        await using var target = await TargetServer.StartAsync();
+        var (channel, token) = await stack.CreateChannelAsync("h1-rotate");
+        await using var connector = await ConnectorProcess.StartReadyAsync(stack.Port, Configs.Single(channel, target.Url()),
+            ["--protocol", "websocket", "--queue-manager-http", HttpAddress, "--set", "reconnect:auth_failure_delay=00:01:00"], Configs.Token(token));
+
+        var rotated = await stack.Admin.RotateTokenAsync(new Contracts.Admin.V1.RotateTokenRequest { Channel = channel, GracePeriodSeconds = 2 });
+        await File.WriteAllTextAsync(Path.Combine(connector.Directory, "token"), rotated.NewToken);
+
+        // The grace ends: queue-manager closes the old token's WebSocket (4001); the connector reads the file again.
+        await connector.Process.WaitForLineAsync(line => line.Contains($"QUEUE-MANAGER REFUSED channel {channel}: Unauthenticated", StringComparison.Ordinal), Patience);
+        await connector.Process.WaitForLineAsync(line => line.Contains($"The token of channel {channel} changed; reconnecting now", StringComparison.Ordinal), Patience);
+        await connector.WaitReadyAsync();
+        var message = await stack.PublishAsync(channel, "orders", "{}"u8.ToArray());
+        await stack.WaitStatsAsync(channel, s => s.AckedTotal == 1, "the message acked on the new token's connection", TimeSpan.FromSeconds(30));
+        Assert.Single(target.For(message.MessageId));
+    }
 }
