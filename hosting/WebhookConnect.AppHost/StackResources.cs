@@ -53,11 +53,14 @@ public static class StackResources
             .WithEnvironment("QueueManager__Host", "127.0.0.1")
             .WithEnvironment("QueueManager__Port", StackSettings.Text(settings.Port("QUEUE_MANAGER_PORT")))
             // The development setting: the internal APIs without a token, allowed only on a loopback listener.
+            .WithEnvironment("QueueManager__HttpHost", "127.0.0.1")
+            .WithEnvironment("QueueManager__HttpPort", StackSettings.Text(settings.Port("QUEUE_MANAGER_HTTP_PORT")))
             .WithEnvironment("QueueManager__InternalHost", "127.0.0.1")
             .WithEnvironment("QueueManager__InternalPort", StackSettings.Text(settings.Port("QUEUE_MANAGER_INTERNAL_PORT")))
             .WithEnvironment("QueueManager__AllowInternalWithoutToken", "true")
             .WithHttpEndpoint(port: settings.Port("QUEUE_MANAGER_PORT"), name: "connect", isProxied: false)
             .WithHttpEndpoint(port: settings.Port("QUEUE_MANAGER_INTERNAL_PORT"), name: "internal", isProxied: false)
+            .WithHttpEndpoint(port: settings.Port("QUEUE_MANAGER_HTTP_PORT"), name: "http1", isProxied: false)
             .WaitFor(redis);
 
         var admin = Service<Projects.WebhookConnect_Admin>(builder, "admin", settings, "ADMIN_MANAGEMENT_PORT")

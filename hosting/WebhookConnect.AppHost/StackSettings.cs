@@ -18,6 +18,7 @@ public sealed record StackSettings
     [
         ("REDIS_PORT", 6390, "the private redis-server (not 6379, so a system Redis does not collide)"),
         ("QUEUE_MANAGER_PORT", 5001, "queue-manager public gRPC (Connect, for connectors)"),
+        ("QUEUE_MANAGER_HTTP_PORT", 5003, "queue-manager HTTP/1.1 connector protocols (WebSocket, SSE, long-poll)"),
         ("QUEUE_MANAGER_INTERNAL_PORT", 5004, "queue-manager internal gRPC (Publish, internal admin; loopback, no token here)"),
         ("INGRESS_PORT", 8080, "ingress: POST /webhook/{endpoint}"),
         ("ADMIN_GRPC_PORT", 5002, "admin gRPC (grpcurl)"),

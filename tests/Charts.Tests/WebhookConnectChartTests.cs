@@ -145,6 +145,7 @@ public sealed class WebhookConnectChartTests : IDisposable
             ["ingress.ports.management"] = "19090",
             ["queueManager.ports.grpc"] = "15001",
             ["queueManager.ports.internal"] = "15004",
+            ["queueManager.ports.http1"] = "15003",
             ["queueManager.ports.management"] = "19091",
             ["admin.ports.grpc"] = "15002",
             ["admin.ports.http"] = "18082",
@@ -158,10 +159,10 @@ public sealed class WebhookConnectChartTests : IDisposable
         var queueManager = manifest.Get("Deployment", $"{Prefix}-queue-manager").PodSpec!["containers"]![0]!;
         var admin = manifest.Get("Deployment", $"{Prefix}-admin").PodSpec!["containers"]![0]!;
         Assert.Equal(("18080", "19090"), (Env(ingress, "Ingress__Port"), Env(ingress, "Management__Port")));
-        Assert.Equal(("15001", "15004", "19091"), (Env(queueManager, "QueueManager__Port"), Env(queueManager, "QueueManager__InternalPort"), Env(queueManager, "Management__Port")));
+        Assert.Equal(("15001", "15004", "15003", "19091"), (Env(queueManager, "QueueManager__Port"), Env(queueManager, "QueueManager__InternalPort"), Env(queueManager, "QueueManager__HttpPort"), Env(queueManager, "Management__Port")));
         Assert.Equal(("15002", "18082", "19092"), (Env(admin, "Admin__GrpcPort"), Env(admin, "Admin__HttpPort"), Env(admin, "Management__Port")));
         Assert.Equal([18080L, 19090L], ContainerPorts(ingress));
-        Assert.Equal([15001L, 15004L, 19091L], ContainerPorts(queueManager));
+        Assert.Equal([15001L, 15004L, 15003L, 19091L], ContainerPorts(queueManager));
         Assert.Equal([15002L, 18082L, 19092L], ContainerPorts(admin));
         Assert.Equal($"dns:///{Prefix}-queue-manager-headless:15004", Env(ingress, "Ingress__QueueManager"));
         Assert.Equal($"{Prefix}-redis:16379,password=$(REDIS_PASSWORD)", Env(queueManager, "QueueManager__Redis"));

@@ -6,5 +6,5 @@ public sealed class DockerfileTests
 {
     [Fact]
     public void TheImageRestoresEveryProjectOfTheServiceRunsAsNonRootAndBindsItsListenersToAllAddresses() =>
-        Assert.Empty(DockerfileCheck.Problems("QueueManager", "WebhookConnect.QueueManager.csproj", "QueueManager__Host", "QueueManager__InternalHost", "Management__Host"));
+        Assert.Empty(DockerfileCheck.Problems("QueueManager", "WebhookConnect.QueueManager.csproj", "QueueManager__Host", "QueueManager__InternalHost", "QueueManager__HttpHost", "Management__Host"));
 }

@@ -34,7 +34,7 @@ public sealed class MetricsTests(SharedQueueManager shared) : IClassFixture<Shar
         Assert.Equal(2, Value(text, "webhookconnect_deliveries_total", channel, "outcome=\"acked\""));
         Assert.Equal(0, Value(text, "webhookconnect_queue_messages", channel, "state=\"queued\""));
         Assert.Equal(0, Value(text, "webhookconnect_queue_messages", channel, "state=\"in_flight\""));
-        Assert.Equal(1, Value(text, "webhookconnect_connections", channel, null));
+        Assert.Equal(1, Value(text, "webhookconnect_connections", channel, "protocol=\"grpc\""));
         Assert.Equal(2, Value(text, "webhookconnect_end_to_end_seconds_count", channel, null));
         Assert.Matches(new Regex("^webhookconnect_publish_duration_seconds_count\\{[^}]*outcome=\"queued\"[^}]*\\} [1-9]", RegexOptions.Multiline), text);
     }

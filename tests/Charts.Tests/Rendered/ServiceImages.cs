@@ -31,7 +31,7 @@ public sealed record ServiceImage(
             SharedVariables),
         new("queue-manager", "QueueManager", "WebhookConnect.QueueManager",
             new Dictionary<string, string> { ["QueueManager"] = "WebhookConnect.QueueManager.QueueManagerOptions", ["Management"] = Management },
-            [new("QueueManager:Host", "QueueManager:Port", 5001), new("QueueManager:InternalHost", "QueueManager:InternalPort", 5004), new("Management:Host", "Management:Port", 9091)],
+            [new("QueueManager:Host", "QueueManager:Port", 5001), new("QueueManager:InternalHost", "QueueManager:InternalPort", 5004), new("QueueManager:HttpHost", "QueueManager:HttpPort", 5003), new("Management:Host", "Management:Port", 9091)],
             SharedVariables),
         new("admin", "Admin", "WebhookConnect.Admin",
             new Dictionary<string, string> { ["Admin"] = "WebhookConnect.Admin.AdminOptions", ["Management"] = Management },

@@ -1,0 +1,251 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.Queue.V1;
+using WebhookConnect.QueueManager.Tests.Support;
+using WebhookConnect.TestKit;
+
+namespace WebhookConnect.QueueManager.Tests;
+
+/// <summary>SSE, long-poll, <c>POST /connect/ack</c> and <c>GET /connect/status</c> (issue 16) against a real
+/// queue-manager and redis-server, with plain <see cref="HttpClient"/> requests written from the issue's text.</summary>
+public sealed class Http1PollAndSseTests(SharedQueueManager shared) : IClassFixture<SharedQueueManager>, IDisposable
+{
+    private static readonly TimeSpan Patience = QueueManagerProcess.Patience;
+
+    private readonly HttpClient _http = new() { BaseAddress = shared.Replica.HttpAddress, Timeout = Patience };
+
+    public void Dispose() => _http.Dispose();
+
+    [Fact]
+    public async Task SseStreamsConnectedAndWebhookEventsAndAcksOverPostSettleThem()
+    {
+        var (channel, token) = await shared.NewChannelAsync("sse-basic");
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 2);
+        await using var sse = await SseTestConnector.ConnectAsync(shared.Replica.HttpAddress, channel, token);
+
+        Assert.Equal("text/event-stream", sse.Response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("no-cache", sse.Response.Headers.CacheControl?.ToString());
+        Assert.Equal("no", Assert.Single(sse.Response.Headers.GetValues("X-Accel-Buffering")));
+        var connected = await sse.NextAsync("connected");
+        Assert.Equal(channel, connected.GetProperty("channel").GetString());
+        var connectionId = connected.GetProperty("connection_id").GetString()!;
+        var webhooks = new[] { await sse.NextAsync(), await sse.NextAsync() };
+        Assert.Equal(published.Select(m => m.MessageId), webhooks.Select(w => w.GetProperty("message_id").GetString()));
+
+        foreach (var webhook in webhooks)
+        {
+            using var ack = await AckAsync(token, connectionId, webhook.GetProperty("message_id").GetString()!);
+            Assert.Equal(HttpStatusCode.OK, ack.StatusCode);
+            using var body = JsonDocument.Parse(await ack.Content.ReadAsStringAsync());
+            Assert.Equal("ok", body.RootElement.GetProperty("status").GetString());
+        }
+
+        Assert.Equal(2, await shared.StatAsync(channel, "acked_total"));
+        var listed = await shared.Admin.ListConnectionsAsync(new ListConnectionsRequest { Channel = channel });
+        Assert.Equal("sse", Assert.Single(listed.Connections).Protocol);
+    }
+
+    [Fact]
+    public async Task SseRefusesAMissingTokenWith401AWrongTokenWith401AndAnUnknownChannelWith404()
+    {
+        var (channel, _) = await shared.NewChannelAsync("sse-auth");
+
+        using var missing = await _http.GetAsync(new Uri($"/connect/stream/{channel}/sse", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        Assert.Equal("{\"detail\":\"Missing authorization token\"}", await missing.Content.ReadAsStringAsync());
+        await using var wrong = await SseTestConnector.ConnectAsync(shared.Replica.HttpAddress, channel, "wrong");
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.Response.StatusCode);
+        await using var unknown = await SseTestConnector.ConnectAsync(shared.Replica.HttpAddress, "nope-" + Guid.NewGuid().ToString("N")[..6], "wrong");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.Response.StatusCode);
+    }
+
+    [Fact]
+    public async Task ADroppedSseClientReleasesItsLeasesAtOnceAndItsConnectionEnds()
+    {
+        var (channel, token) = await shared.NewChannelAsync("sse-drop", new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
+        await shared.Replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "held"));
+        var sse = await SseTestConnector.ConnectAsync(shared.Replica.HttpAddress, channel, token);
+        await sse.NextAsync();
+        Assert.Equal(1, await shared.CountAsync(channel, "leases"));
+
+        await sse.DisposeAsync();
+
+        await Eventually.UntilAsync(async () => await shared.CountAsync(channel, "leases") == 0, TimeSpan.FromSeconds(10), "the dropped SSE client's lease released");
+        await Eventually.UntilAsync(
+            async () => (await shared.Admin.ListConnectionsAsync(new ListConnectionsRequest { Channel = channel })).Connections.Count == 0,
+            TimeSpan.FromSeconds(10),
+            "the SSE connection to leave the registry");
+        Assert.Equal(1, await shared.CountAsync(channel, "ready"));
+    }
+
+    [Fact]
+    public async Task APolledMessageStaysLeasedUntilAckedOverPostAndIsAckedExactlyOnce()
+    {
+        var (channel, token) = await shared.NewChannelAsync("poll-ack", new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 3);
+
+        using var response = await PollAsync(channel, token, "?timeout=5&max_messages=2");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var messages = body.RootElement.GetProperty("messages").EnumerateArray().ToArray();
+        var connectionId = body.RootElement.GetProperty("connection_id").GetString()!;
+        Assert.Equal(published.Take(2).Select(m => m.MessageId), messages.Select(m => m.GetProperty("message_id").GetString()));
+        Assert.Equal(channel, body.RootElement.GetProperty("channel").GetString());
+
+        // The poll is over: its messages stay leased to it (not requeued), and it no longer holds a connection slot.
+        Assert.Equal(2, await shared.CountAsync(channel, "leases"));
+        Assert.Equal(1, await shared.CountAsync(channel, "ready"));
+        Assert.Equal(0, await shared.CountAsync(channel, "conns"));
+        var first = messages[0].GetProperty("message_id").GetString()!;
+        using (var ack = await AckAsync(token, connectionId, first))
+        {
+            Assert.Equal(HttpStatusCode.OK, ack.StatusCode);
+        }
+
+        using (var again = await AckAsync(token, connectionId, first))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+            Assert.Equal("{\"detail\":\"Message not in flight\"}", await again.Content.ReadAsStringAsync());
+        }
+
+        using (var nack = await AckAsync(token, connectionId, messages[1].GetProperty("message_id").GetString()!, "&status=nack&retry=false"))
+        {
+            Assert.Equal(HttpStatusCode.OK, nack.StatusCode);
+        }
+
+        Assert.Equal(1, await shared.StatAsync(channel, "acked_total"));
+        Assert.Equal(1, await shared.CountAsync(channel, "dlq"));
+        Assert.Equal(0, await shared.CountAsync(channel, "leases"));
+    }
+
+    [Fact]
+    public async Task AnUnackedPolledMessageComesBackAsAttemptTwoAfterTheAckTimeout()
+    {
+        var (channel, token) = await shared.NewChannelAsync("poll-timeout", new Dictionary<string, string> { ["ack_timeout_ms"] = "1000", ["backoff_initial_ms"] = "10", ["backoff_jitter"] = "0" });
+        var message = TestMessages.NewMessage(channel, "polled");
+        await shared.Replica.Internal.PublishAsync(message);
+        using var first = await PollAsync(channel, token, "?timeout=5");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+
+        using var second = await PollAsync(channel, token, "?timeout=20");
+
+        using var body = JsonDocument.Parse(await second.Content.ReadAsStringAsync());
+        var again = Assert.Single(body.RootElement.GetProperty("messages").EnumerateArray());
+        Assert.Equal(message.MessageId, again.GetProperty("message_id").GetString());
+        Assert.Equal(2, again.GetProperty("attempt").GetInt32());
+    }
+
+    [Fact]
+    public async Task AnEmptyPollAnswers204AfterItsTimeoutAndANewMessageEndsAWaitingPollAtOnce()
+    {
+        var (channel, token) = await shared.NewChannelAsync("poll-wait");
+        using (var empty = await PollAsync(channel, token, "?timeout=1"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, empty.StatusCode);
+        }
+
+        var waiting = PollAsync(channel, token, "?timeout=60");
+        await Eventually.UntilAsync(async () => await shared.CountAsync(channel, "conns") == 1, Patience, "the poll to be waiting");
+        var started = DateTimeOffset.UtcNow;
+        await shared.Replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "wake"));
+        using var woken = await waiting;
+
+        Assert.Equal(HttpStatusCode.OK, woken.StatusCode);
+        Assert.True(DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(30), "the poll waited for its timeout instead of answering the new message");
+    }
+
+    [Theory]
+    [InlineData("?timeout=0")]
+    [InlineData("?timeout=61")]
+    [InlineData("?max_messages=0")]
+    [InlineData("?max_messages=101")]
+    [InlineData("?timeout=abc")]
+    public async Task APollWithAnOutOfRangeParameterIsRefusedWith422(string query)
+    {
+        var (channel, token) = await shared.NewChannelAsync("poll-422");
+
+        using var response = await PollAsync(channel, token, query);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task PostAckAnswers404ForAnUnknownConnection422ForMissingParametersAnd401ForAWrongToken()
+    {
+        var (channel, token) = await shared.NewChannelAsync("ack-errors");
+        await shared.Replica.Internal.PublishAsync(TestMessages.NewMessage(channel, "x"));
+        using var polled = await PollAsync(channel, token, "?timeout=5");
+        using var body = JsonDocument.Parse(await polled.Content.ReadAsStringAsync());
+        var connectionId = body.RootElement.GetProperty("connection_id").GetString()!;
+        var messageId = body.RootElement.GetProperty("messages")[0].GetProperty("message_id").GetString()!;
+
+        using (var unknown = await AckAsync(token, "conn_nope", messageId))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+            Assert.Equal("{\"detail\":\"Connection not found\"}", await unknown.Content.ReadAsStringAsync());
+        }
+
+        using (var noHeader = await AckAsync(token, null, messageId))
+        {
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, noHeader.StatusCode);
+        }
+
+        using (var noId = await AckAsync(token, connectionId, null))
+        {
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, noId.StatusCode);
+        }
+
+        using (var wrongToken = await AckAsync("wrong", connectionId, messageId))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrongToken.StatusCode);
+        }
+
+        Assert.Equal(1, await shared.CountAsync(channel, "leases"));
+    }
+
+    [Fact]
+    public async Task StatusShowsTheChannelsConnectionsAndStatsToItsTokenOnly()
+    {
+        var (channel, token) = await shared.NewChannelAsync("status");
+        await shared.Replica.Internal.PublishManyAsync(channel, 2);
+        await using var ws = await WebSocketTestConnector.ConnectAsync(shared.Replica.HttpAddress, channel, token);
+        await ws.TakeAsync(2);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/connect/status/{channel}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await _http.SendAsync(request);
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, $"/connect/status/{channel}");
+        wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "wrong");
+        using var refused = await _http.SendAsync(wrong);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(channel, body.RootElement.GetProperty("channel").GetString());
+        Assert.Equal(1, body.RootElement.GetProperty("connected").GetInt32());
+        Assert.Equal(2, body.RootElement.GetProperty("stats").GetProperty("messages_in_flight").GetInt32());
+        Assert.True(body.RootElement.TryGetProperty("server_time", out _));
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    private async Task<HttpResponseMessage> PollAsync(string channel, string token, string query)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/connect/stream/{channel}/poll{query}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return await _http.SendAsync(request);
+    }
+
+    private async Task<HttpResponseMessage> AckAsync(string token, string? connectionId, string? messageId, string extra = "")
+    {
+        var query = messageId is null ? "?status=ack" : $"?message_id={Uri.EscapeDataString(messageId)}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/connect/ack{query}{extra}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (connectionId is not null)
+        {
+            request.Headers.Add("X-Connection-ID", connectionId);
+        }
+
+        return await _http.SendAsync(request);
+    }
+}
