@@ -185,4 +185,22 @@ public sealed class Http1ProtocolTests(QueueStack stack) : IClassFixture<QueueSt
         await stack.WaitStatsAsync(channel, s => s.AckedTotal == 1, "the message acked on the new token's connection", TimeSpan.FromSeconds(30));
         Assert.Single(target.For(message.MessageId));
     }
+
+    [Theory]
+    [InlineData("websocket", "WebSocket closed by queue-manager (4003 Max connections reached)")]
+    [InlineData("sse", "max_connections_reached")]
+    public async Task BeyondMaxConnectionsTheRefusalIsReportedAsResourceExhaustedAndRetriedWithBackoff(string protocol, string detail)
+    {
+        await using var target = await TargetServer.StartAsync();
+        var (channel, token) = await stack.CreateChannelAsync("h1-max", new Dictionary<string, string> { ["max_connections"] = "1" });
+        await using var first = await ConnectorProcess.StartReadyAsync(stack.Port, Configs.Single(channel, target.Url()), files: Configs.Token(token));
+        await using var second = ConnectorProcess.Start(stack.Port, Configs.Single(channel, target.Url()),
+            ["--protocol", protocol, "--queue-manager-http", HttpAddress], Configs.Token(token));
+
+        var refused = $"Stream of channel {channel} ended (ResourceExhausted: ";
+        await second.Process.WaitForLineAsync(line => line.Contains(refused, StringComparison.Ordinal) && line.Contains(detail, StringComparison.Ordinal), Patience);
+        await Eventually.UntilAsync(() => second.Process.Output.Split('\n').Count(line => line.Contains(refused, StringComparison.Ordinal)) >= 2, Patience, "a second attempt");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, await second.ReadyStatusAsync());
+        Assert.Equal(1u, (await stack.StatsAsync(channel)).Connections);
+    }
 }

@@ -160,6 +160,11 @@ public sealed class SseConnectCall : IConnectCall, IAsyncStreamReader<ConnectRes
 
     private async Task<ConnectResponse?> OnEventAsync(string type, string data)
     {
+        if (type is not ("connected" or "webhook" or "error"))
+        {
+            return null; // heartbeat (nothing to answer on SSE) and events a newer server may add.
+        }
+
         using var document = Http1Messages.Parse(Encoding.UTF8.GetBytes(data), out _);
         var root = document.RootElement;
         switch (type)
@@ -176,10 +181,8 @@ public sealed class SseConnectCall : IConnectCall, IAsyncStreamReader<ConnectRes
                 }
 
                 return new ConnectResponse { Delivery = new Contracts.V1.Delivery { Message = message } };
-            case "error":
+            default: // error: the stream ends (e.g. max_connections_reached)
                 throw Http1Status.FromHttp(System.Net.HttpStatusCode.ServiceUnavailable, Http1Messages.Text(root, "error"));
-            default:
-                return null; // heartbeat (nothing to answer on SSE) and events a newer server may add.
         }
     }
 
