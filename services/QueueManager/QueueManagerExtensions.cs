@@ -1,6 +1,5 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using WebhookConnect.ServiceDefaults.Tls;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Trace;
 using WebhookConnect.QueueManager.Admin;
@@ -13,6 +12,7 @@ using WebhookConnect.QueueManager.Streams.Http1;
 using WebhookConnect.QueueManager.Telemetry;
 using WebhookConnect.ServiceDefaults;
 using WebhookConnect.ServiceDefaults.Grpc;
+using WebhookConnect.ServiceDefaults.Tls;
 
 namespace WebhookConnect.QueueManager;
 

@@ -3,6 +3,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Contracts.V1;
+using WebhookConnect.QueueManager.Channels;
 
 namespace WebhookConnect.QueueManager.Streams.Http1;
 
@@ -29,11 +30,10 @@ public sealed partial class StreamEndpoints(
 
         // Token and channel are checked before the upgrade completes: a bad token is a failed handshake (401).
         StreamConnection connection;
-        ChannelConfigView config;
+        ChannelConfig config;
         try
         {
-            var (opened, channelConfig) = await opener.OpenAsync(Request(http, channel, ConnectProtocols.WebSocket));
-            (connection, config) = (opened, new ChannelConfigView(channelConfig.AckTimeout, channelConfig.Paused));
+            (connection, config) = await opener.OpenAsync(Request(http, channel, ConnectProtocols.WebSocket));
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
         {
@@ -65,11 +65,10 @@ public sealed partial class StreamEndpoints(
     public async Task SseAsync(HttpContext http, string channel)
     {
         StreamConnection connection;
-        ChannelConfigView config;
+        ChannelConfig config;
         try
         {
-            var (opened, channelConfig) = await opener.OpenAsync(Request(http, channel, ConnectProtocols.Sse));
-            (connection, config) = (opened, new ChannelConfigView(channelConfig.AckTimeout, channelConfig.Paused));
+            (connection, config) = await opener.OpenAsync(Request(http, channel, ConnectProtocols.Sse));
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
         {
@@ -102,7 +101,7 @@ public sealed partial class StreamEndpoints(
         ConnectorRequests.ConnectorId(http),
         ExpectsClientFrames: false);
 
-    private ConnectResponse Subscribed(StreamConnection connection, ChannelConfigView config) => new()
+    private ConnectResponse Subscribed(StreamConnection connection, ChannelConfig config) => new()
     {
         Subscribed = new Subscribed
         {
@@ -148,6 +147,4 @@ public sealed partial class StreamEndpoints(
             socket.Abort();
         }
     }
-
-    private readonly record struct ChannelConfigView(TimeSpan AckTimeout, bool Paused);
 }
