@@ -111,6 +111,8 @@ public sealed partial class ConnectorChartTests
             "dns:///wc-webhook-connect-queue-manager-headless.webhook-connect.svc.cluster.local:5001",
             (string?)config["queue_manager"]!["address"]);
         Assert.True((bool)config["queue_manager"]!["insecure"]!);
+        Assert.Equal("auto", (string?)config["queue_manager"]!["protocol"]);
+        Assert.Null(config["queue_manager"]!["http_address"]);
         Assert.Equal("0.0.0.0", (string?)config["management"]!["host"]);
         Assert.Equal(9093, (long)config["management"]!["port"]!);
         var orders = config["subscriptions"]![0]!;
@@ -138,6 +140,19 @@ public sealed partial class ConnectorChartTests
         Assert.Equal("/var/run/secrets/webhook-connect-connector", MountPath(container, "connector-token"));
         Assert.Equal("/etc/webhook-connect-connector", MountPath(container, "connector-config"));
         Assert.Equal($"{Release}-webhook-connect-connector", (string?)Volume(pod, "connector-config")["configMap"]!["name"]);
+    }
+
+    [Fact]
+    public async Task TheProtocolAndTheHttp1AddressReachTheRenderedConfig()
+    {
+        using var helm = new Helm();
+        var manifest = RenderedManifest.Parse(await helm.TemplateAsync(ConnectorCharts.Chart, Release,
+            [Profiles.GoodPath(ConnectorCharts.Name, "standalone.yaml")],
+            new Dictionary<string, string> { ["queueManager.protocol"] = "websocket", ["queueManager.httpAddress"] = "http://qm-http.example:5003" }));
+
+        var config = ConnectorConfig(manifest.Get("ConfigMap", $"{Release}-webhook-connect-connector"));
+        Assert.Equal("websocket", (string?)config["queue_manager"]!["protocol"]);
+        Assert.Equal("http://qm-http.example:5003", (string?)config["queue_manager"]!["http_address"]);
     }
 
     [Fact]

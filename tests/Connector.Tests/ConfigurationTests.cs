@@ -121,7 +121,7 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal(0, code);
         string[] options = ["--config", "--queue-manager", "--insecure", "--ca-file", "--client-cert-file", "--client-key-file", "--connector-id",
             "--channel", "--token-file", "--token-env", "--max-in-flight", "--target", "--retry-attempts", "--retry-delay",
-            "--drain-grace-period", "--management-host", "--management-port", "--set"];
+            "--drain-grace-period", "--management-host", "--management-port", "--set", "--protocol", "--queue-manager-http"];
         foreach (var option in options)
         {
             var line = output.Split('\n').SingleOrDefault(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\[connector\]\s+(-\w, )?" + option + " "));
@@ -153,6 +153,9 @@ public sealed class ConfigurationTests : IDisposable
         { ["--config", "{bad-yaml}"], "", "Invalid configuration: --config = '{bad-yaml}': not valid YAML or JSON at line 3" },
         { ["--channel", "orders", "--target", "http://127.0.0.1:1/x", "--insecure", "--set", "subscriptions:0:token=super-secret-token"], "", "Invalid configuration: --set = 'subscriptions:0:token=***': a token on the command line is visible to every user of this machine" },
         { ["--config", "/nonexistent/connector.yaml"], "", "Invalid configuration: --config = '/nonexistent/connector.yaml': cannot read the file" },
+        { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure", "--protocol", "http2"], "", "Invalid configuration: Connector:QueueManager:Protocol = 'http2': must be one of grpc, websocket, sse, long-poll, auto." },
+        { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--queue-manager", "qm:5001", "--queue-manager-http", "http://qm:5003"], "", "Invalid configuration: Connector:QueueManager:HttpAddress = 'http://qm:5003': is plaintext (http://); set Insecure (--insecure)" },
+        { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure", "--queue-manager-http", "http://qm:5003/connect"], "", "Invalid configuration: Connector:QueueManager:HttpAddress = 'http://qm:5003/connect': must be host:port" },
         { ["--channel", "orders", "--token-file", "{token}", "--target", "http://127.0.0.1:1/x", "--insecure"], "CONNECTOR__SUBSCRIPTIONS__0__TOKEN=super-secret-token", "Invalid configuration: Connector:Subscriptions:0:TokenFile = '{token}': set only one of Token, TokenEnv and TokenFile." },
     };
 

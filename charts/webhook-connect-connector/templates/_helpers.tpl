@@ -179,6 +179,10 @@ Parameters: values. Hash it into a pod annotation so a change rolls the pods:
 {{- $origin := include "webhook-connect-connector.targetOrigin" . }}
 {{- $defaultPath := include "webhook-connect-connector.targetPath" . }}
 {{- $qm := dict "address" $v.queueManager.address "insecure" (ternary true false (eq (toString $v.queueManager.insecure) "true")) }}
+{{- $_ := set $qm "protocol" (default "auto" $v.queueManager.protocol) }}
+{{- if $v.queueManager.httpAddress }}
+{{- $_ := set $qm "http_address" $v.queueManager.httpAddress }}
+{{- end }}
 {{- if $v.queueManager.caSecret.name }}
 {{- $_ := set $qm "ca_file" (printf "/etc/webhook-connect-connector-ca/%s" $v.queueManager.caSecret.key) }}
 {{- end }}

@@ -42,6 +42,8 @@ public static class ConnectorCommandLine
         static string Bool(bool value) => value ? "true" : "false";
 
         Flag<string>("--queue-manager", "Connector:QueueManager:Address", "queue-manager address: host:port (TLS), https://host:port, or http://host:port with --insecure.", defaults.QueueManager.Address);
+        Flag<string>("--protocol", "Connector:QueueManager:Protocol", "how streams reach queue-manager: grpc, websocket, sse, long-poll, or auto (gRPC; WebSocket when HTTP/2 does not get through).", defaults.QueueManager.Protocol);
+        Flag<string>("--queue-manager-http", "Connector:QueueManager:HttpAddress", "queue-manager's HTTP/1.1 connector address (websocket, sse, long-poll): host:port, https://host:port, or http://host:port with --insecure.", "the --queue-manager host, port 5003");
         Flag<bool>("--insecure", "Connector:QueueManager:Insecure", "plaintext HTTP/2 to queue-manager, no TLS (local development).", Bool(defaults.QueueManager.Insecure), Bool);
         Flag<string>("--ca-file", "Connector:QueueManager:CaFile", "PEM CA certificate to trust for queue-manager's TLS certificate.", "the system trust store");
         Flag<string>("--client-cert-file", "Connector:QueueManager:ClientCertFile", "PEM client certificate for mutual TLS.", "none");

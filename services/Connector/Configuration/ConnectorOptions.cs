@@ -116,6 +116,47 @@ public sealed class QueueManagerConnectionOptions : IValidatableObject
     /// <summary>A PING unanswered for this long closes the connection and the streams reconnect.</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>How the streams reach queue-manager (SPEC §16, docs/connector.md "Protocols"): <c>grpc</c> (the
+    /// <c>Connect</c> stream over HTTP/2), <c>websocket</c>, <c>sse</c>, <c>long-poll</c> (HTTP/1.1, on
+    /// <see cref="HttpAddress"/>), or <c>auto</c>: gRPC, and WebSocket when the gRPC handshake shows that HTTP/2 does
+    /// not get through (a proxy answering HTTP/1.1, a protocol error at the HTTP/2 preface).</summary>
+    public string Protocol { get; set; } = Protocols.ConnectProtocols.Auto;
+
+    /// <summary>queue-manager's HTTP/1.1 connector port (WebSocket, SSE, long-poll): <c>host:port</c> or an
+    /// <c>https://</c> / <c>http://</c> address without a path. Empty (the default): the host of <see cref="Address"/>
+    /// (its first host for <c>dns:///</c> / <c>static:///</c>) with port 5003, TLS unless <see cref="Insecure"/>.</summary>
+    public string HttpAddress { get; set; } = "";
+
+    /// <summary>The port queue-manager serves the HTTP/1.1 connector protocols on by default (SPEC §14).</summary>
+    public const int DefaultHttpPort = 5003;
+
+    /// <summary>The effective HTTP/1.1 address (http:// or https://, no path), once validated.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Uri HttpUri
+    {
+        get
+        {
+            if (HttpAddress.Length > 0)
+            {
+                return new Uri(HttpAddress.Contains("://", StringComparison.Ordinal) ? HttpAddress : (Insecure ? "http://" : "https://") + HttpAddress);
+            }
+
+            var host = IsBalanced ? FirstBalancedHost(Address) : Uri.Host;
+            var plaintext = IsBalanced ? Insecure : Uri.Scheme == "http";
+            return new UriBuilder(plaintext ? "http" : "https", host, DefaultHttpPort).Uri;
+        }
+    }
+
+    /// <summary>The host of the first entry of a <c>dns:///host:port</c> or <c>static:///h1:p1,h2:p2</c> address.</summary>
+    private static string FirstBalancedHost(string address)
+    {
+        var rest = address[(address.IndexOf(":///", StringComparison.Ordinal) + 4)..];
+        var first = rest.Split(',')[0];
+        var colon = first.LastIndexOf(':');
+        var host = colon > 0 ? first[..colon] : first;
+        return host.Trim('[', ']');
+    }
+
     /// <summary>The effective address with its scheme, once validated.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public Uri Uri => new(Address.Contains("://", StringComparison.Ordinal) ? Address : (Insecure ? "http://" : "https://") + Address);
@@ -126,6 +167,16 @@ public sealed class QueueManagerConnectionOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (!Protocols.ConnectProtocols.IsKnown(Protocol))
+        {
+            yield return new ValidationResult($"must be one of {Protocols.ConnectProtocols.List}.", [nameof(Protocol)]);
+        }
+
+        foreach (var failure in ValidateHttpAddress())
+        {
+            yield return failure;
+        }
+
         if (IsBalanced)
         {
             if (!ServiceDefaults.Grpc.GrpcClientDefaults.IsValidAddress(Address, out var problem))
@@ -181,6 +232,29 @@ public sealed class QueueManagerConnectionOptions : IValidatableObject
         if (KeepAliveTimeout <= TimeSpan.Zero)
         {
             yield return new ValidationResult("must be positive.", [nameof(KeepAliveTimeout)]);
+        }
+    }
+
+    private IEnumerable<ValidationResult> ValidateHttpAddress()
+    {
+        if (HttpAddress.Length == 0)
+        {
+            yield break;
+        }
+
+        var hasScheme = HttpAddress.Contains("://", StringComparison.Ordinal);
+        if (!Uri.TryCreate(hasScheme ? HttpAddress : "https://" + HttpAddress, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") ||
+            uri.AbsolutePath != "/" || !string.IsNullOrEmpty(uri.Query) || (!hasScheme && uri.IsDefaultPort && !HttpAddress.EndsWith(":443", StringComparison.Ordinal)))
+        {
+            yield return new ValidationResult("must be host:port (e.g. queue-manager:5003) or an https:// or http:// address without a path.", [nameof(HttpAddress)]);
+        }
+        else if (uri.Scheme == "http" && hasScheme && !Insecure)
+        {
+            yield return new ValidationResult("is plaintext (http://); set Insecure (--insecure) to allow an unencrypted connection, or use https://.", [nameof(HttpAddress)]);
+        }
+        else if (uri.Scheme == "https" && hasScheme && Insecure)
+        {
+            yield return new ValidationResult("is https:// but Insecure (--insecure) asks for plaintext; use one or the other.", [nameof(HttpAddress)]);
         }
     }
 }

@@ -11,14 +11,16 @@ namespace WebhookConnect.Connector.Streams;
 public sealed class ConnectorWorker : BackgroundService
 {
     private readonly GrpcChannel _channel;
+    private readonly Protocols.Http1Endpoint _http1;
 
     public ConnectorWorker(IOptions<ConnectorOptions> options, TargetDelivery delivery, ConnectorMetrics metrics, ILoggerFactory loggers)
     {
         var settings = options.Value;
         _channel = QueueManagerChannelFactory.Create(settings.QueueManager);
         var client = new ConnectClient(_channel);
+        _http1 = new Protocols.Http1Endpoint(settings.QueueManager);
         var logger = loggers.CreateLogger<SubscriptionStream>();
-        Streams = [.. settings.Subscriptions.Select(s => new SubscriptionStream(s, settings, client, delivery, metrics, logger, Random.Shared))];
+        Streams = [.. settings.Subscriptions.Select(s => new SubscriptionStream(s, settings, client, _http1, delivery, metrics, logger, Random.Shared))];
     }
 
     public IReadOnlyList<SubscriptionStream> Streams { get; }
@@ -29,6 +31,7 @@ public sealed class ConnectorWorker : BackgroundService
     public override void Dispose()
     {
         _channel.Dispose();
+        _http1.Dispose();
         base.Dispose();
     }
 }

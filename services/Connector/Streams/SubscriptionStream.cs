@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Grpc.Core;
 using WebhookConnect.Connector.Configuration;
 using WebhookConnect.Connector.Delivery;
+using WebhookConnect.Connector.Protocols;
 using WebhookConnect.Connector.Telemetry;
 using WebhookConnect.Contracts.V1;
 using ConnectClient = WebhookConnect.Contracts.V1.ConnectService.ConnectServiceClient;
@@ -27,6 +28,7 @@ public sealed partial class SubscriptionStream
     private readonly SubscriptionOptions _subscription;
     private readonly ConnectorOptions _options;
     private readonly ConnectClient _client;
+    private readonly Http1Endpoint _http1;
     private readonly TargetDelivery _delivery;
     private readonly ConnectorMetrics _metrics;
     private readonly ILogger _logger;
@@ -34,13 +36,16 @@ public sealed partial class SubscriptionStream
     private volatile bool _up;
     /// <summary><c>process {channel}</c>, formatted once and only while traces are exported.</summary>
     private string? _spanName;
+    /// <summary>The protocol of the last subscribed connection (logged when it changes).</summary>
+    private string? _protocolInUse;
 
-    public SubscriptionStream(SubscriptionOptions subscription, ConnectorOptions options, ConnectClient client, TargetDelivery delivery,
+    public SubscriptionStream(SubscriptionOptions subscription, ConnectorOptions options, ConnectClient client, Http1Endpoint http1, TargetDelivery delivery,
         ConnectorMetrics metrics, ILogger logger, Random random)
     {
         _subscription = subscription;
         _options = options;
         _client = client;
+        _http1 = http1;
         _delivery = delivery;
         _metrics = metrics;
         _logger = logger;
@@ -147,20 +152,63 @@ public sealed partial class SubscriptionStream
             return new StreamEnd(new Status(StatusCode.Unauthenticated, "token unavailable: " + ex.Message), Healthy: false, Token: null);
         }
 
+        var configured = _options.QueueManager.Protocol;
+        if (configured != ConnectProtocols.Auto)
+        {
+            return await ConnectWithAsync(configured, token, $"configured ({configured})", stopping);
+        }
+
+        // auto (SPEC §16): gRPC on every attempt, so a connector whose proxy goes away is back on gRPC at the next
+        // reconnect; WebSocket right away when the gRPC handshake shows that HTTP/2 does not get through.
+        var end = await ConnectWithAsync(ConnectProtocols.Grpc, token, "auto: HTTP/2 gets through", stopping);
+        if (end.Subscribed || stopping.IsCancellationRequested || !Http2Blocked.Test(end.Error, out var reason))
+        {
+            return end;
+        }
+
+        if (_protocolInUse != ConnectProtocols.WebSocket)
+        {
+            LogFallback(_logger, Channel, reason);
+        }
+
+        return await ConnectWithAsync(ConnectProtocols.WebSocket, token, "auto: gRPC handshake failed: " + reason, stopping);
+    }
+
+    private async Task<StreamEnd> ConnectWithAsync(string protocol, string token, string why, CancellationToken stopping)
+    {
         using var callCancel = new CancellationTokenSource();
-        var headers = new Metadata { { "authorization", "Bearer " + token } };
-        using var call = _client.Connect(headers, cancellationToken: callCancel.Token);
-        var connection = new Connection(this, call, callCancel);
+        using var call = OpenCall(protocol, token, callCancel.Token);
+        var connection = new Connection(this, call, callCancel, why);
         return await connection.RunAsync(stopping) with { Token = token };
     }
 
-    private readonly record struct StreamEnd(Status Status, bool Healthy, string? Token = null);
+    private IConnectCall OpenCall(string protocol, string token, CancellationToken cancel)
+    {
+        var connectorId = _options.ConnectorId;
+        switch (protocol)
+        {
+            case ConnectProtocols.WebSocket:
+                return new WebSocketConnectCall(_http1, Channel, token, connectorId, TimeProvider.System, cancel, _logger);
+            case ConnectProtocols.Sse:
+                return new SseConnectCall(_http1, Channel, token, connectorId, cancel, _logger);
+            case ConnectProtocols.LongPoll:
+                return new LongPollConnectCall(_http1, Channel, token, connectorId, cancel, _logger);
+            default:
+                var headers = new Metadata { { "authorization", "Bearer " + token } };
+                return new GrpcConnectCall(_client.Connect(headers, cancellationToken: cancel));
+        }
+    }
+
+    /// <summary>How an attempt ended: the status, whether it was healthy, the token it used, whether it got as far as
+    /// Subscribed, and the failure itself (for <c>auto</c>'s HTTP/2 test).</summary>
+    private readonly record struct StreamEnd(Status Status, bool Healthy, string? Token = null, bool Subscribed = false, Exception? Error = null);
 
     /// <summary>One attempt: a single Connect call and the deliveries it carries.</summary>
     private sealed class Connection
     {
         private readonly SubscriptionStream _owner;
-        private readonly AsyncDuplexStreamingCall<ConnectRequest, ConnectResponse> _call;
+        private readonly IConnectCall _call;
+        private readonly string _why;
         private readonly CancellationTokenSource _callCancel;
         private readonly Channel<ConnectRequest> _outbox;
         private readonly InFlightCounter _inFlight = new();
@@ -169,10 +217,11 @@ public sealed partial class SubscriptionStream
         private bool _delivered;
         private volatile bool _stopping;
 
-        public Connection(SubscriptionStream owner, AsyncDuplexStreamingCall<ConnectRequest, ConnectResponse> call, CancellationTokenSource callCancel)
+        public Connection(SubscriptionStream owner, IConnectCall call, CancellationTokenSource callCancel, string why)
         {
             _owner = owner;
             _call = call;
+            _why = why;
             _callCancel = callCancel;
             var capacity = Math.Max(owner._subscription.MaxInFlight, 1000) + 64;
             _outbox = System.Threading.Channels.Channel.CreateBounded<ConnectRequest>(new BoundedChannelOptions(capacity)
@@ -203,6 +252,7 @@ public sealed partial class SubscriptionStream
             Task? drain = null;
             var onStop = stopping.Register(() => drain = DrainAsync());
             Status status;
+            Exception? error = null;
             try
             {
                 while (await _call.ResponseStream.MoveNext(CancellationToken.None))
@@ -230,10 +280,12 @@ public sealed partial class SubscriptionStream
             catch (RpcException ex)
             {
                 status = ex.Status;
+                error = ex;
             }
-            catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
+            catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or System.Net.WebSockets.WebSocketException)
             {
                 status = new Status(StatusCode.Unavailable, ex.Message);
+                error = ex;
             }
 
             await onStop.DisposeAsync();
@@ -253,14 +305,21 @@ public sealed partial class SubscriptionStream
             await _callCancel.CancelAsync();
             await writer;
             _deliveriesCancel.Dispose();
-            return new StreamEnd(status, healthy);
+            return new StreamEnd(status, healthy, Subscribed: _subscribedAt != 0, Error: error);
         }
 
         private void OnSubscribed(Subscribed subscribed)
         {
             _subscribedAt = Stopwatch.GetTimestamp();
             SetUp(true);
-            LogSubscribed(Logger, ChannelName, subscribed.ConnectionId, subscribed.ReplicaId, subscribed.MaxInFlight, subscribed.Paused);
+            if (_owner._protocolInUse != _call.Protocol)
+            {
+                _owner._protocolInUse = _call.Protocol;
+                LogProtocol(Logger, ChannelName, _call.Protocol, _why);
+            }
+
+            _owner._metrics.ProtocolInUse(ChannelName, _call.Protocol);
+            LogSubscribed(Logger, ChannelName, _call.Protocol, subscribed.ConnectionId, subscribed.ReplicaId, subscribed.MaxInFlight, subscribed.Paused);
         }
 
         private void SetUp(bool up)
@@ -371,7 +430,6 @@ public sealed partial class SubscriptionStream
         private async Task WriteLoopAsync()
         {
             var reader = _outbox.Reader;
-            var requests = _call.RequestStream;
             try
             {
                 while (await reader.WaitToReadAsync(_callCancel.Token))
@@ -388,24 +446,20 @@ public sealed partial class SubscriptionStream
                         }
 
                         // More frames waiting: let this one share a flush with them.
-                        requests.WriteOptions = reader.Count > 0 ? BufferHint : null;
-                        await requests.WriteAsync(frame);
+                        await _call.WriteAsync(frame, more: reader.Count > 0);
                     }
                 }
 
                 if (_stopping)
                 {
-                    requests.WriteOptions = null;
-                    await requests.CompleteAsync();
+                    await _call.CompleteAsync();
                 }
             }
-            catch (Exception ex) when (ex is RpcException or IOException or OperationCanceledException or InvalidOperationException or HttpRequestException)
+            catch (Exception ex) when (ex is RpcException or IOException or OperationCanceledException or InvalidOperationException or HttpRequestException or System.Net.WebSockets.WebSocketException)
             {
                 // The call ended; the read loop reports why.
             }
         }
-
-        private static readonly WriteOptions BufferHint = new(WriteFlags.BufferHint);
     }
 
     /// <summary>Deliveries started and not yet settled, and a way to wait until there are none.</summary>
@@ -457,8 +511,14 @@ public sealed partial class SubscriptionStream
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Subscribed to channel {Channel}: connection {ConnectionId} on replica {ReplicaId}, max in flight {MaxInFlight}, paused {Paused}")]
-    private static partial void LogSubscribed(ILogger logger, string channel, string connectionId, string replicaId, uint maxInFlight, bool paused);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Subscribed to channel {Channel} over {Protocol}: connection {ConnectionId} on replica {ReplicaId}, max in flight {MaxInFlight}, paused {Paused}")]
+    private static partial void LogSubscribed(ILogger logger, string channel, string protocol, string connectionId, string replicaId, uint maxInFlight, bool paused);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Channel {Channel} uses protocol {Protocol} ({Why})")]
+    private static partial void LogProtocol(ILogger logger, string channel, string protocol, string why);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {Channel}: gRPC does not get through to queue-manager ({Reason}); falling back to WebSocket")]
+    private static partial void LogFallback(ILogger logger, string channel, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stream of channel {Channel} ended ({Status}: {Detail}); reconnecting in {Delay} (attempt {Failures})")]
     private static partial void LogReconnecting(ILogger logger, string channel, StatusCode status, string detail, TimeSpan delay, int failures);

@@ -1,0 +1,226 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace WebhookConnect.TestKit;
+
+/// <summary>
+/// A loopback proxy that only speaks HTTP/1.1, as many corporate proxies do (SPEC §16): a connection that opens with
+/// the HTTP/2 client preface (<c>PRI * HTTP/2.0</c>, what a gRPC client sends over h2c) is answered
+/// <c>HTTP/1.1 505 HTTP Version Not Supported</c> and closed; any other connection is forwarded byte for byte to the
+/// backend on 127.0.0.1 (a WebSocket upgrade, SSE, a poll), as <see cref="TcpForwarder"/> does. A test can lift the
+/// restriction (<see cref="PassHttp2To"/>: the proxy is "gone", HTTP/2 connections go to the gRPC port) and cut the
+/// connections in place (<see cref="DropConnections"/>) so clients reconnect.
+/// </summary>
+public sealed class Http1OnlyProxy : IAsyncDisposable
+{
+    private static readonly byte[] Http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
+
+    private static readonly byte[] Refusal = Encoding.ASCII.GetBytes(
+        "HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\nContent-Length: 32\r\nConnection: close\r\n\r\nthis proxy only speaks HTTP/1.1\n");
+
+    private readonly TcpListener _listener;
+    private readonly int _backend;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+    private readonly List<Task> _pipes = [];
+    private readonly Lock _gate = new();
+    private readonly HashSet<Socket> _clients = [];
+    private int _refused;
+    private volatile int _http2Backend;
+    private int _forwarded;
+
+    private Http1OnlyProxy(int backendPort)
+    {
+        _backend = backendPort;
+        _listener = new TcpListener(IPAddress.Loopback, 0);
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _accepting = AcceptAsync();
+    }
+
+    public int Port { get; }
+
+    /// <summary>Connections refused because they opened with the HTTP/2 preface.</summary>
+    public int RefusedHttp2 => Volatile.Read(ref _refused);
+
+    /// <summary>Connections forwarded to a backend.</summary>
+    public int Forwarded => Volatile.Read(ref _forwarded);
+
+    /// <summary>From now on, connections that open with the HTTP/2 preface are forwarded to <paramref name="port"/>
+    /// (on 127.0.0.1) instead of refused.</summary>
+    public void PassHttp2To(int port) => _http2Backend = port;
+
+    /// <summary>Closes every connection open through the proxy (the clients see a lost connection).</summary>
+    public void DropConnections()
+    {
+        lock (_gate)
+        {
+            foreach (var client in _clients)
+            {
+                try
+                {
+                    client.Shutdown(SocketShutdown.Both);
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                }
+            }
+        }
+    }
+
+    /// <summary>Listens on a free loopback port and forwards HTTP/1.x connections to <paramref name="backendPort"/>.</summary>
+    public static Http1OnlyProxy Start(int backendPort) => new(backendPort);
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptSocketAsync(_stop.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                _pipes.RemoveAll(t => t.IsCompleted);
+                _pipes.Add(ServeAsync(client));
+            }
+        }
+    }
+
+    private async Task ServeAsync(Socket client)
+    {
+        lock (_gate)
+        {
+            _clients.Add(client);
+        }
+
+        try
+        {
+            await ServeCoreAsync(client);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _clients.Remove(client);
+            }
+        }
+    }
+
+    private async Task ServeCoreAsync(Socket client)
+    {
+        using (client)
+        {
+            // Enough of the first bytes to tell the HTTP/2 preface from an HTTP/1.x request line.
+            var first = new byte[Http2Preface.Length];
+            var read = 0;
+            try
+            {
+                while (read < first.Length)
+                {
+                    var n = await client.ReceiveAsync(first.AsMemory(read), SocketFlags.None, _stop.Token);
+                    if (n == 0)
+                    {
+                        return;
+                    }
+
+                    read += n;
+                    if (!first.AsSpan(0, read).SequenceEqual(Http2Preface.AsSpan(0, read)))
+                    {
+                        break;
+                    }
+                }
+
+                var http2 = first.AsSpan(0, read).SequenceEqual(Http2Preface);
+                var http2Backend = _http2Backend;
+                if (http2 && http2Backend == 0)
+                {
+                    Interlocked.Increment(ref _refused);
+                    await client.SendAsync(Refusal, SocketFlags.None, _stop.Token);
+                    client.Shutdown(SocketShutdown.Send);
+
+                    // Read what the client sent after the preface before closing, as a proxy that read the whole
+                    // request does: closing with unread bytes would reset the connection before the answer is read.
+                    using var drain = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                    drain.CancelAfter(TimeSpan.FromSeconds(2));
+                    var sink = new byte[4096];
+                    while (await client.ReceiveAsync(sink, SocketFlags.None, drain.Token) > 0)
+                    {
+                    }
+
+                    return;
+                }
+
+                using var backend = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await backend.ConnectAsync(new IPEndPoint(IPAddress.Loopback, http2 ? http2Backend : _backend), _stop.Token);
+                Interlocked.Increment(ref _forwarded);
+                await backend.SendAsync(first.AsMemory(0, read), SocketFlags.None, _stop.Token);
+                using var either = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                var up = CopyAsync(client, backend, either);
+                var down = CopyAsync(backend, client, either);
+                await Task.WhenAny(up, down);
+                await either.CancelAsync();
+                await Task.WhenAll(up, down);
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+                // The client or the backend went away, or the proxy stops.
+            }
+        }
+    }
+
+    private static async Task CopyAsync(Socket from, Socket to, CancellationTokenSource either)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                var read = await from.ReceiveAsync(buffer, SocketFlags.None, either.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, either.Token);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            try
+            {
+                to.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
+
+            await either.CancelAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        Task[] pipes;
+        lock (_gate)
+        {
+            pipes = [.. _pipes];
+        }
+
+        await Task.WhenAll(pipes);
+        _stop.Dispose();
+    }
+}
