@@ -63,11 +63,8 @@ public sealed class Http1ProtocolTests(QueueStack stack) : IClassFixture<QueueSt
         await stack.WaitStatsAsync(channel, s => s.DeadLetters == 1, "the message dead-lettered");
         var dead = Assert.Single(await stack.DeadLettersAsync(channel));
         Assert.Equal(message.MessageId, dead.Message.MessageId);
-        if (protocol == "websocket")
-        {
-            // The reason travels in the nack frame; POST /connect/ack has no field for it (queue-manager records its own).
-            Assert.Contains("HTTP 422", dead.LastError, StringComparison.Ordinal);
-        }
+        // The reason travels in the WebSocket nack frame, or as POST /connect/ack's reason parameter (SSE, long-poll).
+        Assert.Contains("HTTP 422", dead.LastError, StringComparison.Ordinal);
 
         Assert.Single(target.For(message.MessageId));
     }

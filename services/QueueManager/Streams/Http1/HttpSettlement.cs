@@ -27,6 +27,7 @@ public sealed class HttpSettlement(
     IOptions<QueueManagerOptions> options)
 {
     private static readonly JsonFormatter StatsFormatter = new(JsonFormatter.Settings.Default.WithPreserveProtoFieldNames(true).WithFormatDefaultValues(true));
+    private const int MaxReasonLength = 1024;
     private readonly QueueManagerOptions _options = options.Value;
 
     public async Task AckAsync(HttpContext http)
@@ -46,6 +47,14 @@ public sealed class HttpSettlement(
             throw Invalid("retry: must be true or false");
         }
 
+        // The connector's words for the dead letter's last_error (the WebSocket nack frame's "reason"); bounded, as
+        // every client-chosen string that is stored.
+        var reason = http.Request.Query["reason"].ToString() is { Length: > 0 } why ? why : "nack over POST /connect/ack";
+        if (reason.Length > MaxReasonLength)
+        {
+            throw Invalid($"reason: at most {MaxReasonLength} characters, got {reason.Length}");
+        }
+
         var channel = await ChannelOfAsync(connectionId)
             ?? throw new RpcException(new Status(StatusCode.NotFound, "Connection not found"));
         await AuthenticateAsync(channel, token);
@@ -63,7 +72,7 @@ public sealed class HttpSettlement(
         }
         else
         {
-            var nack = new Nack { MessageId = messageId, Retry = retry, Reason = "nack over POST /connect/ack" };
+            var nack = new Nack { MessageId = messageId, Retry = retry, Reason = reason };
             settled = live is not null
                 ? await Errors.GuardAsync(() => live.NackAsync(nack))
                 : await Errors.GuardAsync(() => queue.NackAsync(channel, connectionId, nack));
