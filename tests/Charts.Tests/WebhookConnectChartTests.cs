@@ -207,7 +207,8 @@ public sealed class WebhookConnectChartTests : IDisposable
         Assert.Equal(expected, Env(manifest.Get("StatefulSet", $"{Prefix}-ingress").PodSpec!["containers"]![0]!, "Ingress__QueueManager"));
         Assert.Equal(expected, Env(manifest.Get("Deployment", $"{Prefix}-admin").PodSpec!["containers"]![0]!, "Admin__QueueManager"));
         var connectors = manifest.Get("Service", $"{Prefix}-queue-manager");
-        Assert.Equal([5001L], connectors.At("spec", "ports")!.AsArray().Select(p => (long)p!["port"]!));
+        // The connectors' Service: gRPC Connect and the HTTP/1.1 connector protocols, never the internal port.
+        Assert.Equal([5001L, 5003L], connectors.At("spec", "ports")!.AsArray().Select(p => (long)p!["port"]!));
     }
 
     [Fact]
