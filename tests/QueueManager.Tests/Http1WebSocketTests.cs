@@ -26,6 +26,8 @@ public sealed class Http1WebSocketTests(SharedQueueManager shared) : IClassFixtu
         var (channel, token) = await shared.NewChannelAsync("ws-basic");
         var published = await shared.Replica.Internal.PublishManyAsync(channel, 3);
         var json = TestMessages.NewMessage(channel, "{\"order\": [1, 2]}");
+        json.Traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        json.Tracestate = "vendor=1";
         var binary = TestMessages.NewMessage(channel, "");
         binary.Body = ByteString.CopyFrom(0x00, 0xff, 0xfe, 0x41);
         binary.ContentType = "application/octet-stream";
@@ -52,6 +54,9 @@ public sealed class Http1WebSocketTests(SharedQueueManager shared) : IClassFixtu
         Assert.Equal("ep", frames[0].GetProperty("webhook_id").GetString());
         Assert.Equal("a, \u00ff\u0080", frames[0].GetProperty("headers").GetProperty("X-Repeat").GetString());
         Assert.Equal(1, frames[0].GetProperty("attempt").GetInt32());
+        // The stored trace context travels as on gRPC (no exporter here: unchanged); a message without one has none.
+        Assert.Equal((json.Traceparent, json.Tracestate), (frames[3].GetProperty("traceparent").GetString(), frames[3].GetProperty("tracestate").GetString()));
+        Assert.False(frames[4].TryGetProperty("traceparent", out _));
 
         foreach (var frame in frames)
         {

@@ -115,6 +115,17 @@ public static class WireFormat
         json.WriteBase64String("body_base64", body);
         json.WriteString("content_type", message.ContentType);
         json.WriteNumber("attempt", message.Attempt);
+        // The trace context the gRPC frame carries (queue-manager's delivery span while traces are exported, else
+        // the stored one), so a delivery over HTTP/1.1 joins the webhook's trace too.
+        if (message.Traceparent.Length > 0)
+        {
+            json.WriteString("traceparent", message.Traceparent);
+            if (message.Tracestate.Length > 0)
+            {
+                json.WriteString("tracestate", message.Tracestate);
+            }
+        }
+
         if (leaseDeadline is not null)
         {
             json.WriteString("lease_deadline", leaseDeadline.ToDateTimeOffset());
