@@ -1,9 +1,12 @@
 // Connector benchmark (not a test; SPEC §13 "a connector draining a 100 000-message backlog at ≥ 10 000 messages/s").
-// Usage: dotnet run -c Release --project tests/Benchmarks/Connector -- [--messages 100000] [--max-in-flight 1000]
-//        [--body-bytes 1024] [--h2load-requests 200000]
+// Usage: dotnet run -c Release --project tests/Benchmarks/Connector -- [--messages 100000]
+//        [--protocols grpc,websocket,sse,long-poll] [--max-in-flight 1000] [--body-bytes 1024] [--h2load-requests 200000]
+//        [--target-connections 0] [--restarts 5]
 // Starts its own redis-server, queue-manager and a Kestrel target on 127.0.0.1; publishes the backlog; measures the
-// target's raw request rate with h2load (HTTP/1.1, 64 connections) in the same run; then starts the connector binary
-// and times the drain from its first request to the last ack. Exits 1 if the counts are not exact.
+// target's raw request rate with h2load (HTTP/1.1, 64 connections) in the same run; then, once per protocol (SPEC §13:
+// the HTTP/1.1 protocols should drain at ≥ 50 % of the gRPC rate), publishes the same backlog to a fresh channel,
+// starts the connector binary with --protocol and times the drain from its first request to the last ack; prints each
+// protocol's rate and its ratio to gRPC's. Exits 1 if the counts are not exact.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -23,9 +26,20 @@ var bodyBytes = Arg("--body-bytes", 1024);
 var h2loadRequests = Arg("--h2load-requests", 200_000);
 var targetConnections = Arg("--target-connections", 0);
 var restarts = Arg("--restarts", 5);
+string[] knownProtocols = ["grpc", "websocket", "sse", "long-poll"];
+var protocolsAt = Array.IndexOf(args, "--protocols");
+var protocols = (protocolsAt >= 0 && protocolsAt + 1 < args.Length ? args[protocolsAt + 1] : "grpc,websocket,sse,long-poll")
+    .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+if (protocols.Length == 0 || protocols.Except(knownProtocols).Any())
+{
+    Console.Error.WriteLine($"--protocols takes a comma-separated list of {string.Join(", ", knownProtocols)}; got '{string.Join(",", protocols)}'");
+    return 2;
+}
+
 if (args.Contains("--help"))
 {
-    Console.WriteLine("usage: [--messages 100000] [--max-in-flight 1000] [--body-bytes 1024] [--h2load-requests 200000]");
+    Console.WriteLine("usage: [--messages 100000] [--protocols grpc,websocket,sse,long-poll] [--max-in-flight 1000] [--body-bytes 1024]");
+    Console.WriteLine("       [--h2load-requests 200000] [--target-connections 0] [--restarts 5]");
     return 0;
 }
 
@@ -75,10 +89,6 @@ try
     const string channel = "bench";
     var token = await stack.CreateChannelAsync(channel, messages + 1000, maxInFlight);
 
-    // 1. The backlog.
-    var publish = await PublishLoad.RunAsync(stack.QueueManager.Internal.Channel, channel, "m", messages, bodyBytes, 64, null, cancel.Token);
-    rows.Add(("backlog published (Publish, 64 in flight)", $"{publish.Count} × {bodyBytes} B in {publish.Elapsed.TotalSeconds:0.0} s ({publish.Rate:0} msg/s)"));
-
     // 2. The raw limit of the target, same run: h2load over HTTP/1.1 with the same body.
     var bodyFile = Path.Combine(directory, "body");
     File.WriteAllBytes(bodyFile, Encoding.ASCII.GetBytes(new string('x', bodyBytes)));
@@ -108,48 +118,91 @@ try
     var rawSeconds = Stopwatch.GetElapsedTime(raw.FirstDeliveryTimestamp, raw.LastAckTimestamp).TotalSeconds;
     rows.Add(("queue-manager ceiling (stream client, no target)", $"{raw.Unique / rawSeconds:0} msg/s ({rawSeconds:0.00} s)"));
 
-    // 4. The connector drains the backlog.
-    File.WriteAllText(Path.Combine(directory, "token"), token);
-    var config = Path.Combine(directory, "connector.yaml");
-    File.WriteAllText(config, $"""
-        subscriptions:
-          - channel: {channel}
-            token_file: {directory}/token
-            max_in_flight: {maxInFlight}
-            default_target:
-              url: http://127.0.0.1:{port}/hook
-        target_max_connections: {targetConnections}
-        logging:
-          log_level:
-            Default: Warning
-        """);
+    // 4. The connector drains the same backlog once per protocol: a fresh channel and backlog each, the same target and
+    //    settings, one connector process at a time (the previous one is stopped before the next backlog is published).
     var assembly = ServiceBinaries.Assembly("Connector", "WebhookConnect.Connector");
-    var managementPort = FreePort.Next();
-    var started = Stopwatch.GetTimestamp();
-    connector = ChildProcess.Start("connector", "dotnet", [assembly, "--config", config, "--insecure", "--queue-manager", $"http://127.0.0.1:{stack.QueueManager.GrpcPort}",
-        "--management-host", "127.0.0.1", "--management-port", managementPort.ToString(CultureInfo.InvariantCulture)]);
-    await Eventually.UntilAsync(async () =>
+
+    // One connector process for one channel over one protocol; the HTTP/1.1 protocols reach queue-manager's port 5003
+    // stand-in (a free port here) through --queue-manager-http.
+    (ChildProcess Process, int ManagementPort) StartConnector(string protocol, string name, string channelToken)
     {
-        if (connector.HasExited)
+        File.WriteAllText(Path.Combine(directory, $"token-{name}"), channelToken);
+        var config = Path.Combine(directory, $"connector-{name}.yaml");
+        File.WriteAllText(config, $"""
+            subscriptions:
+              - channel: {name}
+                token_file: {directory}/token-{name}
+                max_in_flight: {maxInFlight}
+                default_target:
+                  url: http://127.0.0.1:{port}/hook
+            target_max_connections: {targetConnections}
+            logging:
+              log_level:
+                Default: Warning
+            """);
+        var management = FreePort.Next();
+        var process = ChildProcess.Start($"connector-{protocol}", "dotnet", [assembly, "--config", config, "--insecure",
+            "--queue-manager", $"http://127.0.0.1:{stack.QueueManager.GrpcPort}", "--queue-manager-http", stack.QueueManager.HttpAddress.ToString().TrimEnd('/'),
+            "--protocol", protocol, "--management-host", "127.0.0.1", "--management-port", management.ToString(CultureInfo.InvariantCulture)]);
+        return (process, management);
+    }
+
+    double? grpcRate = null;
+    var drains = new List<(string Protocol, double Rate, double Seconds)>();
+    foreach (var protocol in protocols)
+    {
+        var protocolChannel = protocol == "grpc" ? channel : $"{channel}-{protocol}";
+        var protocolToken = protocol == "grpc" ? token : await stack.CreateChannelAsync(protocolChannel, messages + 1000, maxInFlight);
+        var publish = await PublishLoad.RunAsync(stack.QueueManager.Internal.Channel, protocolChannel, protocol[0..1], messages, bodyBytes, 64, null, cancel.Token);
+        Interlocked.Exchange(ref hooks, 0);
+        Interlocked.Exchange(ref firstHook, 0);
+        var started = Stopwatch.GetTimestamp();
+        (connector, _) = StartConnector(protocol, protocolChannel, protocolToken);
+        await Eventually.UntilAsync(async () =>
         {
-            throw new InvalidOperationException("connector exited:\n" + connector.Output);
+            if (connector.HasExited)
+            {
+                throw new InvalidOperationException($"connector ({protocol}) exited:\n" + connector.Output);
+            }
+
+            return await stack.StatAsync(protocolChannel, "acked_total") >= messages;
+        }, TimeSpan.FromMinutes(10), $"the backlog to be acked over {protocol}", TimeSpan.FromMilliseconds(20));
+        var acked = Stopwatch.GetTimestamp();
+        var cpu = CpuTime(connector.Id);
+        var drain = Stopwatch.GetElapsedTime(Interlocked.Read(ref firstHook), acked);
+        var withStartup = Stopwatch.GetElapsedTime(started, acked);
+        var (rss, peak) = BenchStack.Memory(connector.Id);
+        var rate = messages / drain.TotalSeconds;
+        grpcRate ??= protocol == "grpc" ? rate : null;
+        drains.Add((protocol, rate, drain.TotalSeconds));
+        rows.Add(($"connector drain over {protocol} (first target request → last ack)", $"{rate:0} msg/s ({drain.TotalSeconds:0.00} s, max_in_flight {maxInFlight}, target connections {(targetConnections == 0 ? "unlimited" : targetConnections)})"));
+        rows.Add(("  backlog published before (Publish, 64 in flight)", $"{publish.Count} × {bodyBytes} B in {publish.Elapsed.TotalSeconds:0.0} s ({publish.Rate:0} msg/s)"));
+        rows.Add(("  including process start and subscribe", $"{messages / withStartup.TotalSeconds:0} msg/s ({withStartup.TotalSeconds:0.00} s)"));
+        var requests = Interlocked.Read(ref hooks);
+        var ackedTotal = await stack.StatAsync(protocolChannel, "acked_total");
+        rows.Add(("  target requests / acked / delivered", $"{requests} / {ackedTotal} / {await stack.StatAsync(protocolChannel, "delivered_total")}"));
+        rows.Add(("  connector memory (RSS / peak)", $"{rss / 1048576} MiB / {peak / 1048576} MiB"));
+        rows.Add(("  connector CPU per message (user+system, incl. start)", $"{cpu.TotalMilliseconds * 1000 / messages:0.0} µs ({cpu.TotalSeconds:0.00} s CPU)"));
+        if (requests != messages || ackedTotal != messages)
+        {
+            failures.Add($"{protocol}: expected exactly {messages} target requests and acks, got {requests} and {ackedTotal}");
         }
 
-        return await stack.StatAsync(channel, "acked_total") >= messages;
-    }, TimeSpan.FromMinutes(10), "the backlog to be acked", TimeSpan.FromMilliseconds(20));
-    var acked = Stopwatch.GetTimestamp();
-    var cpu = CpuTime(connector.Id);
-    var drain = Stopwatch.GetElapsedTime(Interlocked.Read(ref firstHook), acked);
-    var withStartup = Stopwatch.GetElapsedTime(started, acked);
-    var (rss, peak) = BenchStack.Memory(connector.Id);
-    rows.Add(("connector drain (first target request → last ack)", $"{messages / drain.TotalSeconds:0} msg/s ({drain.TotalSeconds:0.00} s, max_in_flight {maxInFlight}, target connections {(targetConnections == 0 ? "unlimited" : targetConnections)})"));
-    rows.Add(("  including process start and subscribe", $"{messages / withStartup.TotalSeconds:0} msg/s ({withStartup.TotalSeconds:0.00} s)"));
-    rows.Add(("  target requests / acked / delivered", $"{Interlocked.Read(ref hooks)} / {await stack.StatAsync(channel, "acked_total")} / {await stack.StatAsync(channel, "delivered_total")}"));
-    rows.Add(("  connector memory (RSS / peak)", $"{rss / 1048576} MiB / {peak / 1048576} MiB"));
-    rows.Add(("  connector CPU per message (user+system, incl. start)", $"{cpu.TotalMilliseconds * 1000 / messages:0.0} µs ({cpu.TotalSeconds:0.00} s CPU)"));
-    if (Interlocked.Read(ref hooks) != messages || await stack.StatAsync(channel, "acked_total") != messages)
+        await StopConnectorAsync();
+    }
+
+    foreach (var (protocol, rate, seconds) in drains)
     {
-        failures.Add($"expected exactly {messages} target requests and acks");
+        rows.Add(($"drain rate over {protocol}", $"{rate:0} msg/s ({seconds:0.00} s), {(grpcRate is { } g ? $"{rate / g * 100:0} % of gRPC's rate" : "no gRPC run to compare")}"));
+    }
+
+    // 5. Reconnect after a queue-manager restart (SPEC §13: < 2 s), with the default backoff (full jitter, 1 s → 60 s):
+    //    kill -9 the replica, start a new one on the same port, time from "it serves" to "/readyz is 200 again".
+    //    Measured over gRPC, with a connector of its own on the (drained) gRPC channel.
+    var managementPort = 0;
+    if (restarts > 0)
+    {
+        (connector, managementPort) = StartConnector("grpc", channel, token);
     }
 
     // 5. Reconnect after a queue-manager restart (SPEC §13: < 2 s), with the default backoff (full jitter, 1 s → 60 s):
@@ -199,13 +252,7 @@ try
 }
 finally
 {
-    if (connector is not null)
-    {
-        connector.Signal(ChildProcess.SigTerm);
-        await connector.WaitForExitAsync(TimeSpan.FromSeconds(30));
-        await connector.DisposeAsync();
-    }
-
+    await StopConnectorAsync();
     await target.StopAsync();
     Directory.Delete(directory, recursive: true);
 }
@@ -214,7 +261,7 @@ Console.WriteLine();
 Console.WriteLine($"Connector benchmark ({Environment.ProcessorCount} cores, everything on this machine)");
 foreach (var (what, value) in rows)
 {
-    Console.WriteLine($"  {what,-52} {value}");
+    Console.WriteLine($"  {what,-66} {value}");
 }
 
 foreach (var failure in failures)
@@ -223,6 +270,17 @@ foreach (var failure in failures)
 }
 
 return failures.Count == 0 ? 0 : 1;
+
+async Task StopConnectorAsync()
+{
+    if (connector is not null)
+    {
+        connector.Signal(ChildProcess.SigTerm);
+        await connector.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        await connector.DisposeAsync();
+        connector = null;
+    }
+}
 
 int Arg(string name, int fallback)
 {
