@@ -163,8 +163,8 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
                 Interlocked.Increment(ref _forwarded);
                 await backend.SendAsync(first.AsMemory(0, read), SocketFlags.None, _stop.Token);
                 using var either = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                var up = CopyAsync(client, backend, either);
-                var down = CopyAsync(backend, client, either);
+                var up = TcpForwarder.CopyAsync(client, backend, either);
+                var down = TcpForwarder.CopyAsync(backend, client, either);
                 await Task.WhenAny(up, down);
                 await either.CancelAsync();
                 await Task.WhenAll(up, down);
@@ -173,39 +173,6 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
             {
                 // The client or the backend went away, or the proxy stops.
             }
-        }
-    }
-
-    private static async Task CopyAsync(Socket from, Socket to, CancellationTokenSource either)
-    {
-        var buffer = new byte[64 * 1024];
-        try
-        {
-            while (true)
-            {
-                var read = await from.ReceiveAsync(buffer, SocketFlags.None, either.Token);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, either.Token);
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            try
-            {
-                to.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-            }
-
-            await either.CancelAsync();
         }
     }
 

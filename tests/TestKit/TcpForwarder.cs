@@ -115,7 +115,7 @@ public sealed class TcpForwarder : IAsyncDisposable
     }
 
     /// <summary>Copies until the source closes or fails, then shuts the destination's sending side (or both on failure).</summary>
-    private static async Task CopyAsync(Socket from, Socket to, CancellationTokenSource either)
+    internal static async Task CopyAsync(Socket from, Socket to, CancellationTokenSource either)
     {
         var buffer = new byte[64 * 1024];
         try

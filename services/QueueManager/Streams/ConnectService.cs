@@ -15,7 +15,6 @@ namespace WebhookConnect.QueueManager.Streams;
 public sealed class ConnectService(
     ConnectionOpener opener,
     ConnectionRegistry registry,
-    ReplicaIdentity replica,
     IOptions<QueueManagerOptions> options) : Contracts.V1.ConnectService.ConnectServiceBase
 {
     private static readonly TimeSpan SubscribeTimeout = TimeSpan.FromSeconds(30);
@@ -32,10 +31,7 @@ public sealed class ConnectService(
 
     public override async Task Connect(IAsyncStreamReader<ConnectRequest> requestStream, IServerStreamWriter<ConnectResponse> responseStream, ServerCallContext context)
     {
-        if (registry.Draining)
-        {
-            throw new RpcException(new Status(StatusCode.Unavailable, $"queue-manager replica {replica.Id} is shutting down; connect to another replica"));
-        }
+        opener.RefuseWhileDraining();
 
         // A missing or malformed token is refused at once, without waiting for the first frame.
         var token = ReadToken(context.RequestHeaders);
@@ -52,18 +48,7 @@ public sealed class ConnectService(
         var why = "client closed the stream";
         try
         {
-            var subscribed = new ConnectResponse
-            {
-                Subscribed = new Subscribed
-                {
-                    ConnectionId = connection.Id,
-                    HeartbeatInterval = Duration.FromTimeSpan(_options.HeartbeatInterval),
-                    AckTimeout = Duration.FromTimeSpan(config.AckTimeout),
-                    MaxInFlight = connection.Info.MaxInFlight,
-                    ReplicaId = replica.Id,
-                    Paused = config.Paused,
-                },
-            };
+            var subscribed = opener.Subscribed(connection, config);
             var status = await connection.RunAsync(subscribed, requestStream, responseStream, context.CancellationToken);
             if (status is { } failure)
             {

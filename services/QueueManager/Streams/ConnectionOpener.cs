@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.V1;
 using WebhookConnect.QueueManager.Channels;
 using WebhookConnect.QueueManager.Queue;
 using WebhookConnect.QueueManager.Telemetry;
@@ -37,12 +38,32 @@ public sealed class ConnectionOpener(
 {
     private readonly QueueManagerOptions _options = options.Value;
 
-    public async Task<(StreamConnection Connection, ChannelConfig Config)> OpenAsync(ConnectionRequest request)
+    /// <summary>The first frame of every session, whatever its protocol: what the connection was granted.</summary>
+    public ConnectResponse Subscribed(StreamConnection connection, ChannelConfig config) => new()
+    {
+        Subscribed = new Subscribed
+        {
+            ConnectionId = connection.Id,
+            HeartbeatInterval = Duration.FromTimeSpan(_options.HeartbeatInterval),
+            AckTimeout = Duration.FromTimeSpan(config.AckTimeout),
+            MaxInFlight = connection.Info.MaxInFlight,
+            ReplicaId = replica.Id,
+            Paused = config.Paused,
+        },
+    };
+
+    /// <summary>A draining replica takes no new connection; a protocol may ask before it reads anything.</summary>
+    public void RefuseWhileDraining()
     {
         if (registry.Draining)
         {
             throw new RpcException(new Status(StatusCode.Unavailable, $"queue-manager replica {replica.Id} is shutting down; connect to another replica"));
         }
+    }
+
+    public async Task<(StreamConnection Connection, ChannelConfig Config)> OpenAsync(ConnectionRequest request)
+    {
+        RefuseWhileDraining();
 
         // Authenticated before any per-channel state is made (issue 20, finding 2): reading a config caches nothing for
         // a name that does not exist. An unknown channel is NOT_FOUND as SPEC §7 says; channel names are not secrets

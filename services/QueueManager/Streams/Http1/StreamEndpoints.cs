@@ -15,7 +15,6 @@ namespace WebhookConnect.QueueManager.Streams.Http1;
 public sealed partial class StreamEndpoints(
     ConnectionOpener opener,
     ConnectionRegistry registry,
-    ReplicaIdentity replica,
     IOptions<QueueManagerOptions> options,
     ILogger<StreamEndpoints> logger)
 {
@@ -48,7 +47,7 @@ public sealed partial class StreamEndpoints(
             ConnectorRequests.WarnIfQueryToken(http, logger, connection);
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
             var transport = new WebSocketTransport(socket, connection, _options.MaxClientFrameBytes, _options.HttpSendTimeout);
-            var status = await connection.RunAsync(Subscribed(connection, config), transport, transport, http.RequestAborted);
+            var status = await connection.RunAsync(opener.Subscribed(connection, config), transport, transport, http.RequestAborted);
             var (code, reason) = transport.TooBig
                 ? (WebSocketCloseStatus.MessageTooBig, $"Message too big: at most {_options.MaxClientFrameBytes} bytes")
                 : CloseCodeOf(status);
@@ -84,7 +83,7 @@ public sealed partial class StreamEndpoints(
             var transport = new SseTransport(http, connection, _options.HttpSendTimeout);
             // Ends the stream when the session ends (drain, operator disconnect, revoked token): the response
             // completes, which an SSE client sees as the end of the stream.
-            var status = await connection.RunAsync(Subscribed(connection, config), transport, transport, http.RequestAborted);
+            var status = await connection.RunAsync(opener.Subscribed(connection, config), transport, transport, http.RequestAborted);
             why = status is null ? why : $"{status.Value.StatusCode}: {status.Value.Detail}";
         }
         finally
@@ -100,19 +99,6 @@ public sealed partial class StreamEndpoints(
         ConnectorRequests.RemoteAddress(http),
         ConnectorRequests.ConnectorId(http),
         ExpectsClientFrames: false);
-
-    private ConnectResponse Subscribed(StreamConnection connection, ChannelConfig config) => new()
-    {
-        Subscribed = new Subscribed
-        {
-            ConnectionId = connection.Id,
-            HeartbeatInterval = Duration.FromTimeSpan(_options.HeartbeatInterval),
-            AckTimeout = Duration.FromTimeSpan(config.AckTimeout),
-            MaxInFlight = connection.Info.MaxInFlight,
-            ReplicaId = replica.Id,
-            Paused = config.Paused,
-        },
-    };
 
     /// <summary>How a session's end reads as a WebSocket close (docs/queue-manager.md lists the codes).</summary>
     private (WebSocketCloseStatus Code, string Reason) CloseCodeOf(Status? status) => status?.StatusCode switch
