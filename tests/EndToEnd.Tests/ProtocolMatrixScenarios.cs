@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text;
+using System.Text.Json;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.EndToEnd.Tests.Support;
@@ -9,12 +11,13 @@ using WebhookConnect.TestKit;
 namespace WebhookConnect.EndToEnd.Tests;
 
 /// <summary>
-/// SCENARIOS.md S4 (token rotation), S8 (flaky target and dead letters) and S9 (leases) with our real connector process
-/// on each protocol (issue 16, "Prove it"; SPEC §16): the matrix is the theories' data. Every test starts its own
+/// SCENARIOS.md S4 (token rotation), S8 (flaky target and dead letters) and S9 (leases), and exact header bytes, with
+/// our real connector process on each protocol (issue 16, "Prove it"; SPEC §16): the matrix is the theories' data
+/// (S1 and S2 over HTTP/1.1: <see cref="Http1ProtocolScenarios"/>; over gRPC: <see cref="DeliveryScenarios"/>). Every test starts its own
 /// connectors and targets on a channel of its own, on one cloud-side stack shared by the class (fresh channels stand
 /// in for the empty Redis of each scenario, and save about 5 s of process start-ups per case).
 /// </summary>
-public sealed class ProtocolLifecycleScenarios(ProtocolLifecycleScenarios.SharedStack shared) : IClassFixture<ProtocolLifecycleScenarios.SharedStack>
+public sealed class ProtocolMatrixScenarios(ProtocolMatrixScenarios.SharedStack shared) : IClassFixture<ProtocolMatrixScenarios.SharedStack>
 {
     /// <summary>Connector YAML (top level) turning local retries off, so every failed call is one cloud attempt.</summary>
     private const string NoLocalRetries = "retry:\n  attempts: 0\n";
@@ -187,6 +190,48 @@ public sealed class ProtocolLifecycleScenarios(ProtocolLifecycleScenarios.Shared
         Assert.Equal(reply.SentBody, second.Body);
         Assert.Equal((0ul, 2ul, 0u, 0u), (stats.LeaseExpiredTotal, stats.DeliveredTotal, stats.MessagesInFlight, stats.MessagesQueued));
     }
+
+    [Theory]
+    [MemberData(nameof(EveryProtocol))]
+    public async Task HeaderValuesWithBytesOutsideUtf8AndRepeatedNamesReachTheTargetByteForByte(string protocol)
+    {
+        var channel = "bytes-" + protocol;
+        var token = await Stack.CreateChannelAsync(channel, [channel]);
+        await using var target = await Stack.StartTargetAsync();
+        await using var connector = await Stack.StartConnectorAsync(channel, token, target, extraYaml: Yaml(protocol));
+        byte[] latin1 = [.. "caf"u8, 0xE9];
+        byte[] obsText = [0x80, 0xFF, (byte)' ', 0xA0, .. "end"u8];
+        var utf8 = "café ✓"u8.ToArray();
+        var body = ScenarioStack.WebhookBody(1, 1);
+
+        // A raw socket: HttpClient would re-encode the values and join the repeated name itself.
+        var (status, reply) = await RawHttp.ExchangeAsync(Stack.Ingress.Port, "/webhook/" + channel, body,
+        [
+            ("Content-Type", "application/json"u8.ToArray()),
+            ("X-Latin1", latin1),
+            ("X-Repeated", "first"u8.ToArray()),
+            ("X-Utf8", utf8),
+            ("X-Repeated", "second, with a comma"u8.ToArray()),
+            ("X-Obs-Text", obsText),
+            ("X-Repeated", latin1),
+        ]);
+        Assert.StartsWith("HTTP/1.1 200", status, StringComparison.Ordinal);
+        var messageId = JsonDocument.Parse(reply).RootElement.GetProperty("message_id").GetString();
+        await Stack.WaitForStatsAsync(channel, s => s.AckedTotal == 1, "the webhook acked");
+
+        var received = Assert.Single(target.Requests);
+        Assert.Equal(messageId, received.MessageId);
+        Assert.Equal(body, received.Body);
+        Assert.Equal(latin1, Bytes(received, "X-Latin1"));
+        Assert.Equal(utf8, Bytes(received, "X-Utf8"));
+        Assert.Equal(obsText, Bytes(received, "X-Obs-Text"));
+        // A repeated name reaches the target as one field, its values in order joined with ", " (docs/connector.md).
+        Assert.Equal([.. "first, second, with a comma, "u8, .. latin1], Bytes(received, "X-Repeated"));
+    }
+
+    /// <summary>The bytes of the one field <paramref name="name"/> as the target read it (its header encoding is
+    /// Latin-1: one char per byte).</summary>
+    private static byte[] Bytes(ReceivedRequest request, string name) => Encoding.Latin1.GetBytes(Assert.Single(request.HeaderValues(name)));
 
     /// <summary>Connector YAML (top level) choosing the protocol; the HTTP/1.1 ones dial queue-manager's HTTP/1.1 port.</summary>
     private string Yaml(string protocol) => protocol == "grpc"
