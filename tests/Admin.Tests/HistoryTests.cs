@@ -174,7 +174,7 @@ public sealed class HistoryTests(AdminStack stack) : IClassFixture<AdminStack>
     private async Task<(string Name, Message Published)> ChannelWithAMessageAsync()
     {
         var name = TestChannels.UniqueName("history");
-        await stack.Client.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { new EndpointConfig { Id = "ep", Verification = TestChannels.Unverified } } }, AdminStack.Bearer(AdminStack.Token));
+        await stack.Client.CreateChannelAsync(new CreateChannelRequest { Channel = name, Endpoints = { new EndpointConfig { Id = name, Verification = TestChannels.Unverified } } }, AdminStack.Bearer(AdminStack.Token));
         return (name, await PublishAsync(name, "delivery-1"));
     }
 
