@@ -29,6 +29,7 @@ public sealed partial class RunCommandTests
         Assert.Contains($"-d '{{\"hello\":\"world\"}}' {ingress}", screen, StringComparison.Ordinal);
         Assert.Contains($"export ADMIN_TOKEN={LocalStack.AdminToken}", screen, StringComparison.Ordinal);
         Assert.Contains($"grpcurl -plaintext 127.0.0.1:{stack.Ports["ADMIN_GRPC_PORT"]} list", screen, StringComparison.Ordinal);
+        Assert.Contains($"dotnet run --project tools/WebhookConnect.Cli -- tail demo --admin http://127.0.0.1:{stack.Ports["ADMIN_GRPC_PORT"]}", screen, StringComparison.Ordinal);
         Assert.Contains(login, screen, StringComparison.Ordinal);
 
         // The screen's curl, by HttpClient, as a sender that traces: the whole relay joins the sender's trace.
