@@ -112,10 +112,8 @@ public sealed class ProtocolMatrixScenarios(ProtocolMatrixScenarios.SharedStack 
         Assert.Equal(
             [(down.MessageId, DeadLetterReason.MaxAttempts, 3u, "HTTP 500: down"), (rejected.MessageId, DeadLetterReason.Rejected, 1u, "HTTP 400: bad payload")],
             letters.Select(d => (d.Message.MessageId, d.Reason, d.Attempts, d.LastError)));
-        // The HTTP/1.1 nack (frame or POST /connect/ack) carries the target's status in the reason text only, so the
-        // dead letter's last_status_code stays 0 (over gRPC it is 500 / 400: LifecycleScenarios). Issue 17's target
-        // reports give it a field of its own; then this expectation becomes [500, 400].
-        Assert.Equal([0u, 0u], letters.Select(d => d.LastStatusCode));
+        // The HTTP/1.1 nack (frame or POST /connect/ack) carries the target's status as a field of its own (status_code).
+        Assert.Equal([500u, 400u], letters.Select(d => d.LastStatusCode));
         Assert.Equal((1ul, 2ul, 2u, 7ul, 0u), (stats.AckedTotal, stats.DeadLetteredTotal, stats.DeadLetters, stats.DeliveredTotal, stats.MessagesQueued));
     }
 
