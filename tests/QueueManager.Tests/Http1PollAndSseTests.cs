@@ -172,6 +172,38 @@ public sealed class Http1PollAndSseTests(SharedQueueManager shared) : IClassFixt
     }
 
     [Fact]
+    public async Task PostAckForAnOpenSseStreamTakesARotatedTokenAtOnceAndTheOldOneInItsGraceAndRefusesAWrongOne()
+    {
+        // Acks of a stream open on the replica are authenticated against its cached channel settings (no Redis read
+        // per message); a token that the cache does not know yet must still be checked against Redis.
+        var (channel, token) = await shared.NewChannelAsync("sse-ack-token");
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 2);
+        await using var sse = await SseTestConnector.ConnectAsync(shared.Replica.HttpAddress, channel, token);
+        var connectionId = (await sse.NextAsync("connected")).GetProperty("connection_id").GetString()!;
+        var ids = new[] { await sse.NextAsync(), await sse.NextAsync() }.Select(w => w.GetProperty("message_id").GetString()!).ToArray();
+        Assert.Equal(published.Select(m => m.MessageId), ids);
+
+        var rotation = await shared.Admin.RotateTokenAsync(new RotateTokenRequest { Channel = channel, GracePeriodSeconds = 60 });
+        using (var fresh = await AckAsync(rotation.NewToken, connectionId, ids[0]))
+        {
+            Assert.Equal(HttpStatusCode.OK, fresh.StatusCode);
+        }
+
+        using (var wrong = await AckAsync("wrong", connectionId, ids[1]))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using (var old = await AckAsync(token, connectionId, ids[1]))
+        {
+            Assert.Equal(HttpStatusCode.OK, old.StatusCode);
+        }
+
+        Assert.Equal(2, await shared.StatAsync(channel, "acked_total"));
+        Assert.Equal(0, await shared.CountAsync(channel, "leases"));
+    }
+
+    [Fact]
     public async Task PostAckAnswers404ForAnUnknownConnection422ForMissingParametersAnd401ForAWrongToken()
     {
         var (channel, token) = await shared.NewChannelAsync("ack-errors");

@@ -104,6 +104,35 @@ public sealed class Http1WebSocketTests(SharedQueueManager shared) : IClassFixtu
     }
 
     [Fact]
+    public async Task AckFramesSentBackToBackSettleEachMessageOnceAndTheNackBehindThemAndARepeatedAckIsRefused()
+    {
+        // queue-manager merges ack frames that arrived together into one settlement (issue 16's throughput goal); what
+        // the connector sees must stay what one settlement per frame gives.
+        var (channel, token) = await shared.NewChannelAsync("ws-ack-burst");
+        var published = await shared.Replica.Internal.PublishManyAsync(channel, 41);
+        await using var connector = await WebSocketTestConnector.ConnectAsync(Http, channel, token);
+        var ids = (await connector.TakeAsync(41)).Select(f => f.GetProperty("message_id").GetString()!).ToArray();
+        Assert.Equal(published.Select(m => m.MessageId), ids);
+
+        foreach (var id in ids[..40])
+        {
+            await connector.AckAsync(id);
+        }
+
+        await connector.AckAsync(ids[7]);
+        await connector.NackAsync(ids[40], retry: false);
+
+        var refused = await connector.NextAsync("error");
+        Assert.Equal(("message_not_in_flight", ids[7]), (refused.GetProperty("error").GetString(), refused.GetProperty("message_id").GetString()));
+        await Eventually.UntilAsync(async () => await shared.CountAsync(channel, "dlq") == 1, Patience, "the nack behind the acks dead-lettered its message");
+        Assert.Equal(40L, await shared.StatAsync(channel, "acked_total"));
+        Assert.Equal(0, await shared.CountAsync(channel, "leases"));
+        var letters = await shared.Admin.ListDeadLettersAsync(new ListDeadLettersRequest { Channel = channel });
+        Assert.Equal([(ids[40], DeadLetterReason.Rejected)], letters.Messages.Select(d => (d.Message.MessageId, d.Reason)));
+        Assert.True(await connector.NothingWithinAsync(TimeSpan.FromMilliseconds(500), "error"), "one refusal only");
+    }
+
+    [Fact]
     public async Task ADroppedWebSocketReleasesItsLeasesAtOnceAndAnotherConnectionGetsAttemptTwo()
     {
         var (channel, token) = await shared.NewChannelAsync("ws-drop", new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });

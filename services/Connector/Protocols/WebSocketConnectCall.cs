@@ -22,7 +22,11 @@ public sealed partial class WebSocketConnectCall : IConnectCall, IAsyncStreamRea
     /// <summary>A 16 MiB body in base64 plus its headers and JSON, with room to spare.</summary>
     public const int MaxFrameBytes = 32 * 1024 * 1024;
 
+    /// <summary>Largest receive buffer kept between frames.</summary>
+    private const int RetainedFrameBytes = 256 * 1024;
+
     private readonly ClientWebSocket _socket = new();
+    private ArrayBufferWriter<byte> _frame = new(64 * 1024);
     private readonly string _channel;
     private readonly CancellationToken _cancel;
     private readonly Task _opened;
@@ -119,7 +123,16 @@ public sealed partial class WebSocketConnectCall : IConnectCall, IAsyncStreamRea
     /// <summary>One whole text message, or null after a normal close.</summary>
     private async Task<ReadOnlyMemory<byte>?> ReceiveFrameAsync()
     {
-        var buffer = new ArrayBufferWriter<byte>(4096);
+        // One buffer for the connection: a frame is parsed and copied into a Message before the next receive. A new
+        // buffer per frame, grown to the 16 KiB asked of it below, was the largest allocation per webhook. A buffer
+        // that grew for an unusually large frame is dropped afterwards rather than kept for the connection's life.
+        if (_frame.Capacity > RetainedFrameBytes)
+        {
+            _frame = new ArrayBufferWriter<byte>(RetainedFrameBytes);
+        }
+
+        var buffer = _frame;
+        buffer.ResetWrittenCount();
         while (true)
         {
             ValueWebSocketReceiveResult result;

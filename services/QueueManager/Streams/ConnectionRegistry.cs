@@ -197,6 +197,11 @@ public sealed partial class ConnectionRegistry(
         connection.Info.Token = generation;
     }
 
+    /// <summary>The channel's settings as this replica's open streams see them: cached while the replica has a stream on
+    /// the channel, kept current by the channel's change events and the periodic refresh.</summary>
+    public bool TryGetCachedConfig(string channel, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ChannelConfig? config) =>
+        _configs.TryGetValue(channel, out config);
+
     /// <summary>Caches a config read unless a newer one (a later <c>updated_ms</c>, the channel's version) is cached
     /// already: reads finish out of order. Returns the config now cached.</summary>
     private ChannelConfig Remember(ChannelConfig read) =>

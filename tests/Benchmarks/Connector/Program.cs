@@ -157,6 +157,8 @@ try
         Interlocked.Exchange(ref hooks, 0);
         Interlocked.Exchange(ref firstHook, 0);
         var started = Stopwatch.GetTimestamp();
+        // Queue-manager's share too: the HTTP/1.1 protocols move work (JSON frames, one settlement per message) to it.
+        var queueManagerCpuBefore = CpuTime(stack.QueueManager.Process.Id);
         (connector, _) = StartConnector(protocol, protocolChannel, protocolToken);
         await Eventually.UntilAsync(async () =>
         {
@@ -169,6 +171,7 @@ try
         }, TimeSpan.FromMinutes(10), $"the backlog to be acked over {protocol}", TimeSpan.FromMilliseconds(20));
         var acked = Stopwatch.GetTimestamp();
         var cpu = CpuTime(connector.Id);
+        var queueManagerCpu = CpuTime(stack.QueueManager.Process.Id) - queueManagerCpuBefore;
         var drain = Stopwatch.GetElapsedTime(Interlocked.Read(ref firstHook), acked);
         var withStartup = Stopwatch.GetElapsedTime(started, acked);
         var (rss, peak) = BenchStack.Memory(connector.Id);
@@ -183,6 +186,7 @@ try
         rows.Add(("  target requests / acked / delivered", $"{requests} / {ackedTotal} / {await stack.StatAsync(protocolChannel, "delivered_total")}"));
         rows.Add(("  connector memory (RSS / peak)", $"{rss / 1048576} MiB / {peak / 1048576} MiB"));
         rows.Add(("  connector CPU per message (user+system, incl. start)", $"{cpu.TotalMilliseconds * 1000 / messages:0.0} µs ({cpu.TotalSeconds:0.00} s CPU)"));
+        rows.Add(("  queue-manager CPU per message (during the drain)", $"{queueManagerCpu.TotalMilliseconds * 1000 / messages:0.0} µs ({queueManagerCpu.TotalSeconds:0.00} s CPU)"));
         if (requests != messages || ackedTotal != messages)
         {
             failures.Add($"{protocol}: expected exactly {messages} target requests and acks, got {requests} and {ackedTotal}");

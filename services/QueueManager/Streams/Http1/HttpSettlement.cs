@@ -81,8 +81,16 @@ public sealed class HttpSettlement(
 
         var channel = await ChannelOfAsync(connectionId)
             ?? throw new RpcException(new Status(StatusCode.NotFound, "Connection not found"));
-        await AuthenticateAsync(channel, token);
         registry.TryGet(connectionId, out var live);
+        // A connection open on this replica: a token that matches the settings its stream is held to (cached, kept
+        // current by change events; a token that stops matching them closes the stream too) needs no Redis read, as
+        // SSE settles every message here, one request each. Any other token is checked against Redis, so a token
+        // rotated a moment ago is not refused while the cache catches up.
+        if (live is null || !registry.TryGetCachedConfig(channel, out var cached) || !ChannelTokens.Matches(cached, token, DateTimeOffset.UtcNow, out _))
+        {
+            await AuthenticateAsync(channel, token);
+        }
+
         bool settled;
         if (status == "ack")
         {

@@ -17,6 +17,7 @@ public sealed class SseTransport(HttpContext http, StreamConnection connection, 
     private static readonly byte[] DataPrefix = "\ndata: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private readonly ArrayBufferWriter<byte> _out = new(4096);
+    private bool _unflushed;
 
     public ConnectRequest Current => new();
 
@@ -52,11 +53,26 @@ public sealed class SseTransport(HttpContext http, StreamConnection connection, 
                 _out.Write(ClientFrames.NoticeJson(notice, withType: false));
                 break;
             default:
-                return;
+                // Draining: SSE has no such event (the stream's end says it); only flush what the burst left.
+                break;
         }
 
-        _out.Write(EventEnd);
-        await WriteTimedAsync(http, _out.WrittenMemory, sendTimeout, cancellationToken);
+        if (_out.WrittenCount > 0)
+        {
+            _out.Write(EventEnd);
+        }
+
+        // The session's write loop sets BufferHint while more frames wait in its buffer (a burst of deliveries): those
+        // events are copied into the response and go out with the flush of the last one, instead of one flush (a
+        // chunk and a send) per event. The unflushed bytes stay bounded: they count against the stream's buffer
+        // budget until the flush completes (StreamConnection.WriteLoopAsync).
+        http.Response.BodyWriter.Write(_out.WrittenSpan);
+        _unflushed |= _out.WrittenCount > 0;
+        if (_unflushed && (WriteOptions is not { } options || (options.Flags & WriteFlags.BufferHint) == 0))
+        {
+            await FlushTimedAsync(http, sendTimeout, cancellationToken);
+            _unflushed = false;
+        }
     }
 
     /// <summary>The whole of an SSE refusal that happens after the stream started (max_connections).</summary>
@@ -82,14 +98,13 @@ public sealed class SseTransport(HttpContext http, StreamConnection connection, 
         _out.Write(DataPrefix);
     }
 
-    private static async Task WriteTimedAsync(HttpContext http, ReadOnlyMemory<byte> bytes, TimeSpan sendTimeout, CancellationToken cancellationToken)
+    private static async Task FlushTimedAsync(HttpContext http, TimeSpan sendTimeout, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(sendTimeout);
         try
         {
-            await http.Response.Body.WriteAsync(bytes, timeout.Token);
-            await http.Response.Body.FlushAsync(timeout.Token);
+            await http.Response.BodyWriter.FlushAsync(timeout.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

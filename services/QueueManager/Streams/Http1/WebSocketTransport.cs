@@ -20,6 +20,12 @@ public sealed class WebSocketTransport(WebSocket socket, StreamConnection connec
     /// <summary>One receive buffer for the life of the connection (a pending receive may still write into it).</summary>
     private readonly byte[] _in = new byte[maxFrameBytes + 1];
     private Task<ValueWebSocketReceiveResult>? _pending;
+    /// <summary>Bytes of the message being received so far (it may arrive in several receives).</summary>
+    private int _length;
+    /// <summary>A request read while coalescing acks, handed out by the next <see cref="MoveNext"/>.</summary>
+    private ConnectRequest? _next;
+    /// <summary>The client closed, or sent a message over the limit: no more requests.</summary>
+    private bool _ended;
 
     public ConnectRequest Current { get; private set; } = new();
 
@@ -30,47 +36,135 @@ public sealed class WebSocketTransport(WebSocket socket, StreamConnection connec
 
     public async Task<bool> MoveNext(CancellationToken cancellationToken)
     {
-        while (true)
+        var request = _next;
+        _next = null;
+        while (request is null)
         {
-            var length = 0;
-            ValueWebSocketReceiveResult result;
-            do
+            if (_ended)
             {
-                if (length > maxFrameBytes)
-                {
-                    TooBig = true;
-                    return false;
-                }
-
-                result = await ReceiveAsync(_in.AsMemory(length, maxFrameBytes + 1 - length), cancellationToken);
-                length += result.Count;
-            }
-            while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-            if (result.MessageType == WebSocketMessageType.Close)
-            {
-                CloseReceived = true;
                 return false;
             }
 
-            if (length > maxFrameBytes)
-            {
-                TooBig = true;
-                return false;
-            }
+            var result = await ReceiveAsync(_in.AsMemory(_length, maxFrameBytes + 1 - _length), cancellationToken);
+            request = OnReceived(result);
+        }
 
-            if (result.MessageType != WebSocketMessageType.Text)
+        if (request.FrameCase == ConnectRequest.FrameOneofCase.Ack)
+        {
+            CoalesceBufferedAcks(request.Ack);
+        }
+
+        Current = request;
+        return true;
+    }
+
+    /// <summary>
+    /// The protocol has one <c>ack</c> frame per message, and the session settles one request at a time (one Redis
+    /// call each, in order). Ack frames that have already arrived behind this one (a connector acking a burst) are
+    /// merged into it, so a burst costs one settlement as a gRPC <c>Ack</c> with several ids does. Only frames that
+    /// can be read without waiting are taken: a lone ack goes at once. The first frame that is not an ack is kept
+    /// for the next <see cref="MoveNext"/>, so frames are still handled in the order they arrived.
+    /// </summary>
+    private void CoalesceBufferedAcks(Ack ack)
+    {
+        HashSet<string>? ids = null;
+        while (_next is null && !_ended && ack.MessageIds.Count < MaxCoalescedAcks && TryReceiveBuffered(out var result))
+        {
+            if (OnReceived(result) is not { } next)
             {
-                connection.TryPostNotice("invalid_frame\nbinary frames are not part of the protocol; send JSON text frames");
                 continue;
             }
 
-            if (ClientFrames.Parse(_in.AsSpan(0, length), connection) is { } request)
+            if (next.FrameCase != ConnectRequest.FrameOneofCase.Ack)
             {
-                Current = request;
-                return true;
+                _next = next;
+                break;
+            }
+
+            ids ??= new HashSet<string>(ack.MessageIds, StringComparer.Ordinal);
+            foreach (var id in next.Ack.MessageIds)
+            {
+                if (ids.Add(id))
+                {
+                    ack.MessageIds.Add(id);
+                }
+                else
+                {
+                    // Sent one by one, the second ack would find the message settled: same answer.
+                    connection.TryPostNotice($"message_not_in_flight\n{NotInFlight}\n{id}");
+                }
             }
         }
+    }
+
+    /// <summary>Most acks merged into one settlement: a burst of one connection's acks is one Lua call that blocks Redis
+    /// while it runs, so keep it short (the gRPC connector sends at most 500 ids per frame).</summary>
+    private const int MaxCoalescedAcks = 256;
+
+    private const string NotInFlight = ClientFrames.NotInFlight;
+
+    /// <summary>Accounts for one receive into <see cref="_in"/>; returns the request once a whole message arrived and
+    /// parses into one (null otherwise: more to come, an error notice was posted, or the stream ended).</summary>
+    private ConnectRequest? OnReceived(ValueWebSocketReceiveResult result)
+    {
+        if (result.MessageType == WebSocketMessageType.Close)
+        {
+            CloseReceived = true;
+            _ended = true;
+            return null;
+        }
+
+        _length += result.Count;
+        if (_length > maxFrameBytes)
+        {
+            TooBig = true;
+            _ended = true;
+            return null;
+        }
+
+        if (!result.EndOfMessage)
+        {
+            return null;
+        }
+
+        var length = _length;
+        _length = 0;
+        if (result.MessageType != WebSocketMessageType.Text)
+        {
+            connection.TryPostNotice("invalid_frame\nbinary frames are not part of the protocol; send JSON text frames");
+            return null;
+        }
+
+        return ClientFrames.Parse(_in.AsSpan(0, length), connection);
+    }
+
+    /// <summary>A receive that completes without waiting (the bytes are already here), else false with the receive left
+    /// pending for the next <see cref="ReceiveAsync"/>.</summary>
+    private bool TryReceiveBuffered(out ValueWebSocketReceiveResult result)
+    {
+        result = default;
+        if (_pending is null)
+        {
+            var receive = socket.ReceiveAsync(_in.AsMemory(_length, maxFrameBytes + 1 - _length), CancellationToken.None);
+            if (receive.IsCompletedSuccessfully)
+            {
+                result = receive.Result;
+                return true;
+            }
+
+            _pending = receive.AsTask();
+            return false;
+        }
+
+        if (!_pending.IsCompletedSuccessfully)
+        {
+            // Still waiting, or failed: ReceiveAsync reports it on the next MoveNext.
+            return false;
+        }
+
+        result = _pending.Result;
+        _pending = null;
+        return true;
     }
 
     /// <summary>True once the client's close frame arrived.</summary>
@@ -158,6 +252,8 @@ public sealed class WebSocketTransport(WebSocket socket, StreamConnection connec
 /// <summary>Client → server frames of the WebSocket protocol: <c>ack</c>, <c>nack</c>, <c>heartbeat</c>.</summary>
 public static class ClientFrames
 {
+    public const string NotInFlight = "this connection holds no such message (another connection's, already settled, or its lease expired)";
+
     /// <summary>The request a frame stands for, or null after posting an error notice for it.</summary>
     public static ConnectRequest? Parse(ReadOnlySpan<byte> frame, StreamConnection connection)
     {
@@ -232,7 +328,7 @@ public static class ClientFrames
             case "ack" or "nack" when string.IsNullOrEmpty(messageId):
                 return Fail(connection, "invalid_frame", $"\"{type}\" needs a \"message_id\" string");
             case "ack" or "nack" when !connection.Holds(messageId!):
-                return Fail(connection, "message_not_in_flight", "this connection holds no such message (another connection's, already settled, or its lease expired)", messageId);
+                return Fail(connection, "message_not_in_flight", NotInFlight, messageId);
             case "ack":
                 var ack = new Ack { MessageIds = { messageId } };
                 if (status != 0 || durationMs is not null)
