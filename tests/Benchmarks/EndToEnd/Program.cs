@@ -1,6 +1,6 @@
 // End-to-end benchmark (not a test; issue 7, SPEC §13). Usage:
 //   dotnet run -c Release --project tests/Benchmarks/EndToEnd -- [--messages 50000] [--clients 16] [--streams 16]
-//       [--rate 1000] [--seconds 10] [--body-bytes 1024]
+//       [--rate 1000] [--seconds 10] [--body-bytes 1024] [--history-rounds 0]
 // Starts a private redis-server, the queue-manager, ingress and connector binaries (Release) and a Kestrel target in
 // this process, all on 127.0.0.1, and measures:
 //   1. an empty Kestrel endpoint in this process, driven by h2load (h2c, --clients × --streams): the baseline;
@@ -8,6 +8,9 @@
 //      acked; every webhook must reach the target once (counted by X-Webhook-Message-Id) and acked_total must match;
 //   3. latency: an open-loop sender in this process at --rate webhooks/s for --seconds; each webhook carries its
 //      scheduled send time and the target takes (arrival − scheduled), so a stalled sender cannot hide delays.
+//   4. with --history-rounds N > 0 (issue 17): the throughput of 2. again, N rounds of three runs each: the channel's
+//      history off (history_retention 0), on (24 h), and on with a live tail attached (TailChannel on queue-manager,
+//      counting every event), so the cost of history and of a tail is measured beside its own baseline, in one run.
 // A warm-up of 5 000 webhooks runs first, not counted. Exits 1 unless every webhook arrived exactly once, every POST
 // was answered 200 and every message was acked.
 using System.Diagnostics;
@@ -18,14 +21,18 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Logging;
 using WebhookConnect.Benchmarks;
 using WebhookConnect.Benchmarks.Queue;
+using WebhookConnect.Contracts.Admin.V1;
+using WebhookConnect.Contracts.Queue.V1;
+using WebhookConnect.Contracts.V1;
 using WebhookConnect.TestKit;
 
 if (args.Contains("--help"))
 {
-    Console.WriteLine("usage: dotnet run -c Release --project tests/Benchmarks/EndToEnd -- [--messages 50000] [--clients 16] [--streams 16] [--rate 1000] [--seconds 10] [--body-bytes 1024]");
+    Console.WriteLine("usage: dotnet run -c Release --project tests/Benchmarks/EndToEnd -- [--messages 50000] [--clients 16] [--streams 16] [--rate 1000] [--seconds 10] [--body-bytes 1024] [--history-rounds 0]");
     return 0;
 }
 
@@ -36,6 +43,7 @@ var concurrency = 64;
 var rate = Arg("--rate", 1000);
 var seconds = Arg("--seconds", 10);
 var bodyBytes = Arg("--body-bytes", 1024);
+var historyRounds = Arg("--history-rounds", 0);
 const string channel = "bench";
 var h2load = Prerequisites.RequireExecutable("h2load", "sudo apt-get install -y nghttp2-client");
 
@@ -88,6 +96,7 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
 {
     Timeout = TimeSpan.FromSeconds(60),
 };
+long acked = 0;
 try
 {
     var token = await stack.CreateChannelAsync(channel, 10_000_000, 1000);
@@ -109,7 +118,6 @@ try
         """, files: new Dictionary<string, string> { ["token"] = token });
     var webhook = new Uri($"http://127.0.0.1:{ingress.Port}/webhook/{channel}");
     var empty = new Uri($"http://127.0.0.1:{emptyPort}/empty");
-    long acked = 0;
 
     await File.WriteAllBytesAsync(bodyFile, body);
 
@@ -126,21 +134,10 @@ try
     rows.Add(("1. empty Kestrel endpoint (h2load, same run)", $"{baseline.RequestsPerSecond,8:N0} req/s  ({baseline.Ok} 200, {messages - baseline.Ok} errors)"));
 
     // 2. Throughput: POST → ingress → queue-manager → Redis → connector → target → ack.
-    var counted = new Arrivals();
-    Volatile.Write(ref arrivals, counted);
-    var started = Stopwatch.GetTimestamp();
-    var posted = await LoadAsync(webhook, messages);
-    await WaitArrivedAsync(() => counted.Unique, messages, acked += messages, "throughput");
-    var untilAcked = Stopwatch.GetElapsedTime(started, Stopwatch.GetTimestamp());
-    rows.Add(("2. webhooks/s, first POST → last ack", $"{messages / untilAcked.TotalSeconds,8:N0} /s    ({messages} webhooks in {untilAcked.TotalSeconds:0.00} s; {messages / untilAcked.TotalSeconds / baseline.RequestsPerSecond:P0} of the empty endpoint)"));
-    rows.Add(("   POSTs answered (h2load's rate)", $"{posted.RequestsPerSecond,8:N0} /s    ({posted.Ok} 200, {messages - posted.Ok} errors, mean {posted.MeanLatency})"));
-    rows.Add(("   arrivals at the target / duplicates", $"{counted.Unique} / {counted.Duplicates}"));
-    if (posted.Ok != messages || counted.Unique != messages || counted.Duplicates != 0)
-    {
-        failures.Add($"throughput: {posted.Ok} of {messages} POSTs answered 200, {counted.Unique} arrived, {counted.Duplicates} twice");
-    }
-
-    Volatile.Write(ref arrivals, null);
+    var throughput = await ThroughputAsync(webhook, "throughput");
+    rows.Add(("2. webhooks/s, first POST → last ack", $"{throughput.Rate,8:N0} /s    ({messages} webhooks in {throughput.Seconds:0.00} s; {throughput.Rate / baseline.RequestsPerSecond:P0} of the empty endpoint)"));
+    rows.Add(("   POSTs answered (h2load's rate)", $"{throughput.Posted.RequestsPerSecond,8:N0} /s    ({throughput.Posted.Ok} 200, {messages - throughput.Posted.Ok} errors, mean {throughput.Posted.MeanLatency})"));
+    rows.Add(("   arrivals at the target / duplicates", $"{throughput.Arrived} / {throughput.Duplicates}"));
 
     // 3. Latency at a steady rate, open loop.
     var steady = await OpenLoopAsync(webhook, rate, seconds, cancel.Token);
@@ -148,6 +145,49 @@ try
     rows.Add(($"3. latency at {rate}/s for {seconds} s, POST → target", steady.Phase.Describe()));
     rows.Add(("   sent / answered 200 / arrived", $"{steady.Count} / {steady.Count - steady.NotOk} / {steady.Phase.Unique}"));
     Check(steady, "steady rate");
+
+    // 4. The cost of history and of a live tail: the same throughput run with history off, on, and on with a tail.
+    if (historyRounds > 0)
+    {
+        var admin = new QueueAdminService.QueueAdminServiceClient(stack.QueueManager.Internal.Channel);
+        var modes = new[] { "history off", "history on", "history on + tail" };
+        var rates = modes.ToDictionary(m => m, _ => new List<double>());
+        for (var round = 1; round <= historyRounds; round++)
+        {
+            foreach (var mode in modes)
+            {
+                var retention = mode == "history off" ? TimeSpan.Zero : TimeSpan.FromHours(24);
+                await admin.UpdateChannelAsync(new UpdateChannelRequest
+                {
+                    Channel = channel,
+                    Settings = new ChannelSettings { HistoryRetention = Duration.FromTimeSpan(retention) },
+                });
+                using var stopTail = new CancellationTokenSource();
+                var tail = mode.EndsWith("tail", StringComparison.Ordinal) ? await TailAsync(admin, stopTail.Token) : null;
+                var run = await ThroughputAsync(webhook, $"{mode}, round {round}");
+                rates[mode].Add(run.Rate);
+                var line = $"{run.Rate,8:N0} /s";
+                if (tail is not null)
+                {
+                    // Every webhook's ACCEPTED, DELIVERED and SETTLED reach the tail before the last ack is counted,
+                    // give or take the events still in flight: wait for them, then stop it.
+                    await Eventually.UntilAsync(() => Task.FromResult(tail.Events >= 3L * messages), TimeSpan.FromMinutes(1), $"{mode}: 3 tail events per webhook");
+                    await stopTail.CancelAsync();
+                    await tail.Done;
+                    line += $"    (the tail read {tail.Events} events for {messages} webhooks)";
+                }
+
+                rows.Add(($"4. {mode}, round {round}", line));
+            }
+        }
+
+        var off = rates["history off"].Average();
+        foreach (var mode in modes.Skip(1))
+        {
+            var mean = rates[mode].Average();
+            rows.Add(($"   {mode}: mean against history off", $"{mean,8:N0} /s    ({(mean - off) / off:+0.0 %;-0.0 %} against {off:N0} /s)"));
+        }
+    }
 
     var total = await stack.StatAsync(channel, "acked_total");
     rows.Add(("acked_total (Redis) / expected", $"{total} / {acked}"));
@@ -198,6 +238,37 @@ void Check(Load load, string what)
     {
         failures.Add($"{what}: {recorded.Unique} of {expected} webhooks arrived, {recorded.Duplicates} twice, {recorded.Unparsed} unreadable");
     }
+}
+
+// --messages webhooks through h2load, timed from its start until the last one is acked; every one must arrive once.
+async Task<Throughput> ThroughputAsync(Uri webhook, string what)
+{
+    var counted = new Arrivals();
+    Volatile.Write(ref arrivals, counted);
+    var started = Stopwatch.GetTimestamp();
+    var posted = await LoadAsync(webhook, messages);
+    await WaitArrivedAsync(() => counted.Unique, messages, acked += messages, what);
+    var untilAcked = Stopwatch.GetElapsedTime(started, Stopwatch.GetTimestamp());
+    Volatile.Write(ref arrivals, null);
+    if (posted.Ok != messages || counted.Unique != messages || counted.Duplicates != 0)
+    {
+        failures.Add($"{what}: {posted.Ok} of {messages} POSTs answered 200, {counted.Unique} arrived, {counted.Duplicates} twice");
+    }
+
+    return new Throughput(messages / untilAcked.TotalSeconds, untilAcked.TotalSeconds, posted, counted.Unique, counted.Duplicates);
+}
+
+// A live tail of the channel (queue-manager's TailChannel), live once it returns, counting events until cancelled.
+static async Task<Tail> TailAsync(QueueAdminService.QueueAdminServiceClient admin, CancellationToken stop)
+{
+    var call = admin.TailChannel(new TailChannelRequest { Channel = channel }, cancellationToken: stop);
+    if (!await call.ResponseStream.MoveNext(CancellationToken.None) || call.ResponseStream.Current.Kind != TailEventKind.Started)
+    {
+        throw new InvalidOperationException("the tail did not start with a STARTED event");
+    }
+
+    var tail = new Tail(call);
+    return tail;
 }
 
 // Waits until `count` webhooks reached the target (as `arrived` counts them) and acked_total reached `expected`.
@@ -290,6 +361,42 @@ internal sealed class Arrivals
         if (!_seen.TryAdd(messageId, 0))
         {
             Interlocked.Increment(ref _duplicates);
+        }
+    }
+}
+
+/// <summary>One throughput run: webhooks per second until the last ack, and what h2load and the target saw.</summary>
+internal sealed record Throughput(double Rate, double Seconds, H2LoadOutput Posted, int Arrived, int Duplicates);
+
+/// <summary>A running tail: counts the events it reads until its call is cancelled.</summary>
+internal sealed class Tail
+{
+    private long _events;
+
+    public Tail(Grpc.Core.AsyncServerStreamingCall<TailChannelResponse> call)
+    {
+        Done = ReadAsync(call);
+    }
+
+    public long Events => Interlocked.Read(ref _events);
+
+    public Task Done { get; }
+
+    private async Task ReadAsync(Grpc.Core.AsyncServerStreamingCall<TailChannelResponse> call)
+    {
+        using (call)
+        {
+            try
+            {
+                while (await call.ResponseStream.MoveNext(CancellationToken.None))
+                {
+                    Interlocked.Increment(ref _events);
+                }
+            }
+            catch (Grpc.Core.RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.Cancelled)
+            {
+                // Stopped by the benchmark.
+            }
         }
     }
 }
