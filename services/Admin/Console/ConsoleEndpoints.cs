@@ -62,10 +62,11 @@ public static class ConsoleEndpoints
     {
         NoStore(http);
         // A sign-in form on another site must not sign the browser in (login CSRF): browsers say where a request
-        // came from in Sec-Fetch-Site (and Origin); only our own page, or the user typing the address, may post here.
+        // came from in Sec-Fetch-Site, and in Origin (which is "null" under our Referrer-Policy: no-referrer); only our
+        // own page, or the user typing the address, may post here.
         var site = http.Request.Headers["Sec-Fetch-Site"].ToString();
         var origin = http.Request.Headers.Origin.ToString();
-        if (site is not ("" or "same-origin" or "none") || (origin.Length > 0 && origin != $"{http.Request.Scheme}://{http.Request.Host}"))
+        if (site is not ("" or "same-origin" or "none") || (origin is not ("" or "null") && origin != $"{http.Request.Scheme}://{http.Request.Host}"))
         {
             audit.Refused("none", "ConsoleSignIn", "", new Status(StatusCode.PermissionDenied, "cross-site sign-in"));
             return Error(StatusCode.PermissionDenied, "sign in from the console's own page");
