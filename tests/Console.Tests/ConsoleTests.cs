@@ -38,7 +38,7 @@ public sealed partial class ConsoleTests(ConsoleStack console)
             () => [...document.querySelectorAll('#view table tbody tr')].some(r =>
               r.cells.length === 8 && r.cells[0].innerText === 'demo' && r.cells[2].innerText === 'grpc')
             """, "the connector's row (channel demo, protocol grpc)");
-        Assert.Contains("Signed in with a admin token (rw-", await page.TextAsync("#who"), StringComparison.Ordinal);
+        Assert.Contains("Signed in with an admin token (rw-", await page.TextAsync("#who"), StringComparison.Ordinal);
         await page.ScreenshotAsync("channels");
 
         var cookies = (await page.Page.GetCookiesAsync()).ToDictionary(c => c.Name);

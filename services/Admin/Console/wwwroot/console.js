@@ -444,7 +444,7 @@ async function start() {
   }
   $('signin').hidden = true;
   const who = $('who');
-  who.textContent = `Signed in with a ${me.kind} token (${me.caller})${me.can_write ? '' : ' · read-only'}`;
+  who.textContent = `Signed in with ${me.kind === 'admin' ? 'an' : 'a'} ${me.kind} token (${me.caller})${me.can_write ? '' : ' · read-only'}`;
   who.hidden = false;
   const signOut = $('sign-out');
   signOut.hidden = false;
