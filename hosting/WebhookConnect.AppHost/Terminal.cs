@@ -122,6 +122,9 @@ public sealed partial class Terminal(
         screen.AppendLine("  # the operator console in a browser: channels, live tail, history, resend (sign in with $ADMIN_TOKEN)");
         screen.AppendLine(CultureInfo.InvariantCulture, $"  {settings.Loopback("ADMIN_HTTP_PORT")}/console/");
         screen.AppendLine();
+        screen.AppendLine("  # watch what arrives on demo, one line per event (docs/cli.md; then: ... -- resend demo <message-id>)");
+        screen.AppendLine(CultureInfo.InvariantCulture, $"  WEBHOOKCONNECT_TOKEN=$ADMIN_TOKEN dotnet run --project tools/WebhookConnect.Cli -- tail demo --admin http://127.0.0.1:{adminGrpc}");
+        screen.AppendLine();
         screen.AppendLine("  # every process's logs, the traces of each webhook, metrics: the dashboard");
         screen.AppendLine(CultureInfo.InvariantCulture, $"  {settings.Loopback("DASHBOARD_PORT")}/login?t={settings.DashboardToken}");
         screen.AppendLine();

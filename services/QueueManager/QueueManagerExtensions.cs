@@ -32,6 +32,8 @@ public static class QueueManagerExtensions
         services.AddSingleton<MessageQueue>();
         services.AddSingleton<Publisher>();
         services.AddSingleton<QueueQueries>();
+        services.AddSingleton<History.MessageHistory>();
+        services.AddSingleton<History.ChannelTail>();
         services.AddSingleton<QueueMetrics>();
         services.AddHostedService<QueueGaugeRefresher>();
         services.AddHostedService<Sweeper>();

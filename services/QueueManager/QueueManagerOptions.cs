@@ -136,6 +136,13 @@ public sealed class QueueManagerOptions : IValidatableObject
     [Range(10L * 1024 * 1024, 1L << 40)]
     public long DefaultMaxQueueBytes { get; set; } = Channels.ChannelDefaults.MaxQueueBytes;
 
+    /// <summary>
+    /// Events one TailChannel call may have waiting for its reader (docs/history.md). A reader further behind is cut
+    /// off with RESOURCE_EXHAUSTED rather than buffered without bound or slowing delivery. 16–100 000; default 2 000.
+    /// </summary>
+    [Range(16, 100_000)]
+    public int TailBufferEvents { get; set; } = 2000;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (InternalTokenFile.Length > 0 && !File.Exists(InternalTokenFile))

@@ -20,6 +20,7 @@ public sealed class AccessMatrixTests(AdminStack stack) : IClassFixture<AdminSta
     private static readonly string[] ReadMethods =
     [
         "GetChannel", "ListChannels", "ListConnections", "GetChannelStats", "GetOverview", "ListDeadLetters", "PeekMessages",
+        "ListMessages", "GetMessage", "TailChannel",
     ];
 
     /// <summary>Methods that always return message contents (bodies, headers): not for a read-only token.</summary>
@@ -28,7 +29,7 @@ public sealed class AccessMatrixTests(AdminStack stack) : IClassFixture<AdminSta
     private static readonly string[] WriteMethods =
     [
         "CreateChannel", "UpdateChannel", "ApplyChannel", "DeleteChannel", "AddEndpoint", "UpdateEndpoint", "RemoveEndpoint", "RotateToken",
-        "PauseChannel", "ResumeChannel", "DisconnectConnection", "ReplayDeadLetters", "PurgeDeadLetters",
+        "PauseChannel", "ResumeChannel", "DisconnectConnection", "ReplayDeadLetters", "PurgeDeadLetters", "ResendMessage", "ReplayRange",
     ];
 
     /// <summary>Every path of the twin except /health, with the method it calls.</summary>
@@ -57,6 +58,11 @@ public sealed class AccessMatrixTests(AdminStack stack) : IClassFixture<AdminSta
         ("DELETE", "channels/{c}/dead-letters", "PurgeDeadLetters"),
         ("DELETE", "channels/{c}/dead-letters/m", "PurgeDeadLetters"),
         ("GET", "channels/{c}/messages", "PeekMessages"),
+        ("GET", "channels/{c}/history", "ListMessages"),
+        ("GET", "channels/{c}/history/m", "GetMessage"),
+        ("POST", "channels/{c}/history/m/resend", "ResendMessage"),
+        ("POST", "channels/{c}/history/replay", "ReplayRange"),
+        ("GET", "channels/{c}/tail", "TailChannel"),
     ];
 
     [Fact]
@@ -145,8 +151,24 @@ public sealed class AccessMatrixTests(AdminStack stack) : IClassFixture<AdminSta
         var request = descriptor.InputType.Parser.ParseFrom(ByteString.Empty);
         descriptor.InputType.FindFieldByName("channel")?.Accessor.SetValue(request, channel);
         var bytes = Marshallers.Create<byte[]>(b => b, b => b);
-        var method = new Method<byte[], byte[]>(MethodType.Unary, AdminServiceDescriptor.Descriptor.FullName, descriptor.Name, bytes, bytes);
         var headers = token is null ? new Metadata() : AdminStack.Bearer(token);
+        if (descriptor.IsServerStreaming)
+        {
+            // TailChannel: its first event (STARTED) or its status is the answer.
+            var streaming = new Method<byte[], byte[]>(MethodType.ServerStreaming, AdminServiceDescriptor.Descriptor.FullName, descriptor.Name, bytes, bytes);
+            try
+            {
+                using var stream = stack.Channel.CreateCallInvoker().AsyncServerStreamingCall(streaming, null, new CallOptions(headers, DateTime.UtcNow + QueueManagerProcess.Patience), request.ToByteArray());
+                await stream.ResponseStream.MoveNext(CancellationToken.None);
+                return Status.DefaultSuccess;
+            }
+            catch (RpcException error)
+            {
+                return error.Status;
+            }
+        }
+
+        var method = new Method<byte[], byte[]>(MethodType.Unary, AdminServiceDescriptor.Descriptor.FullName, descriptor.Name, bytes, bytes);
         try
         {
             using var call = stack.Channel.CreateCallInvoker().AsyncUnaryCall(method, null, new CallOptions(headers, DateTime.UtcNow + QueueManagerProcess.Patience), request.ToByteArray());

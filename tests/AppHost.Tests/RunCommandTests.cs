@@ -29,6 +29,7 @@ public sealed partial class RunCommandTests
         Assert.Contains($"-d '{{\"hello\":\"world\"}}' {ingress}", screen, StringComparison.Ordinal);
         Assert.Contains($"export ADMIN_TOKEN={LocalStack.AdminToken}", screen, StringComparison.Ordinal);
         Assert.Contains($"grpcurl -plaintext 127.0.0.1:{stack.Ports["ADMIN_GRPC_PORT"]} list", screen, StringComparison.Ordinal);
+        Assert.Contains($"dotnet run --project tools/WebhookConnect.Cli -- tail demo --admin http://127.0.0.1:{stack.Ports["ADMIN_GRPC_PORT"]}", screen, StringComparison.Ordinal);
         Assert.Contains(login, screen, StringComparison.Ordinal);
         Assert.Contains(stack.Url("ADMIN_HTTP_PORT", "/console/").ToString(), screen, StringComparison.Ordinal);
 

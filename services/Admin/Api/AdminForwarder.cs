@@ -65,6 +65,73 @@ public sealed class AdminForwarder(IOptions<AdminOptions> options, AdminMetrics 
         }
     }
 
+    /// <summary>For a server-streaming gRPC call (TailChannel): every response is written on to the caller.</summary>
+    public Task ForwardStreamAsync<TResponse>(ServerCallContext context, IMessage request, Func<CallOptions, AsyncServerStreamingCall<TResponse>> call, IServerStreamWriter<TResponse> responses)
+        where TResponse : IMessage =>
+        ForwardStreamAsync(
+            context.GetHttpContext(), context.Deadline, context.CancellationToken, context.Method[(context.Method.LastIndexOf('/') + 1)..], request, call,
+            (response, _) => responses.WriteAsync(response));
+
+    /// <summary>
+    /// A server-streaming call of either transport, already authorised: <paramref name="write"/> gets each response
+    /// (contents left out for a caller without the contents permission) together with its number (0 for the first), so
+    /// the JSON twin can hold its headers back until the first event and still answer an early refusal with its status.
+    /// The caller's deadline travels on, but no default deadline is added: a tail lasts as long as its caller stays.
+    /// When the caller goes, its cancellation token cancels the upstream call; the queue-manager's status (such as
+    /// RESOURCE_EXHAUSTED for a reader that fell behind) is passed through as for unary calls.
+    /// </summary>
+    public async Task ForwardStreamAsync<TResponse>(
+        HttpContext http, DateTime callerDeadline, CancellationToken cancellationToken, string method, IMessage request,
+        Func<CallOptions, AsyncServerStreamingCall<TResponse>> call, Func<TResponse, long, Task> write)
+        where TResponse : IMessage
+    {
+        var headers = new Metadata();
+        if (_internalToken.Length > 0)
+        {
+            headers.Add("authorization", "Bearer " + _internalToken);
+        }
+
+        var caller = http.Items[AdminAuthentication.CallerItem] as AdminCaller ?? throw new InvalidOperationException("an admin call reached the forwarder unauthenticated");
+        var channel = AdminAuthentication.Channel(request);
+        var permission = AdminPermissions.Of(method);
+        var readsContents = AdminPermissions.MayReturnContents(method) && caller.Holds(Permission.ReadContents);
+        var stripContents = !caller.Holds(Permission.ReadContents);
+        var result = StatusCode.OK;
+        try
+        {
+            using var upstream = call(new CallOptions(headers, callerDeadline == DateTime.MaxValue ? null : callerDeadline, cancellationToken));
+            long sent = 0;
+            while (await upstream.ResponseStream.MoveNext(cancellationToken))
+            {
+                var response = upstream.ResponseStream.Current;
+                if (stripContents)
+                {
+                    LeaveOutContents(response);
+                }
+
+                await write(response, sent++);
+            }
+        }
+        catch (RpcException ex)
+        {
+            result = ex.StatusCode;
+            throw new RpcException(ex.Status.StatusCode == StatusCode.Unauthenticated
+                ? new Status(StatusCode.Unavailable, "the admin service is not authorised by the queue-manager (check Admin:QueueManagerToken or Admin:QueueManagerTokenFile)")
+                : ex.Status);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller went away: the upstream call is cancelled with it; nobody is left to answer.
+            result = StatusCode.Cancelled;
+            throw;
+        }
+        finally
+        {
+            metrics.Request(method, result);
+            Audit(caller, method, channel, permission, readsContents, result, request);
+        }
+    }
+
     private void Audit(AdminCaller caller, string method, string channel, Permission permission, bool readsContents, StatusCode result, IMessage request)
     {
         if (permission == Permission.Write)

@@ -73,4 +73,19 @@ public sealed class AdminService(QueueAdminClient queue, AdminForwarder forwarde
 
     public override Task<PeekMessagesResponse> PeekMessages(PeekMessagesRequest request, ServerCallContext context) =>
         forwarder.ForwardAsync(context, request, options => queue.PeekMessagesAsync(request, options).ResponseAsync);
+
+    public override Task<ListMessagesResponse> ListMessages(ListMessagesRequest request, ServerCallContext context) =>
+        forwarder.ForwardAsync(context, request, options => queue.ListMessagesAsync(request, options).ResponseAsync);
+
+    public override Task<GetMessageResponse> GetMessage(GetMessageRequest request, ServerCallContext context) =>
+        forwarder.ForwardAsync(context, request, options => queue.GetMessageAsync(request, options).ResponseAsync);
+
+    public override Task<ResendMessageResponse> ResendMessage(ResendMessageRequest request, ServerCallContext context) =>
+        forwarder.ForwardAsync(context, request, options => queue.ResendMessageAsync(request, options).ResponseAsync);
+
+    public override Task<ReplayRangeResponse> ReplayRange(ReplayRangeRequest request, ServerCallContext context) =>
+        forwarder.ForwardAsync(context, request, options => queue.ReplayRangeAsync(request, options).ResponseAsync);
+
+    public override Task TailChannel(TailChannelRequest request, IServerStreamWriter<TailChannelResponse> responseStream, ServerCallContext context) =>
+        forwarder.ForwardStreamAsync(context, request, options => queue.TailChannel(request, options), responseStream);
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using WebhookConnect.Admin.Authentication;
 using WebhookConnect.Contracts.Admin.V1;
@@ -96,6 +97,31 @@ public static class JsonTwin
             r.Limit = Query(h, "limit");
             r.IncludeBody = Flag(h, "include_body");
         }, (q, r, o) => q.PeekMessagesAsync(r, o), r => r);
+        Route<ListMessagesRequest, ListMessagesResponse>(api, "GET", "/channels/{channel}/history", "ListMessages", (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.States.Add(States(h, "state"));
+            r.Endpoint = h.Request.Query["endpoint"].ToString();
+            r.ReceivedAfter = Time(h, "received_after");
+            r.ReceivedBefore = Time(h, "received_before");
+            r.IdempotencyKey = h.Request.Query["idempotency_key"].ToString();
+            (r.HeaderName, r.HeaderValue) = Header(h, "header");
+            r.PageSize = Query(h, "page_size");
+            r.PageToken = h.Request.Query["page_token"].ToString();
+            r.IncludeBody = Flag(h, "include_body");
+        }, (q, r, o) => q.ListMessagesAsync(r, o), r => r);
+        Route<GetMessageRequest, GetMessageResponse>(api, "GET", "/channels/{channel}/history/{message_id}", "GetMessage", (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.MessageId = Path(h, "message_id");
+        }, (q, r, o) => q.GetMessageAsync(r, o), r => r.Record);
+        Route<ResendMessageRequest, ResendMessageResponse>(api, "POST", "/channels/{channel}/history/{message_id}/resend", "ResendMessage", (r, h) =>
+        {
+            r.Channel = Path(h, "channel");
+            r.MessageId = Path(h, "message_id");
+        }, (q, r, o) => q.ResendMessageAsync(r, o), r => r);
+        Route<ReplayRangeRequest, ReplayRangeResponse>(api, "POST", "/channels/{channel}/history/replay", "ReplayRange", (r, h) => r.Channel = Path(h, "channel"), (q, r, o) => q.ReplayRangeAsync(r, o), r => r);
+        TwinTail.Map(api);
     }
 
     private static void Route<TRequest, TResponse>(
@@ -123,7 +149,6 @@ public static class JsonTwin
             try
             {
                 request = await ReadAsync<TRequest>(http);
-                fromRoute?.Invoke(request, http);
             }
             catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException)
             {
@@ -134,6 +159,15 @@ public static class JsonTwin
                 // Kestrel could not read the body (over the size limit, or cut off): its status, our error body.
                 http.Response.StatusCode = ex.StatusCode;
                 return Results.Empty;
+            }
+
+            try
+            {
+                fromRoute?.Invoke(request, http);
+            }
+            catch (BadParameterException ex)
+            {
+                return TwinErrors.Result(new Status(StatusCode.InvalidArgument, ex.Message));
             }
 
             if (authentication.Authorize(caller, method, request) is { } refusal)
@@ -161,16 +195,84 @@ public static class JsonTwin
         return string.IsNullOrWhiteSpace(text) ? new TRequest() : Parser.Parse<TRequest>(text);
     }
 
-    private static string Path(HttpContext http, string name) => http.Request.RouteValues[name] as string ?? "";
+    internal static string Path(HttpContext http, string name) => http.Request.RouteValues[name] as string ?? "";
 
     private static uint Query(HttpContext http, string name)
     {
         var text = http.Request.Query[name].ToString();
         return text.Length == 0 ? 0
             : uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value
-            : throw new FormatException($"query parameter {name} = '{text}' is not a non-negative integer");
+            : throw new BadParameterException($"query parameter {name} = '{text}' is not a non-negative integer");
     }
 
-    private static bool Flag(HttpContext http, string name) =>
+    internal static bool Flag(HttpContext http, string name) =>
         http.Request.Query[name].ToString() is "true" or "1";
+
+    /// <summary>
+    /// <c>state</c>, repeated or comma-separated: the MessageState names without their prefix, any case
+    /// (<c>acked</c>, <c>dead_lettered</c>), or the full enum names grpcurl prints (<c>MESSAGE_STATE_ACKED</c>).
+    /// </summary>
+    private static IEnumerable<MessageState> States(HttpContext http, string name)
+    {
+        var states = new List<MessageState>();
+        foreach (var text in http.Request.Query[name].SelectMany(v => (v ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
+        {
+            var wanted = text.StartsWith(StatePrefix, StringComparison.OrdinalIgnoreCase) ? text : StatePrefix + text;
+            var value = MessageStates.Values.FirstOrDefault(v => v.Number != 0 && string.Equals(v.Name, wanted, StringComparison.OrdinalIgnoreCase))
+                ?? throw new BadParameterException($"query parameter {name} = '{text}' is not a message state (one of {string.Join(", ", StateNames)})");
+            states.Add((MessageState)value.Number);
+        }
+
+        return states;
+    }
+
+    private const string StatePrefix = "MESSAGE_STATE_";
+
+    private static readonly Google.Protobuf.Reflection.EnumDescriptor MessageStates = AdminReflection.Descriptor.FindTypeByName<Google.Protobuf.Reflection.EnumDescriptor>("MessageState");
+
+    private static readonly string[] StateNames = MessageStates.Values
+        .Where(v => v.Number != 0)
+        .Select(v => v.Name[StatePrefix.Length..].ToLowerInvariant())
+        .ToArray();
+
+    /// <summary>An RFC 3339 time (<c>2026-12-05T04:31:02Z</c>, an offset instead of Z, fractions allowed), or null when absent.</summary>
+    internal static Timestamp? Time(HttpContext http, string name)
+    {
+        var text = http.Request.Query[name].ToString();
+        if (text.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            // Protobuf's own JSON mapping of Timestamp is RFC 3339, as the gRPC request's JSON form would be.
+            return JsonParser.Default.Parse<Timestamp>(JsonSerializer.Serialize(text));
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            throw new BadParameterException($"query parameter {name} = '{text}' is not an RFC 3339 time such as 2026-12-05T04:31:02Z");
+        }
+    }
+
+    /// <summary><c>header=Name:value</c> (spaces around either part ignored): the header filter, or two empty strings.</summary>
+    private static (string Name, string Value) Header(HttpContext http, string name)
+    {
+        var text = http.Request.Query[name].ToString();
+        if (text.Length == 0)
+        {
+            return ("", "");
+        }
+
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0 || text[..colon].Trim().Length == 0 || text[(colon + 1)..].Trim().Length == 0)
+        {
+            throw new BadParameterException($"query parameter {name} = '{text}' is not Name:value (for example X-GitHub-Delivery:72d3162e)");
+        }
+
+        return (text[..colon].Trim(), text[(colon + 1)..].Trim());
+    }
 }
+
+/// <summary>A path or query parameter the twin cannot use: 400 with this message, which names the parameter and its value.</summary>
+internal sealed class BadParameterException(string message) : Exception(message);

@@ -20,6 +20,9 @@ public static class TwinErrors
         return TwinJson.Result(Body(status.StatusCode, httpStatus, status.Detail), httpStatus);
     }
 
+    /// <summary>The error body alone, for a stream that already answered 200 (the tail's last NDJSON line).</summary>
+    public static string Json(Status status) => Body(status.StatusCode, HttpStatus(status.StatusCode), status.Detail);
+
     /// <summary>gRPC status → HTTP status. The table in docs/admin.md is this switch.</summary>
     public static int HttpStatus(StatusCode code) => code switch
     {

@@ -81,7 +81,7 @@ public sealed class AdminAuthentication(AdminTokens tokens, AdminAudit audit, Co
         }
 
         var why = needed == Permission.ReadContents && AdminPermissions.Of(method) == Permission.Read
-            ? " (include_body asks for message contents)"
+            ? " (" + AdminPermissions.ContentsSwitchesSet(method, request) + " asks for message contents)"
             : "";
         var refusal = new Status(StatusCode.PermissionDenied, $"{method} needs the '{AdminPermissions.Name(needed)}' permission{why}, which a {KindName(caller.Kind)} token does not have");
         audit.Refused(caller.Id, method, Channel(request), refusal);

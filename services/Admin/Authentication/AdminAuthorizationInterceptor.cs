@@ -6,7 +6,7 @@ namespace WebhookConnect.Admin.Authentication;
 /// <summary>
 /// Runs <see cref="AdminAuthentication.Check"/> before every AdminService method. Attached to the service (not
 /// to a path), so neither a differently cased path nor an unknown method reaches a handler unchecked; AdminService
-/// has only unary methods.
+/// has unary methods and one server-streaming method (TailChannel), checked the same way before it starts.
 /// </summary>
 public sealed class AdminAuthorizationInterceptor(AdminAuthentication authentication) : Interceptor
 {
@@ -23,11 +23,19 @@ public sealed class AdminAuthorizationInterceptor(AdminAuthentication authentica
     }
 
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
-        throw new RpcException(new Status(StatusCode.Unimplemented, "AdminService has no streaming methods"));
+        throw new RpcException(new Status(StatusCode.Unimplemented, "AdminService has no client-streaming methods"));
 
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
-        throw new RpcException(new Status(StatusCode.Unimplemented, "AdminService has no streaming methods"));
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        var method = context.Method[(context.Method.LastIndexOf('/') + 1)..];
+        if (authentication.Check(context.GetHttpContext(), method, (Google.Protobuf.IMessage)request) is { } refusal)
+        {
+            throw new RpcException(refusal);
+        }
+
+        return continuation(request, responseStream, context);
+    }
 
     public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
-        throw new RpcException(new Status(StatusCode.Unimplemented, "AdminService has no streaming methods"));
+        throw new RpcException(new Status(StatusCode.Unimplemented, "AdminService has no duplex streaming methods"));
 }

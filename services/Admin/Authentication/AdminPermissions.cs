@@ -21,7 +21,8 @@ public static class AdminPermissions
     private static readonly Dictionary<string, FieldDescriptor[]> ContentSwitches = AdminServiceDescriptor.Descriptor.Methods.ToDictionary(
         m => m.Name,
         m => m.InputType.Fields.InDeclarationOrder()
-            .Where(f => f.FieldType == FieldType.Bool && f.GetOptions()?.GetExtension(ProtoOptions.RequiresContentsWhenSet) == true)
+            .Where(f => f.FieldType is FieldType.Bool or FieldType.String && !f.IsRepeated
+                && f.GetOptions()?.GetExtension(ProtoOptions.RequiresContentsWhenSet) == true)
             .ToArray(),
         StringComparer.Ordinal);
 
@@ -30,13 +31,14 @@ public static class AdminPermissions
 
     /// <summary>
     /// The permission this call needs: the method's own, raised to <see cref="Permission.ReadContents"/> when a
-    /// contents switch (<c>include_body</c>) is set in <paramref name="request"/>.
+    /// contents switch is set in <paramref name="request"/>: a bool (<c>include_body</c>) that is true, or a string
+    /// (<c>ListMessagesRequest.header_value</c>, a header's value being contents) that is not empty.
     /// </summary>
     public static Permission For(string method, IMessage? request)
     {
         var permission = Of(method);
         if (permission == Permission.Read && request is not null && ContentSwitches.TryGetValue(method, out var switches)
-            && switches.Any(f => f.Accessor.GetValue(request) is true))
+            && switches.Any(f => f.Accessor.GetValue(request) is true or string { Length: > 0 }))
         {
             return Permission.ReadContents;
         }
@@ -44,9 +46,28 @@ public static class AdminPermissions
         return permission;
     }
 
-    /// <summary>True when the method's responses can carry message contents (bodies, headers), for some caller.</summary>
+    /// <summary>The contents switches set in <paramref name="request"/>, for a refusal: <c>include_body</c>, <c>header_value</c>.</summary>
+    public static string ContentsSwitchesSet(string method, IMessage? request) =>
+        request is null ? "" : string.Join(" and ", ContentSwitches.GetValueOrDefault(method, [])
+            .Where(f => f.Accessor.GetValue(request) is true or string { Length: > 0 })
+            .Select(f => f.Name));
+
+    private static readonly HashSet<string> CarryMessages = AdminServiceDescriptor.Descriptor.Methods
+        .Where(m => Carries(m.OutputType, Contracts.V1.Message.Descriptor, []))
+        .Select(m => m.Name)
+        .ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// True when the method's responses can carry message contents (bodies, headers), for some caller: it needs the
+    /// contents permission, has a contents switch, or its response carries envelopes whatever the request says
+    /// (GetMessage: contents for a token that may read them, metadata for the others).
+    /// </summary>
     public static bool MayReturnContents(string method) =>
-        Of(method) == Permission.ReadContents || ContentSwitches.GetValueOrDefault(method, []).Length > 0;
+        Of(method) == Permission.ReadContents || ContentSwitches.GetValueOrDefault(method, []).Length > 0 || CarryMessages.Contains(method);
+
+    private static bool Carries(MessageDescriptor type, MessageDescriptor wanted, HashSet<string> seen) =>
+        type.FullName == wanted.FullName
+        || (seen.Add(type.FullName) && type.Fields.InDeclarationOrder().Any(f => f.FieldType == FieldType.Message && Carries(f.MessageType, wanted, seen)));
 
     /// <summary>The name operators see in refusals and docs: <c>read</c>, <c>read_contents</c>, <c>write</c>.</summary>
     public static string Name(Permission permission) => permission switch

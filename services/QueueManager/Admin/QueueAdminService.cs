@@ -10,7 +10,7 @@ namespace WebhookConnect.QueueManager.Admin;
 /// <see cref="ChannelStore"/>, the queue's (connections, stats, dead letters, peek) into <see cref="QueueQueries"/>;
 /// <see cref="Errors"/> turns refusals into statuses.
 /// </summary>
-public sealed class QueueAdminService(ChannelStore store, QueueQueries queries) : Base
+public sealed class QueueAdminService(ChannelStore store, QueueQueries queries, History.MessageHistory history, History.ChannelTail tail) : Base
 {
     public override Task<CreateChannelResponse> CreateChannel(CreateChannelRequest request, ServerCallContext context) =>
         Errors.GuardAsync(() => store.CreateAsync(request));
@@ -78,4 +78,19 @@ public sealed class QueueAdminService(ChannelStore store, QueueQueries queries) 
 
     public override Task<PeekMessagesResponse> PeekMessages(PeekMessagesRequest request, ServerCallContext context) =>
         Errors.GuardAsync(() => queries.PeekMessagesAsync(request));
+
+    public override Task<ListMessagesResponse> ListMessages(ListMessagesRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(() => history.ListAsync(request));
+
+    public override Task<GetMessageResponse> GetMessage(GetMessageRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(() => history.GetAsync(request));
+
+    public override Task<ResendMessageResponse> ResendMessage(ResendMessageRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(() => history.ResendAsync(request));
+
+    public override Task<ReplayRangeResponse> ReplayRange(ReplayRangeRequest request, ServerCallContext context) =>
+        Errors.GuardAsync(() => history.ReplayRangeAsync(request, context.CancellationToken));
+
+    public override Task TailChannel(TailChannelRequest request, IServerStreamWriter<TailChannelResponse> responseStream, ServerCallContext context) =>
+        Errors.GuardAsync(() => tail.RunAsync(request, responseStream, context.CancellationToken));
 }

@@ -293,6 +293,8 @@ public sealed class QueueQueries(MessageQueue queue, IConnectionMultiplexer redi
                 case "rejected_total": stats.RejectedTotal = value; break;
                 case "duplicates_total": stats.DuplicatesTotal = value; break;
                 case "queue_bytes": stats.QueueBytes = value; break;
+                case "history_bytes": stats.HistoryBytes = value; break;
+                case "history_messages": stats.HistoryMessages = (uint)value; break;
             }
         }
 
@@ -316,6 +318,8 @@ public sealed class QueueQueries(MessageQueue queue, IConnectionMultiplexer redi
         total.RejectedTotal += stats.RejectedTotal;
         total.DuplicatesTotal += stats.DuplicatesTotal;
         total.QueueBytes += stats.QueueBytes;
+        total.HistoryMessages += stats.HistoryMessages;
+        total.HistoryBytes += stats.HistoryBytes;
     }
 
     private async Task<List<Connection>> LiveConnectionsAsync(string channel)

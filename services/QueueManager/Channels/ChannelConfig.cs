@@ -22,6 +22,10 @@ public static class ChannelFields
     public const string Paused = "paused";
     /// <summary>The byte budget; absent in channels stored before it existed (the queue-manager default applies).</summary>
     public const string MaxQueueBytes = "max_queue_bytes";
+    /// <summary>History settings (docs/history.md); absent in channels stored before history existed: the defaults in
+    /// <see cref="ChannelDefaults"/> apply (the Lua scripts carry the same numbers, common.lua and publish.lua).</summary>
+    public const string HistoryRetentionMs = "history_retention_ms";
+    public const string HistoryMaxBytes = "history_max_bytes";
     public const string CreatedMs = "created_ms";
     public const string UpdatedMs = "updated_ms";
     /// <summary>Lower-case hex SHA-256 of the current connector token.</summary>
@@ -53,6 +57,8 @@ public sealed record ChannelConfig
     /// <summary>The byte budget (<c>max_queue_bytes</c>); null when the stored channel predates it, in which case
     /// <c>QueueManager:DefaultMaxQueueBytes</c> applies (publish.lua and <c>ChannelStore</c> fill it in).</summary>
     public long? MaxQueueBytes { get; init; }
+    public TimeSpan HistoryRetention { get; init; } = ChannelDefaults.HistoryRetention;
+    public long HistoryMaxBytes { get; init; } = ChannelDefaults.HistoryMaxBytes;
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
     public string TokenHash { get; init; } = "";
@@ -93,6 +99,9 @@ public sealed record ChannelConfig
             Paused = Int(fields, ChannelFields.Paused, 0) != 0,
             MaxQueueBytes = fields.TryGetValue(ChannelFields.MaxQueueBytes, out var budget)
                 && long.TryParse(budget, NumberStyles.Integer, CultureInfo.InvariantCulture, out var bytes) ? bytes : null,
+            HistoryRetention = Ms(fields, ChannelFields.HistoryRetentionMs, ChannelDefaults.HistoryRetention),
+            HistoryMaxBytes = fields.TryGetValue(ChannelFields.HistoryMaxBytes, out var historyBudget)
+                && long.TryParse(historyBudget, NumberStyles.Integer, CultureInfo.InvariantCulture, out var historyBytes) ? historyBytes : ChannelDefaults.HistoryMaxBytes,
             CreatedAt = Time(fields, ChannelFields.CreatedMs) ?? DateTimeOffset.UnixEpoch,
             UpdatedAt = Time(fields, ChannelFields.UpdatedMs) ?? DateTimeOffset.UnixEpoch,
             TokenHash = fields.GetValueOrDefault(ChannelFields.TokenHash, ""),
@@ -146,4 +155,13 @@ public static class ChannelDefaults
     /// <summary>Smallest and largest byte budget a channel may be given.</summary>
     public const long MinQueueBytes = 1024;
     public const long MaxQueueBytesLimit = 1L << 40;
+
+    /// <summary>History (docs/history.md): a day of messages, enough to answer "did yesterday's event arrive"; at most
+    /// 30 days. 0 turns it off.</summary>
+    public static readonly TimeSpan HistoryRetention = TimeSpan.FromHours(24);
+    public static readonly TimeSpan HistoryRetentionLimit = TimeSpan.FromDays(30);
+
+    /// <summary>64 MiB of settled messages per channel (some thousands of typical webhooks), a quarter of the default
+    /// queue budget: history is a convenience and must not crowd out the queue in a shared Redis.</summary>
+    public const long HistoryMaxBytes = 64L * 1024 * 1024;
 }

@@ -34,6 +34,8 @@ public static class ChannelMapping
             new(ChannelFields.UpdatedMs, c.UpdatedAt.ToUnixTimeMilliseconds()),
             new(ChannelFields.TokenHash, c.TokenHash),
             new(ChannelFields.TokenIssuedMs, c.TokenIssuedAt.ToUnixTimeMilliseconds()),
+            new(ChannelFields.HistoryRetentionMs, Ms(c.HistoryRetention)),
+            new(ChannelFields.HistoryMaxBytes, c.HistoryMaxBytes),
         };
         if (c.MaxQueueBytes is { } budget)
         {
@@ -69,6 +71,8 @@ public static class ChannelMapping
         DeadLetterExpired = c.DeadLetterExpired,
         Paused = c.Paused,
         MaxQueueBytes = (ulong)(c.MaxQueueBytes ?? ChannelDefaults.MaxQueueBytes),
+        HistoryRetention = Duration.FromTimeSpan(c.HistoryRetention),
+        HistoryMaxBytes = (ulong)c.HistoryMaxBytes,
     };
 
     /// <summary>The admin view: effective settings, endpoints ordered by URL with secrets blanked, timestamps.</summary>

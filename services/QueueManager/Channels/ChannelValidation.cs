@@ -126,6 +126,16 @@ public static class ChannelValidation
             c = c with { MaxQueueBytes = LongIn(path + ".max_queue_bytes", settings.MaxQueueBytes, ChannelDefaults.MinQueueBytes, ChannelDefaults.MaxQueueBytesLimit) };
         }
 
+        if (settings.HistoryRetention is { } retention)
+        {
+            c = c with { HistoryRetention = DurationIn(path + ".history_retention", retention, TimeSpan.Zero, ChannelDefaults.HistoryRetentionLimit) };
+        }
+
+        if (settings.HasHistoryMaxBytes)
+        {
+            c = c with { HistoryMaxBytes = LongIn(path + ".history_max_bytes", settings.HistoryMaxBytes, 0, ChannelDefaults.MaxQueueBytesLimit) };
+        }
+
         // Checked on the merged values: a budget smaller than one message would refuse that message forever.
         if (c.MaxQueueBytes is { } budget && budget < c.MaxMessageBytes)
         {

@@ -6,6 +6,7 @@ using StackExchange.Redis;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.QueueManager.Channels;
+using WebhookConnect.QueueManager.History;
 using WebhookConnect.QueueManager.Redis;
 
 namespace WebhookConnect.QueueManager.Queue;
@@ -135,9 +136,12 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
 
     /// <summary>Leases up to <paramref name="count"/> waiting messages to a connection, together at most
     /// <paramref name="maxBytes"/> envelope bytes (the first message whatever its size; 0 = no byte limit).</summary>
-    public async Task<LeaseBatch> DeliverAsync(string channel, string connectionId, int count, long maxBytes)
+    /// <param name="connectorId">The connector's name and <paramref name="protocol"/>: recorded with each attempt in the
+    /// history.</param>
+    public async Task<LeaseBatch> DeliverAsync(string channel, string connectionId, int count, long maxBytes, string connectorId = "", string protocol = "")
     {
-        var result = (RedisResult[])(await QueueScripts.Deliver.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, [connectionId, count, maxBytes]))!;
+        var result = (RedisResult[])(await QueueScripts.Deliver.EvaluateAsync(Db, KeysOf(channel).ScriptKeys,
+            [connectionId, count, maxBytes, HistoryText.Clean(connectorId), protocol]))!;
         var status = (string)result[0]!;
         if (status != "ok")
         {
@@ -154,13 +158,35 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
         return new LeaseBatch(LeaseStatus.Ok, deadline, leased);
     }
 
-    public async Task<int> AckAsync(string channel, string connectionId, IReadOnlyList<string> messageIds)
+    /// <param name="reports">What the target answered (Ack.reports), for the history; any subset of the ids, or none.</param>
+    public async Task<int> AckAsync(string channel, string connectionId, IReadOnlyList<string> messageIds, IReadOnlyList<TargetReport>? reports = null)
     {
-        var args = new RedisValue[messageIds.Count + 1];
+        Dictionary<string, TargetReport>? byId = null;
+        if (reports is { Count: > 0 })
+        {
+            byId = new Dictionary<string, TargetReport>(reports.Count, StringComparer.Ordinal);
+            foreach (var report in reports)
+            {
+                byId[report.MessageId] = report;
+            }
+        }
+
+        var args = new RedisValue[(messageIds.Count * 3) + 1];
         args[0] = connectionId;
         for (var i = 0; i < messageIds.Count; i++)
         {
-            args[i + 1] = messageIds[i];
+            var at = 1 + (i * 3);
+            args[at] = messageIds[i];
+            if (byId is not null && byId.TryGetValue(messageIds[i], out var report))
+            {
+                args[at + 1] = report.TargetStatusCode;
+                args[at + 2] = HistoryText.Microseconds(report.TargetDuration);
+            }
+            else
+            {
+                args[at + 1] = 0;
+                args[at + 2] = RedisValue.EmptyString;
+            }
         }
 
         return (int)await QueueScripts.Ack.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, args);
@@ -168,9 +194,10 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
 
     public async Task<bool> NackAsync(string channel, string connectionId, Nack nack)
     {
-        var reason = nack.Reason.Length > 1024 ? nack.Reason[..1024] : nack.Reason;
+        var reason = HistoryText.Clean(nack.Reason.Length > 1024 ? nack.Reason[..1024] : nack.Reason);
         var settled = (int)await QueueScripts.Nack.EvaluateAsync(Db, KeysOf(channel).ScriptKeys,
-            [connectionId, nack.MessageId, nack.Retry ? 1 : 0, reason, nack.TargetStatusCode, Random.Shared.Next(), EventsChannel, channel]);
+            [connectionId, nack.MessageId, nack.Retry ? 1 : 0, reason, nack.TargetStatusCode, Random.Shared.Next(), EventsChannel, channel,
+                HistoryText.Microseconds(nack.TargetDuration)]);
         return settled == 1;
     }
 

@@ -20,10 +20,11 @@ public static class QueueScripts
     public static readonly RedisScript Peek = Load("peek");
     public static readonly RedisScript Replay = Load("replay");
     public static readonly RedisScript Purge = Load("purge");
+    public static readonly RedisScript Resend = Load("resend");
 
     /// <summary>Every script above (declared after them: static fields initialise in order).</summary>
     public static readonly IReadOnlyList<RedisScript> All =
-        [Publish, Deliver, Ack, Nack, Release, Sweep, Connect, Touch, Disconnect, Stats, Peek, Replay, Purge];
+        [Publish, Deliver, Ack, Nack, Release, Sweep, Connect, Touch, Disconnect, Stats, Peek, Replay, Purge, Resend];
 
     private static RedisScript Load(string name) => new(name + ".lua", Read("common") + "\n" + Read(name));
 

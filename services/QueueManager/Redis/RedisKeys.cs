@@ -33,6 +33,11 @@ public sealed class ChannelKeys
         Connections = prefix + "conns";
         ConnectionInfo = prefix + "conn-info";
         SweepLock = prefix + "sweep-lock";
+        History = prefix + "hist";
+        HistoryRecords = prefix + "hist-rec";
+        HistoryEnvelopes = prefix + "hist-env";
+        HistorySettled = prefix + "hist-settled";
+        Tailers = prefix + "tailers";
     }
 
     public string Channel { get; }
@@ -105,11 +110,35 @@ public sealed class ChannelKeys
     /// <summary>String with a PX expiry: the replica sweeping the channel right now.</summary>
     public RedisKey SweepLock { get; }
 
+    /// <summary>Sorted set: every message the history lists, score = received_at ms × 1000 + publish sequence % 1000
+    /// (newest first by received time; the low digits keep a page token unambiguous). docs/history.md.</summary>
+    public RedisKey History { get; }
+
+    /// <summary>Hash: listed id → its record (state, settled time, dead-letter reason, series, every attempt), a
+    /// compact string described in Queue/Scripts/common.lua.</summary>
+    public RedisKey HistoryRecords { get; }
+
+    /// <summary>Hash: settled (acked, expired, purged) listed id → its envelope, moved here from
+    /// <see cref="Messages"/>; counted in the stats field <c>history_bytes</c>.</summary>
+    public RedisKey HistoryEnvelopes { get; }
+
+    /// <summary>Sorted set: the settled ids of <see cref="History"/> (same score): what the byte budget
+    /// (<c>history_max_bytes</c>) drops, oldest first.</summary>
+    public RedisKey HistorySettled { get; }
+
+    /// <summary>String with a PX expiry: present while some replica serves a TailChannel call of the channel. Its name
+    /// is also the pub/sub channel the scripts publish tail events on (only while it exists).</summary>
+    public RedisKey Tailers { get; }
+
+    /// <summary>The pub/sub channel of <see cref="Tailers"/>.</summary>
+    public RedisChannel TailEvents => RedisChannel.Literal((string)Tailers!);
+
     /// <summary>The KEYS of every queue script, in the order Queue/Scripts/common.lua names them.</summary>
     public RedisKey[] ScriptKeys => _scriptKeys ??=
     [
         Config, Messages, State, Ready, Sequence, Delayed, Leases, Owners, Expiry, DeadLetters, DeadLetterInfo,
         IdempotencyKeys, IdempotencyExpiry, Settled, Stats, Connections, ConnectionInfo, SweepLock,
+        History, HistoryRecords, HistoryEnvelopes, HistorySettled, Tailers,
     ];
 
     private RedisKey[]? _scriptKeys;
@@ -119,6 +148,7 @@ public sealed class ChannelKeys
     [
         Config, Endpoints, Messages, State, Ready, Sequence, Delayed, Leases, Owners, Expiry, DeadLetters,
         DeadLetterInfo, IdempotencyKeys, IdempotencyExpiry, Settled, Stats, Connections, ConnectionInfo, SweepLock,
+        History, HistoryRecords, HistoryEnvelopes, HistorySettled, Tailers,
     ];
 }
 

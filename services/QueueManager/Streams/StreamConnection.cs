@@ -393,7 +393,7 @@ public sealed partial class StreamConnection
         int acked;
         try
         {
-            acked = await _queue.AckAsync(Channel, Id, ack.MessageIds);
+            acked = await _queue.AckAsync(Channel, Id, ack.MessageIds, ack.Reports);
         }
         catch (Exception ex)
         {
@@ -536,7 +536,7 @@ public sealed partial class StreamConnection
                 await _pulse.WaitAsync(_pollInterval, cancellationToken);
             }
 
-            var batch = await _queue.DeliverAsync(Channel, Id, credits, room);
+            var batch = await _queue.DeliverAsync(Channel, Id, credits, room, Info.ConnectorId, Info.Protocol);
             switch (batch.Status)
             {
                 case LeaseStatus.Paused:

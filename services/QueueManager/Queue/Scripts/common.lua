@@ -2,6 +2,7 @@
 -- QueueScripts.Keys: the channel's keys, all in one hash slot ({channel}).
 local K_CONFIG, K_MESSAGES, K_STATE, K_READY, K_SEQ, K_DELAYED, K_LEASES, K_OWNERS, K_EXPIRY, K_DLQ, K_DLQ_INFO, K_IDEM, K_IDEM_EXP, K_SETTLED, K_STATS, K_CONNS, K_CONN_INFO, K_SWEEP_LOCK =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18]
+local K_HIST, K_HIST_REC, K_HIST_ENV, K_HIST_SETTLED, K_TAILERS = KEYS[19], KEYS[20], KEYS[21], KEYS[22], KEYS[23]
 
 -- Redis' clock, not the replica's: every replica agrees on lease deadlines and due times.
 local function now_ms()
@@ -71,11 +72,123 @@ local function forget_message(id)
   end
 end
 
--- Settles a message for good (acked, expired): gone everywhere, remembered in settled for publish idempotency.
-local function settle(id, now)
+-- History (docs/history.md). hist: id -> received_ms * 1000 + sequence % 1000 (unique enough to page by score);
+-- hist-rec: id -> record "state US settled_ms US dead_letter_reason US series" followed by one "RS attempt" per
+-- delivery, an attempt being "series US attempt US delivered_ms US connection US connector US protocol" and, once it
+-- ended, "US outcome US settled_ms US target_status US target_duration_us US error" (US = \31, RS = \30; callers strip
+-- both from the strings they pass). States: W waiting, F in flight, A acked, D dead-lettered, E expired, P purged.
+-- A live message (W, F, D) keeps its envelope in messages only; a settled one (A, E, P) moves it to hist-env and is
+-- listed in hist-settled (score as in hist).
+-- Invariant: history_bytes (stats) = sum over hist-settled of strlen(hist-env) + strlen(hist-rec); the record of a
+-- settled entry changes only through hist_reopen / hist_drop, which take it out of the count first. An id is in
+-- hist-rec exactly when it is in hist; entries are only ever created by publish (history on), so a message trimmed
+-- from the history is never half re-listed (updates of a missing record do nothing).
+local US, RS = '\31', '\30'
+local HISTORY_BYTES = 'history_bytes'
+
+-- Tail events (docs/history.md), fields separated by US: A now id envelope (accepted), R now id envelope (resent),
+-- D now id attempt (delivered), S now id outcome status duration_us error attempt (settled), X now id reason (dead
+-- lettered), E now id (expired). Published on the pub/sub channel named like K_TAILERS only while that key exists
+-- (a replica serving a TailChannel call keeps it alive), so nobody tailing costs one EXISTS per script call.
+local tail_live = nil
+local function tail(...)
+  if tail_live == nil then tail_live = redis.call('EXISTS', K_TAILERS) == 1 end
+  if tail_live then redis.call('PUBLISH', K_TAILERS, table.concat({ ... }, US)) end
+end
+
+local function hist_split(rec)
+  local head = string.match(rec, '^[^\30]*')
+  local state, settled, reason, series = string.match(head, '^(%a)\31(%d*)\31([^\31]*)\31(%d+)$')
+  return state, settled, reason, tonumber(series), string.sub(rec, #head + 1)
+end
+
+-- Sets the state of a listed message and appends to its attempts; returns the new record (nil when not listed).
+local function hist_update(id, state, now, reason, suffix)
+  local rec = redis.call('HGET', K_HIST_REC, id)
+  if not rec then return nil end
+  local _, settled, old_reason, series, attempts = hist_split(rec)
+  if state == 'W' or state == 'F' then settled = '0' else settled = tostring(now) end
+  rec = table.concat({ state, settled, reason or old_reason, series }, US) .. attempts .. (suffix or '')
+  redis.call('HSET', K_HIST_REC, id, rec)
+  return rec
+end
+
+-- The last attempt of a record ('' when none).
+local function last_attempt(rec)
+  if not rec then return '' end
+  return string.match(rec, '\30([^\30]*)$') or ''
+end
+
+local function hist_drop(id)
+  if redis.call('ZREM', K_HIST_SETTLED, id) == 1 then
+    local size = redis.call('HSTRLEN', K_HIST_ENV, id) + redis.call('HSTRLEN', K_HIST_REC, id)
+    if redis.call('HINCRBY', K_STATS, HISTORY_BYTES, -size) < 0 then redis.call('HSET', K_STATS, HISTORY_BYTES, 0) end
+    redis.call('HDEL', K_HIST_ENV, id)
+  end
+  redis.call('HDEL', K_HIST_REC, id)
+  redis.call('ZREM', K_HIST, id)
+end
+
+-- history_max_bytes: oldest settled entries go first (the whole entry: record and envelope). At most `limit`
+-- per call; the sweep finishes a larger backlog (after the budget was lowered).
+local function hist_trim(limit)
+  local budget = cfg_number('history_max_bytes', 67108864)
+  local held = tonumber(redis.call('HGET', K_STATS, HISTORY_BYTES) or '0')
+  local dropped = 0
+  while held > budget and dropped < limit do
+    local oldest = redis.call('ZRANGE', K_HIST_SETTLED, 0, 0)
+    if #oldest == 0 then break end
+    hist_drop(oldest[1])
+    dropped = dropped + 1
+    held = tonumber(redis.call('HGET', K_STATS, HISTORY_BYTES) or '0')
+  end
+  return dropped == limit
+end
+
+-- A listed message leaves the queue for good (A acked, E expired, P purged): its envelope moves to hist-env (read
+-- before forget_message deletes it) and the entry starts counting against history_max_bytes.
+local function hist_close(id, state, now, suffix)
+  local rec = hist_update(id, state, now, nil, suffix)
+  if not rec then return nil end
+  local envelope = redis.call('HGET', K_MESSAGES, id)
+  if envelope then
+    redis.call('HSET', K_HIST_ENV, id, envelope)
+    redis.call('ZADD', K_HIST_SETTLED, redis.call('ZSCORE', K_HIST, id), id)
+    redis.call('HINCRBY', K_STATS, HISTORY_BYTES, #envelope + #rec)
+    hist_trim(16)
+  end
+  return rec
+end
+
+-- Takes a settled entry out of the byte count (it becomes live again: resend). Returns its envelope.
+local function hist_reopen(id)
+  if redis.call('ZREM', K_HIST_SETTLED, id) == 0 then return nil end
+  local envelope = redis.call('HGET', K_HIST_ENV, id)
+  local size = #(envelope or '') + redis.call('HSTRLEN', K_HIST_REC, id)
+  if redis.call('HINCRBY', K_STATS, HISTORY_BYTES, -size) < 0 then redis.call('HSET', K_STATS, HISTORY_BYTES, 0) end
+  redis.call('HDEL', K_HIST_ENV, id)
+  return envelope
+end
+
+-- The end of the current attempt: outcome, target status, target duration (us), error.
+local function attempt_end(outcome, now, status, duration_us, err)
+  return table.concat({ '', outcome, now, status or 0, duration_us or '', err or '' }, US)
+end
+
+-- An attempt ended without an ack (nack, lease expiry, release): recorded, tailed; the caller decides what next.
+local function attempt_failed(id, outcome, now, status, duration_us, err)
+  local rec = hist_update(id, 'W', now, nil, attempt_end(outcome, now, status, duration_us, err))
+  tail('S', now, id, outcome, status or 0, duration_us or '', err or '', last_attempt(rec))
+end
+
+-- Settles a message for good (acked, expired, with the history state A or E): gone everywhere, remembered in settled
+-- for publish idempotency, its envelope kept by the history when it is listed.
+local function settle(id, now, state, suffix)
+  local rec = hist_close(id, state or 'A', now, suffix)
   unlink(id)
   forget_message(id)
   redis.call('ZADD', K_SETTLED, now, id)
+  return rec
 end
 
 -- Invariant: a dead letter is in dlq + dlq-info + messages, and in none of ready, delayed, leases, owners,
@@ -86,6 +199,8 @@ local function dead_letter(id, reason, err, status, now)
   redis.call('ZADD', K_DLQ, now, id)
   redis.call('HSET', K_DLQ_INFO, id, table.concat({ reason, attempts, first, last, now, status or 0, err or '' }, '|'))
   redis.call('HINCRBY', K_STATS, 'dead_lettered_total', 1)
+  hist_update(id, 'D', now, reason)
+  tail('X', now, id, reason)
 end
 
 -- TTL expiry of a message that is not leased: counted, then dead-lettered or forgotten.
@@ -95,7 +210,8 @@ local function expire(id, now)
     dead_letter(id, 'EXPIRED', 'ttl expired', 0, now)
     return
   end
-  settle(id, now)
+  settle(id, now, 'E')
+  tail('E', now, id)
 end
 
 -- A lease ended without an ack (nack with retry, lease expiry): back after the backoff, or dead-lettered when

@@ -6,7 +6,9 @@
 -- with its score (its place in the FIFO). A message's sequence is its ready score when first leased (publish and
 -- replay take it from seq with INCR, so it only grows and is the same on every replica); it is kept in state, as
 -- a retried or released message comes back to ready with score 0.
+-- ARGV 4 and 5: the connection's connector id and protocol, for the history's delivery record.
 local connection, wanted, max_bytes = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]) or 0
+local connector, protocol = ARGV[4] or '', ARGV[5] or ''
 if not redis.call('ZSCORE', K_CONNS, connection) then return { 'gone' } end
 if cfg_number('paused', 0) == 1 then return { 'paused' } end
 local now = now_ms()
@@ -40,6 +42,12 @@ while delivered < wanted and rounds < 8 and not full do
       redis.call('HSET', K_STATE, id, attempts .. '|' .. first .. '|' .. now .. '|' .. string.format('%d', sequence))
       redis.call('ZADD', K_LEASES, deadline, id)
       redis.call('HSET', K_OWNERS, id, connection)
+      local rec = redis.call('HGET', K_HIST_REC, id)
+      local series = '0'
+      if rec then series = string.match(rec, '^[^\31]*\31[^\31]*\31[^\31]*\31(%d+)') or '0' end
+      local attempt = table.concat({ series, attempts, now, connection, connector, protocol }, US)
+      if rec then hist_update(id, 'F', now, nil, RS .. attempt) end
+      tail('D', now, id, attempt)
       out[#out + 1] = id
       out[#out + 1] = tostring(attempts)
       out[#out + 1] = envelope

@@ -10,7 +10,8 @@
 -- never holds more than max_queue_size unacked messages (ready + delayed + leases) nor more than max_queue_bytes
 -- of stored envelopes (queue_bytes, dead letters included; see store_message); a replay key names at most one
 -- queued message for its window (it is set only when its message is queued, so a refused one may be sent again);
--- counters change only together with the write they count.
+-- counters change only together with the write they count; with history on (history_retention > 0) every queued
+-- message is listed in hist with a fresh record (common.lua).
 local out = {}
 local count = (#ARGV - 3) / 7
 if redis.call('EXISTS', K_CONFIG) == 0 then
@@ -20,11 +21,12 @@ if redis.call('EXISTS', K_CONFIG) == 0 then
   end
   return out
 end
-local cfg = redis.call('HMGET', K_CONFIG, 'max_message_bytes', 'max_queue_size', 'ttl_ms', 'max_queue_bytes')
+local cfg = redis.call('HMGET', K_CONFIG, 'max_message_bytes', 'max_queue_size', 'ttl_ms', 'max_queue_bytes', 'history_retention_ms')
 local max_bytes = tonumber(cfg[1] or '10485760')
 local max_size = tonumber(cfg[2] or '10000')
 local ttl = tonumber(cfg[3] or '86400000')
 local budget = tonumber(cfg[4] or ARGV[3])
+local history_on = tonumber(cfg[5] or '86400000') > 0
 local held = tonumber(redis.call('HGET', K_STATS, QUEUE_BYTES) or '0')
 local now = now_ms()
 local waiting = redis.call('ZCARD', K_READY)
@@ -63,8 +65,14 @@ local function publish_one(id, envelope, received, idem_key, body_size, replay_k
   local expires = received + ttl
   store_message(id, envelope)
   held = held + #envelope
-  redis.call('ZADD', K_READY, redis.call('INCR', K_SEQ), id)
+  local sequence = redis.call('INCR', K_SEQ)
+  redis.call('ZADD', K_READY, sequence, id)
   redis.call('ZADD', K_EXPIRY, expires, id)
+  if history_on then
+    redis.call('ZADD', K_HIST, string.format('%d', received * 1000 + sequence % 1000), id)
+    redis.call('HSET', K_HIST_REC, id, table.concat({ 'W', '', '', '0' }, US))
+  end
+  tail('A', now, id, envelope)
   if idem_key ~= '' then
     redis.call('HSET', K_IDEM, idem_key, id)
     redis.call('ZADD', K_IDEM_EXP, expires, idem_key)

@@ -9,6 +9,7 @@ for i = 4, #ARGV do
   if redis.call('HGET', K_OWNERS, id) == connection then
     redis.call('ZREM', K_LEASES, id)
     redis.call('HDEL', K_OWNERS, id)
+    attempt_failed(id, 'RELEASED', now, 0, '', 'connection closed')
     local attempts = read_state(id)
     if attempts >= cfg_number('max_delivery_attempts', 10) then
       dead_letter(id, 'MAX_ATTEMPTS', 'connection closed', 0, now)

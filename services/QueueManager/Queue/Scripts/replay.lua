@@ -26,6 +26,8 @@ for _, id in ipairs(ids) do
     redis.call('HDEL', K_STATE, id)
     redis.call('ZADD', K_READY, redis.call('INCR', K_SEQ), id)
     redis.call('ZADD', K_EXPIRY, now + ttl, id)
+    hist_update(id, 'W', now, '')
+    tail('R', now, id, redis.call('HGET', K_MESSAGES, id) or '')
     out[1] = out[1] + 1
   else
     out[#out + 1] = id

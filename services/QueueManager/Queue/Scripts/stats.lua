@@ -18,4 +18,6 @@ local out = {
 }
 local counters = redis.call('HGETALL', K_STATS)
 for i = 1, #counters do out[#out + 1] = counters[i] end
+out[#out + 1] = 'history_messages'
+out[#out + 1] = redis.call('ZCARD', K_HIST)
 return out

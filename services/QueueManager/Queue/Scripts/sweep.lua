@@ -20,6 +20,7 @@ for _, id in ipairs(expired_leases) do
   redis.call('ZREM', K_LEASES, id)
   redis.call('HDEL', K_OWNERS, id)
   redis.call('HINCRBY', K_STATS, 'lease_expired_total', 1)
+  attempt_failed(id, 'LEASE_EXPIRED', now, 0, '', 'lease expired')
   local expires = redis.call('ZSCORE', K_EXPIRY, id)
   if expires and tonumber(expires) <= now then
     expire(id, now)
@@ -50,7 +51,14 @@ for round = 1, 5 do
   if skipped == 0 or round == 5 then more = 1; break end
 end
 
--- 4. Forget what no longer needs remembering.
+-- 4. History: entries older than history_retention (live ones leave the listing only), then the byte budget.
+local retention = cfg_number('history_retention_ms', 86400000)
+local old = redis.call('ZRANGEBYSCORE', K_HIST, '-inf', '(' .. string.format('%d', (now - retention) * 1000), 'LIMIT', 0, batch)
+if #old == batch then more = 1 end
+for _, id in ipairs(old) do hist_drop(id) end
+if hist_trim(batch) then more = 1 end
+
+-- 5. Forget what no longer needs remembering.
 redis.call('ZREMRANGEBYSCORE', K_SETTLED, '-inf', now - tonumber(ARGV[5]))
 local old_keys = redis.call('ZRANGEBYSCORE', K_IDEM_EXP, '-inf', now, 'LIMIT', 0, batch)
 for _, key in ipairs(old_keys) do

@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text.Json;
 using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -55,6 +57,28 @@ public sealed class HttpSettlement(
             throw Invalid($"reason: at most {MaxReasonLength} characters, got {reason.Length}");
         }
 
+        uint statusCode = 0;
+        if (http.Request.Query["status_code"].ToString() is { Length: > 0 } sc)
+        {
+            if (!double.TryParse(sc, NumberStyles.Float, CultureInfo.InvariantCulture, out var code) || TargetAnswer.CheckStatus(code) is not null)
+            {
+                throw Invalid(TargetAnswer.CheckStatus(-1)!);
+            }
+
+            statusCode = (uint)code;
+        }
+
+        Duration? took = null;
+        if (http.Request.Query["duration_ms"].ToString() is { Length: > 0 } dm)
+        {
+            if (!double.TryParse(dm, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) || TargetAnswer.CheckDuration(ms) is not null)
+            {
+                throw Invalid(TargetAnswer.CheckDuration(-1)!);
+            }
+
+            took = TargetAnswer.ToDuration(ms);
+        }
+
         var channel = await ChannelOfAsync(connectionId)
             ?? throw new RpcException(new Status(StatusCode.NotFound, "Connection not found"));
         await AuthenticateAsync(channel, token);
@@ -62,9 +86,15 @@ public sealed class HttpSettlement(
         bool settled;
         if (status == "ack")
         {
+            var ack = new Ack { MessageIds = { messageId } };
+            if (statusCode != 0 || took is not null)
+            {
+                ack.Reports.Add(new TargetReport { MessageId = messageId, TargetStatusCode = statusCode, TargetDuration = took });
+            }
+
             settled = live is not null
-                ? await Errors.GuardAsync(() => live.AckAsync(new Ack { MessageIds = { messageId } })) == 1
-                : await Errors.GuardAsync(() => queue.AckAsync(channel, connectionId, [messageId])) == 1;
+                ? await Errors.GuardAsync(() => live.AckAsync(ack)) == 1
+                : await Errors.GuardAsync(() => queue.AckAsync(channel, connectionId, [messageId], ack.Reports)) == 1;
             if (settled && live is null)
             {
                 metrics.Acked(channel, 1);
@@ -72,7 +102,7 @@ public sealed class HttpSettlement(
         }
         else
         {
-            var nack = new Nack { MessageId = messageId, Retry = retry, Reason = reason };
+            var nack = new Nack { MessageId = messageId, Retry = retry, Reason = reason, TargetStatusCode = statusCode, TargetDuration = took };
             settled = live is not null
                 ? await Errors.GuardAsync(() => live.NackAsync(nack))
                 : await Errors.GuardAsync(() => queue.NackAsync(channel, connectionId, nack));

@@ -68,7 +68,7 @@ public sealed partial class LongPoll(
                     throw new RpcException(ended);
                 }
 
-                batch = await Errors.GuardAsync(() => queue.DeliverAsync(channel, connection.Id, (int)connection.Info.MaxInFlight, _options.StreamBufferBytes));
+                batch = await Errors.GuardAsync(() => queue.DeliverAsync(channel, connection.Id, (int)connection.Info.MaxInFlight, _options.StreamBufferBytes, connection.Info.ConnectorId, connection.Info.Protocol));
                 if (batch.Status == LeaseStatus.Ok && batch.Messages.Length > 0)
                 {
                     break;

@@ -165,6 +165,8 @@ public static class ClientFrames
         string? messageId = null;
         var retry = true;
         var reason = "";
+        uint status = 0;
+        double? durationMs = null;
         try
         {
             var reader = new Utf8JsonReader(frame, new JsonReaderOptions { MaxDepth = 8 });
@@ -195,6 +197,27 @@ public static class ClientFrames
             {
                 reason = why.GetString() ?? "";
             }
+
+            // Optional: what the target answered (old connectors omit them).
+            if (root.TryGetProperty("status_code", out var code))
+            {
+                if ((code.ValueKind == JsonValueKind.Number ? TargetAnswer.CheckStatus(code.GetDouble()) : TargetAnswer.CheckStatus(-1)) is { } error)
+                {
+                    return Fail(connection, "invalid_frame", error, messageId);
+                }
+
+                status = (uint)code.GetDouble();
+            }
+
+            if (root.TryGetProperty("duration_ms", out var took))
+            {
+                if ((took.ValueKind == JsonValueKind.Number ? TargetAnswer.CheckDuration(took.GetDouble()) : TargetAnswer.CheckDuration(-1)) is { } error)
+                {
+                    return Fail(connection, "invalid_frame", error, messageId);
+                }
+
+                durationMs = took.GetDouble();
+            }
         }
         catch (JsonException)
         {
@@ -210,9 +233,30 @@ public static class ClientFrames
             case "ack" or "nack" when !connection.Holds(messageId!):
                 return Fail(connection, "message_not_in_flight", "this connection holds no such message (another connection's, already settled, or its lease expired)", messageId);
             case "ack":
-                return new ConnectRequest { Ack = new Ack { MessageIds = { messageId } } };
+                var ack = new Ack { MessageIds = { messageId } };
+                if (status != 0 || durationMs is not null)
+                {
+                    ack.Reports.Add(new TargetReport
+                    {
+                        MessageId = messageId,
+                        TargetStatusCode = status,
+                        TargetDuration = durationMs is { } ms ? TargetAnswer.ToDuration(ms) : null,
+                    });
+                }
+
+                return new ConnectRequest { Ack = ack };
             case "nack":
-                return new ConnectRequest { Nack = new Nack { MessageId = messageId, Retry = retry, Reason = reason } };
+                return new ConnectRequest
+                {
+                    Nack = new Nack
+                    {
+                        MessageId = messageId,
+                        Retry = retry,
+                        Reason = reason,
+                        TargetStatusCode = status,
+                        TargetDuration = durationMs is { } took ? TargetAnswer.ToDuration(took) : null,
+                    },
+                };
             case null:
                 return Fail(connection, "invalid_frame", "the frame has no \"type\" string");
             default:

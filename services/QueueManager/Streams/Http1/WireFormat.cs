@@ -115,6 +115,8 @@ public static class WireFormat
         json.WriteBase64String("body_base64", body);
         json.WriteString("content_type", message.ContentType);
         json.WriteNumber("attempt", message.Attempt);
+        // 0 as received, n for an operator's n-th resend (the connector sends X-Webhook-Resend: n).
+        json.WriteNumber("resend", message.Resend);
         // The trace context the gRPC frame carries (queue-manager's delivery span while traces are exported, else
         // the stored one), so a delivery over HTTP/1.1 joins the webhook's trace too.
         if (message.Traceparent.Length > 0)

@@ -1,0 +1,3 @@
+using WebhookConnect.Cli;
+
+return await CliApp.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariables());
