@@ -38,6 +38,8 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         Assert.True(s.HasDeadLetterExpired && !s.DeadLetterExpired);
         Assert.True(s.HasPaused && !s.Paused);
         Assert.Equal(268_435_456UL, s.MaxQueueBytes);
+        Assert.Equal(Duration.FromTimeSpan(TimeSpan.FromHours(24)), s.HistoryRetention);
+        Assert.Equal(67_108_864UL, s.HistoryMaxBytes);
         Assert.StartsWith("wct_", created.Token, StringComparison.Ordinal);
         Assert.Equal(47, created.Token.Length);
         Assert.Equal(created.Channel.CreatedAt, created.Channel.TokenIssuedAt);
@@ -50,6 +52,7 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
             "ttl_ms", "max_queue_size", "max_message_bytes", "max_connections", "max_in_flight", "ack_timeout_ms",
             "max_delivery_attempts", "backoff_initial_ms", "backoff_multiplier", "backoff_max_ms", "backoff_jitter",
             "dead_letter_expired", "paused", "created_ms", "updated_ms", "token_hash", "token_issued_ms", "max_queue_bytes",
+            "history_retention_ms", "history_max_bytes",
         ];
         Assert.Equal(everyField.Order(StringComparer.Ordinal), hash.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("86400000", hash["ttl_ms"]);
@@ -91,6 +94,9 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
         { "max-queue-bytes-too-small", "settings.max_queue_bytes = 1023: must be between 1024 and 1099511627776" },
         { "max-queue-bytes-too-big", "settings.max_queue_bytes = 1099511627777: must be between 1024 and 1099511627776" },
         { "max-queue-bytes-below-message", "settings.max_queue_bytes = 4096: must be at least settings.max_message_bytes (8192)" },
+        { "history-retention-too-long", "settings.history_retention = 2592001s: must be between 0s and 2592000s" },
+        { "history-retention-negative", "settings.history_retention = -1s: must be between 0s and 2592000s" },
+        { "history-max-bytes-too-big", "settings.history_max_bytes = 1099511627777: must be between 0 and 1099511627776" },
         { "idempotency-header-space", "endpoints[0].idempotency_header = \"X Delivery\": must be an HTTP header name" },
         { "token-short", "token (a secret, 10 characters): must be at least 32 characters" },
         { "token-with-space", "token (a secret): character 5 is not printable ASCII without spaces" },
@@ -640,6 +646,9 @@ public sealed class ChannelAdminTests(SharedQueueManager qm) : IClassFixture<Sha
             case "max-queue-bytes-too-small": settings.MaxQueueBytes = 1023; break;
             case "max-queue-bytes-too-big": settings.MaxQueueBytes = (1UL << 40) + 1; break;
             case "max-queue-bytes-below-message": settings.MaxMessageBytes = 8192; settings.MaxQueueBytes = 4096; break;
+            case "history-retention-too-long": settings.HistoryRetention = new Duration { Seconds = 2_592_001 }; break;
+            case "history-retention-negative": settings.HistoryRetention = new Duration { Seconds = -1 }; break;
+            case "history-max-bytes-too-big": settings.HistoryMaxBytes = (1UL << 40) + 1; break;
             case "token-short": r.Token = "0123456789"; break;
             case "token-with-space": r.Token = "abcde fghijklmnopqrstuvwxyz0123456789"; break;
             default: throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown case");

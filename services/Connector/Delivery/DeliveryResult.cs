@@ -15,7 +15,9 @@ public enum DeliveryOutcome
 
 /// <param name="StatusCode">The target's HTTP status; 0 when there was no response.</param>
 /// <param name="Reason">For the nack: "HTTP 404: &lt;body excerpt&gt;", "timeout after …", "no target for endpoint …".</param>
-public readonly record struct DeliveryResult(DeliveryOutcome Outcome, int StatusCode, string Reason)
+/// <param name="TargetDuration">From sending the request to the target's answer (its headers for a 2xx, the excerpt
+/// read otherwise) or failure; null when no request was sent. Reported to queue-manager for the message history.</param>
+public readonly record struct DeliveryResult(DeliveryOutcome Outcome, int StatusCode, string Reason, TimeSpan? TargetDuration = null)
 {
     /// <summary>Metric label.</summary>
     public string Label => Outcome switch

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Polly.Timeout;
@@ -37,6 +38,7 @@ public sealed class TargetDelivery(IHttpClientFactory httpClientFactory, Microso
             return new DeliveryResult(DeliveryOutcome.Rejected, 0, $"no target for endpoint {message.EndpointId}");
         }
 
+        var started = Stopwatch.GetTimestamp();
         try
         {
             using var request = TargetRequest.Create(message, target, new Uri(target.Url), _dropped, _handlerPropagates, cancellationToken);
@@ -45,21 +47,21 @@ public sealed class TargetDelivery(IHttpClientFactory httpClientFactory, Microso
             var outcome = StatusMapping.OutcomeOf(response.StatusCode);
             if (outcome == DeliveryOutcome.Acked)
             {
-                return new DeliveryResult(outcome, status, "");
+                return new DeliveryResult(outcome, status, "", Stopwatch.GetElapsedTime(started));
             }
 
             // TargetAttemptHandler has cut the body down to the excerpt's bytes.
             var excerpt = Excerpt(await response.Content.ReadAsByteArrayAsync(cancellationToken));
-            return new DeliveryResult(outcome, status, excerpt.Length == 0 ? $"HTTP {status}" : $"HTTP {status}: {excerpt}");
+            return new DeliveryResult(outcome, status, excerpt.Length == 0 ? $"HTTP {status}" : $"HTTP {status}: {excerpt}", Stopwatch.GetElapsedTime(started));
         }
         catch (TimeoutRejectedException)
         {
-            return new DeliveryResult(DeliveryOutcome.Retry, 0, $"timeout after {target.Timeout.TotalSeconds:0.###} s");
+            return new DeliveryResult(DeliveryOutcome.Retry, 0, $"timeout after {target.Timeout.TotalSeconds:0.###} s", Stopwatch.GetElapsedTime(started));
         }
         catch (HttpRequestException ex)
         {
             var detail = ex.InnerException is SocketException socket ? socket.Message : ex.Message;
-            return new DeliveryResult(DeliveryOutcome.Retry, 0, $"connection failed: {detail}");
+            return new DeliveryResult(DeliveryOutcome.Retry, 0, $"connection failed: {detail}", Stopwatch.GetElapsedTime(started));
         }
     }
 

@@ -18,6 +18,9 @@ public static class TargetRequest
     public const string EndpointHeader = "X-Webhook-Endpoint";
     public const string AttemptHeader = "X-Webhook-Attempt";
 
+    /// <summary>n for an operator's n-th resend of the message (admin ResendMessage, ReplayRange); absent otherwise.</summary>
+    public const string ResendHeader = "X-Webhook-Resend";
+
     /// <summary>Connection-specific fields (RFC 9110 §7.6.1) and those the client computes itself (Host,
     /// Content-Length); never forwarded. Fields named in the message's own Connection header are dropped too.</summary>
     private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
@@ -28,7 +31,7 @@ public static class TargetRequest
 
     private static readonly HashSet<string> Ours = new(StringComparer.OrdinalIgnoreCase)
     {
-        MessageIdHeader, ChannelHeader, EndpointHeader, AttemptHeader,
+        MessageIdHeader, ChannelHeader, EndpointHeader, AttemptHeader, ResendHeader,
     };
 
     /// <param name="handlerPropagates">True when traces are exported: the HTTP handler writes <c>traceparent</c> and
@@ -69,6 +72,10 @@ public static class TargetRequest
         request.Headers.TryAddWithoutValidation(ChannelHeader, message.Channel);
         request.Headers.TryAddWithoutValidation(EndpointHeader, message.EndpointId);
         request.Headers.TryAddWithoutValidation(AttemptHeader, message.Attempt.ToString(CultureInfo.InvariantCulture));
+        if (message.Resend > 0)
+        {
+            request.Headers.TryAddWithoutValidation(ResendHeader, message.Resend.ToString(CultureInfo.InvariantCulture));
+        }
         if (message.Traceparent.Length > 0 && !handlerPropagates)
         {
             request.Headers.TryAddWithoutValidation("traceparent", message.Traceparent);

@@ -69,6 +69,7 @@ public static class Http1Messages
             EndpointId = Text(webhook, "endpoint_id") ?? Text(webhook, "webhook_id") ?? "",
             EndpointNamespace = Text(webhook, "endpoint_namespace") ?? "",
             Attempt = webhook.TryGetProperty("attempt", out var attempt) && attempt.TryGetUInt32(out var n) && n > 0 ? n : 1,
+            Resend = webhook.TryGetProperty("resend", out var resend) && resend.TryGetUInt32(out var r) ? r : 0,
             Traceparent = Text(webhook, "traceparent") ?? "",
             Tracestate = Text(webhook, "tracestate") ?? "",
             ContentType = Text(webhook, "content_type") ?? "",
@@ -165,12 +166,37 @@ public static class Http1Messages
     public static string? Text(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
-    /// <summary><c>{"type":"ack","message_id":…}</c>.</summary>
-    public static byte[] Ack(string messageId) => Write(writer =>
+    /// <summary><c>{"type":"ack","message_id":…,"status_code":200,"duration_ms":12.5}</c> (the last two when the
+    /// target's answer is known: <paramref name="report"/>).</summary>
+    public static byte[] Ack(string messageId, TargetReport? report = null) => Write(writer =>
     {
         writer.WriteString("type", "ack");
         writer.WriteString("message_id", messageId);
+        WriteAnswer(writer, report?.TargetStatusCode ?? 0, report?.TargetDuration);
     });
+
+    /// <summary>What the target answered: <c>status_code</c> (when not 0) and <c>duration_ms</c> (when known).</summary>
+    private static void WriteAnswer(Utf8JsonWriter writer, uint statusCode, Google.Protobuf.WellKnownTypes.Duration? duration)
+    {
+        if (statusCode != 0)
+        {
+            writer.WriteNumber("status_code", statusCode);
+        }
+
+        if (duration is not null)
+        {
+            writer.WriteNumber("duration_ms", Math.Round(duration.ToTimeSpan().TotalMilliseconds, 3));
+        }
+    }
+
+    /// <summary>The query parameters of <c>POST /connect/ack</c> for the target's answer ("" when unknown).</summary>
+    public static string AnswerQuery(uint statusCode, Google.Protobuf.WellKnownTypes.Duration? duration)
+    {
+        var query = statusCode != 0 ? "&status_code=" + statusCode.ToString(CultureInfo.InvariantCulture) : "";
+        return duration is null
+            ? query
+            : query + "&duration_ms=" + Math.Round(duration.ToTimeSpan().TotalMilliseconds, 3).ToString(CultureInfo.InvariantCulture);
+    }
 
     /// <summary><c>{"type":"nack","message_id":…,"retry":…,"reason":…}</c> (<c>reason</c> is ours: it becomes the dead
     /// letter's last error; a server that does not know it ignores it).</summary>
@@ -184,10 +210,7 @@ public static class Http1Messages
             writer.WriteString("reason", nack.Reason);
         }
 
-        if (nack.TargetStatusCode != 0)
-        {
-            writer.WriteNumber("target_status_code", nack.TargetStatusCode);
-        }
+        WriteAnswer(writer, nack.TargetStatusCode, nack.TargetDuration);
     });
 
     /// <summary>The client's <c>{"type":"heartbeat","timestamp":…}</c>, our answer to the server's heartbeat.</summary>

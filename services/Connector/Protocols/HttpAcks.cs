@@ -17,8 +17,16 @@ public sealed partial class HttpAcks(Http1Endpoint endpoint, string token, ILogg
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
-    public Task AckAsync(IEnumerable<(string MessageId, string ConnectionId)> acks, CancellationToken cancel) =>
-        Task.WhenAll(acks.Select(ack => PostAsync(ack.MessageId, ack.ConnectionId, "status=ack", cancel)));
+    /// <param name="reports">What the targets answered (Ack.reports), sent as <c>status_code</c> and <c>duration_ms</c>.</param>
+    public Task AckAsync(IEnumerable<(string MessageId, string ConnectionId)> acks, IReadOnlyCollection<TargetReport> reports, CancellationToken cancel)
+    {
+        var byId = reports.Count == 0 ? null : reports.ToDictionary(r => r.MessageId, StringComparer.Ordinal);
+        return Task.WhenAll(acks.Select(ack => PostAsync(
+            ack.MessageId,
+            ack.ConnectionId,
+            byId?.GetValueOrDefault(ack.MessageId) is { } report ? "status=ack" + Http1Messages.AnswerQuery(report.TargetStatusCode, report.TargetDuration) : "status=ack",
+            cancel)));
+    }
 
     public Task NackAsync(Nack nack, string connectionId, CancellationToken cancel)
     {
@@ -29,7 +37,7 @@ public sealed partial class HttpAcks(Http1Endpoint endpoint, string token, ILogg
             query += "&reason=" + Uri.EscapeDataString(nack.Reason.Length > 200 ? nack.Reason[..200] : nack.Reason);
         }
 
-        return PostAsync(nack.MessageId, connectionId, query, cancel);
+        return PostAsync(nack.MessageId, connectionId, query + Http1Messages.AnswerQuery(nack.TargetStatusCode, nack.TargetDuration), cancel);
     }
 
     private async Task PostAsync(string messageId, string connectionId, string query, CancellationToken cancel)

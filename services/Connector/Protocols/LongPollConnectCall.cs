@@ -208,7 +208,7 @@ public sealed class LongPollConnectCall : IConnectCall, IAsyncStreamReader<Conne
                 _subscribedRequest.TrySetResult();
                 break;
             case ConnectRequest.FrameOneofCase.Ack:
-                await _acks.AckAsync(frame.Ack.MessageIds.Select(id => (id, Settle(id))), _cancel);
+                await _acks.AckAsync(frame.Ack.MessageIds.Select(id => (id, Settle(id))), frame.Ack.Reports, _cancel);
                 break;
             case ConnectRequest.FrameOneofCase.Nack:
                 await _acks.NackAsync(frame.Nack, Settle(frame.Nack.MessageId), _cancel);

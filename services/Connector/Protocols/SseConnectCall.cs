@@ -195,7 +195,7 @@ public sealed class SseConnectCall : IConnectCall, IAsyncStreamReader<ConnectRes
                 _maxInFlight = frame.Subscribe.MaxInFlight;
                 break;
             case ConnectRequest.FrameOneofCase.Ack:
-                await _acks.AckAsync(frame.Ack.MessageIds.Select(id => (id, _connectionId)), _cancel);
+                await _acks.AckAsync(frame.Ack.MessageIds.Select(id => (id, _connectionId)), frame.Ack.Reports, _cancel);
                 break;
             case ConnectRequest.FrameOneofCase.Nack:
                 await _acks.NackAsync(frame.Nack, _connectionId, _cancel);

@@ -165,9 +165,10 @@ public sealed partial class WebSocketConnectCall : IConnectCall, IAsyncStreamRea
                 _maxInFlight = frame.Subscribe.MaxInFlight;
                 break;
             case ConnectRequest.FrameOneofCase.Ack:
+                var reports = frame.Ack.Reports.Count == 0 ? null : frame.Ack.Reports.ToDictionary(r => r.MessageId, StringComparer.Ordinal);
                 foreach (var id in frame.Ack.MessageIds)
                 {
-                    await SendAsync(Http1Messages.Ack(id));
+                    await SendAsync(Http1Messages.Ack(id, reports?.GetValueOrDefault(id)));
                 }
 
                 break;

@@ -359,8 +359,17 @@ public sealed partial class SubscriptionStream
                     LogDeliveryError(Logger, ChannelName, message.MessageId, ex);
                 }
 
+                var took = result.TargetDuration is { } d ? Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(d) : null;
                 var frame = result.Outcome == DeliveryOutcome.Acked
-                    ? new ConnectRequest { Ack = new Ack { MessageIds = { message.MessageId } } }
+                    ? new ConnectRequest
+                    {
+                        Ack = new Ack
+                        {
+                            MessageIds = { message.MessageId },
+                            // What the target answered, for the message history (docs/history.md).
+                            Reports = { new TargetReport { MessageId = message.MessageId, TargetStatusCode = (uint)result.StatusCode, TargetDuration = took } },
+                        },
+                    }
                     : new ConnectRequest
                     {
                         Nack = new Nack
@@ -369,6 +378,7 @@ public sealed partial class SubscriptionStream
                             Retry = result.Outcome == DeliveryOutcome.Retry,
                             Reason = result.Reason,
                             TargetStatusCode = (uint)result.StatusCode,
+                            TargetDuration = took,
                         },
                     };
                 DeliveryTracing.Settled(span, result);
@@ -442,6 +452,7 @@ public sealed partial class SubscriptionStream
                                 next.FrameCase == ConnectRequest.FrameOneofCase.Ack && reader.TryRead(out next))
                             {
                                 frame.Ack.MessageIds.Add(next.Ack.MessageIds);
+                                frame.Ack.Reports.Add(next.Ack.Reports);
                             }
                         }
 

@@ -24,6 +24,10 @@ public sealed partial class ChannelTail(MessageQueue queue, IConnectionMultiplex
     /// <summary>How long the tailers key lives without a refresh; refreshed every third of it.</summary>
     private static readonly TimeSpan TailersLifetime = TimeSpan.FromSeconds(30);
 
+    /// <summary>After a cut-off, how long the write in progress may still wait for the reader before the stream is
+    /// reset (a reader that never reads again would otherwise hold the call open).</summary>
+    private static readonly TimeSpan CutOffGrace = TimeSpan.FromSeconds(30);
+
     public async Task RunAsync(TailChannelRequest request, IServerStreamWriter<TailChannelResponse> writer, CancellationToken cancellationToken)
     {
         if (!ChannelNames.IsValid(request.Channel))
@@ -40,9 +44,11 @@ public sealed partial class ChannelTail(MessageQueue queue, IConnectionMultiplex
 
         var capacity = options.Value.TailBufferEvents;
         var events = Channel.CreateBounded<TailChannelResponse>(new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true });
-        using var overflow = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var subscriber = redis.GetSubscriber();
-        var subscription = await subscriber.SubscribeAsync(keys.TailEvents);
+        var waitingAtCutOff = -1;
+        // Cancelled at the cut-off: stops refreshing the tailers key; the write in progress gets CutOffGrace more.
+        using var cutOff = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var writeDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var subscription = await redis.GetSubscriber().SubscribeAsync(keys.TailEvents);
         Task? refresh = null;
         try
         {
@@ -50,31 +56,34 @@ public sealed partial class ChannelTail(MessageQueue queue, IConnectionMultiplex
             {
                 if (Parse(message.Message, request.IncludeBody) is { } tailEvent && !events.Writer.TryWrite(tailEvent) && events.Writer.TryComplete())
                 {
-                    overflow.Cancel();
+                    Volatile.Write(ref waitingAtCutOff, events.Reader.Count);
+                    cutOff.Cancel();
+                    writeDeadline.CancelAfter(CutOffGrace);
                 }
             });
             await db.StringSetAsync(keys.Tailers, "1", TailersLifetime);
-            refresh = RefreshAsync(db, keys.Tailers, overflow.Token);
-            await writer.WriteAsync(new TailChannelResponse { Kind = TailEventKind.Started, At = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) }, overflow.Token);
-            try
+            refresh = RefreshAsync(db, keys.Tailers, cutOff.Token);
+            await writer.WriteAsync(new TailChannelResponse { Kind = TailEventKind.Started, At = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) }, writeDeadline.Token);
+            // One writer: this loop. After a cut-off it writes nothing more (the write in progress may finish, so the
+            // status follows the events the reader already has), and the call ends with RESOURCE_EXHAUSTED.
+            await foreach (var tailEvent in events.Reader.ReadAllAsync(cancellationToken))
             {
-                await foreach (var tailEvent in events.Reader.ReadAllAsync(overflow.Token))
+                if (Volatile.Read(ref waitingAtCutOff) >= 0)
                 {
-                    await writer.WriteAsync(tailEvent, overflow.Token);
+                    break;
                 }
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
+
+                await writer.WriteAsync(tailEvent, writeDeadline.Token);
             }
 
-            var waiting = events.Reader.Count;
+            var waiting = Volatile.Read(ref waitingAtCutOff);
             LogTooSlow(logger, request.Channel, waiting);
             throw new RpcException(new Status(StatusCode.ResourceExhausted,
                 $"tail reader too slow: {waiting.ToString(CultureInfo.InvariantCulture)} events were waiting (QueueManager:TailBufferEvents = {capacity.ToString(CultureInfo.InvariantCulture)}); tail again to resume"));
         }
         finally
         {
-            await overflow.CancelAsync();
+            await cutOff.CancelAsync();
             await subscription.UnsubscribeAsync();
             if (refresh is not null)
             {

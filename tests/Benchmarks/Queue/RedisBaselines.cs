@@ -102,7 +102,8 @@ public static class RedisBaselines
         [.. new[]
         {
             "channel", "messages", "state", "ready", "seq", "delayed", "leases", "owners", "expiry", "dlq", "dlq-info",
-            "idem", "idem-exp", "settled", "stats", "conns", "conn-info", "sweep-lock",
+            "idem", "idem-exp", "settled", "stats", "conns", "conn-info", "sweep-lock", "hist", "hist-rec", "hist-env",
+            "hist-settled", "tailers",
         }.Select(suffix => BenchStack.Key(channel, suffix))];
 
     /// <summary>SCRIPT LOAD of common.lua + <paramref name="name"/>.lua exactly as the queue-manager embeds them.</summary>

@@ -49,6 +49,8 @@ public static class TestChannels
                 case "max_queue_size": settings.MaxQueueSize = (uint)value; break;
                 case "max_message_bytes": settings.MaxMessageBytes = (uint)value; break;
                 case "max_queue_bytes": settings.MaxQueueBytes = (ulong)value; break;
+                case "history_retention_ms": settings.HistoryRetention = ms; break;
+                case "history_max_bytes": settings.HistoryMaxBytes = (ulong)value; break;
                 case "max_connections": settings.MaxConnections = (uint)value; break;
                 case "max_in_flight": settings.MaxInFlight = (uint)value; break;
                 case "max_delivery_attempts": settings.MaxDeliveryAttempts = (uint)value; break;

@@ -199,7 +199,8 @@ public static class ClientFrames
             }
 
             // Optional: what the target answered (old connectors omit them).
-            if (root.TryGetProperty("status_code", out var code))
+            // target_status_code: what connectors before issue 17 wrote on nack frames (ignored by then).
+            if (root.TryGetProperty("status_code", out var code) || root.TryGetProperty("target_status_code", out code))
             {
                 if ((code.ValueKind == JsonValueKind.Number ? TargetAnswer.CheckStatus(code.GetDouble()) : TargetAnswer.CheckStatus(-1)) is { } error)
                 {
