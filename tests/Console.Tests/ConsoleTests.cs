@@ -159,7 +159,7 @@ public sealed partial class ConsoleTests(ConsoleStack console)
         await page.SignInAsync(ConsoleStack.ReadOnlyToken);
         Assert.Contains("read-only", await page.TextAsync("#who"), StringComparison.Ordinal);
         await page.GoAsync("#/channels/demo");
-        await page.UntilAsync("id => [...document.querySelectorAll('#view a')].some(a => a.innerText === id)", "the dead letter's row", deadLetter);
+        await page.UntilAsync("id => [...document.querySelectorAll('#dead-letters a')].some(a => a.innerText === id)", "the dead letter's row", deadLetter);
         await page.UntilAsync("() => document.querySelector('#view dl.facts') !== null", "the channel's stats");
         Assert.False(await page.ExistsAsync("#pause-resume"));
         Assert.False(await page.ExistsAsync("button.replay"));
@@ -183,11 +183,11 @@ public sealed partial class ConsoleTests(ConsoleStack console)
         await page.SignInAsync(ScenarioStack.AdminToken);
         await page.GoAsync("#/channels/demo");
         await page.UntilAsync(
-            "id => [...document.querySelectorAll('#view tr')].some(r => r.innerText.includes(id) && r.querySelector('pre.preview'))",
+            "id => [...document.querySelectorAll('#dead-letters tr')].some(r => r.innerText.includes(id) && r.querySelector('pre.preview'))",
             "the dead letter's row with its body", deadLetter);
 
         var shown = await page.Page.EvaluateFunctionAsync<string>(
-            "id => [...document.querySelectorAll('#view tr')].find(r => r.innerText.includes(id)).querySelector('pre.preview').textContent", deadLetter);
+            "id => [...document.querySelectorAll('#dead-letters tr')].find(r => r.innerText.includes(id)).querySelector('pre.preview').textContent", deadLetter);
         Assert.Equal(body, shown);
         Assert.Equal(0, await page.Page.EvaluateExpressionAsync<int>("document.querySelectorAll('#view img, #view script').length"));
         Assert.Equal("undefined", await page.Page.EvaluateExpressionAsync<string>("typeof window.__pwned"));

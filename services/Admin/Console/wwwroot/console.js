@@ -129,7 +129,7 @@ function channelView(view, channel) {
     el('p', {}, el('a', { href: '#/' }, '← All channels')),
     heading, controls, stats,
     el('div', { class: 'columns' }, tail.section, history.section),
-    el('section', { 'aria-labelledby': 'dead-title' }, el('h2', { id: 'dead-title' }, 'Dead letters'), deadLetters),
+    el('section', { id: 'dead-letters', 'aria-labelledby': 'dead-title' }, el('h2', { id: 'dead-title' }, 'Dead letters'), deadLetters),
     el('section', { 'aria-labelledby': 'channel-connections-title' }, el('h2', { id: 'channel-connections-title' }, 'Connections'), connections));
 
   let paused = null;
