@@ -33,6 +33,8 @@ public sealed class ConsoleHistoryTests(ConsoleStack console)
             "id => [...document.querySelectorAll(`#tail tr[data-message-id='${id}'][data-kind='settled']`)].some(r => /acked · HTTP 200/.test(r.innerText))",
             "the webhook's 'settled: acked, HTTP 200' line in the tail", id);
         Assert.Contains(body, await page.TextAsync(accepted), StringComparison.Ordinal);
+        // The history's first page follows new messages without a reload.
+        await page.UntilAsync(Listed, "the webhook in the history, acked", id, "acked");
         await page.ScreenshotAsync("tail");
 
         await page.Page.ClickAsync($"{accepted} a");

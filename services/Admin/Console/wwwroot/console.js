@@ -162,6 +162,7 @@ function channelView(view, channel) {
     ]));
     fill(connections, connectionTable(open.connections || [], false));
     fill(deadLetters, deadLetterTable(channel, dead.messages || [], refresh));
+    await history.refresh();
   };
   const stopRefresh = every(refresh);
   return () => {
@@ -300,15 +301,19 @@ function historySection(channel) {
   const section = el('section', { class: 'history', 'aria-labelledby': 'history-title' },
     el('h2', { id: 'history-title' }, 'History'), form, results, more);
 
-  const query = pageToken => {
-    const data = new FormData(form);
+  // The filters in effect: those of the last Filter press (the refresh does not apply half-typed ones).
+  let applied = new URLSearchParams();
+  const filters = () => {
     const q = new URLSearchParams();
-    for (const [name, value] of data) {
-      if (!value) {
-        continue;
+    for (const [name, value] of new FormData(form)) {
+      if (value) {
+        q.set(name, name.startsWith('received_') ? new Date(value).toISOString() : value);
       }
-      q.set(name, name.startsWith('received_') ? new Date(value).toISOString() : value);
     }
+    return q;
+  };
+  const query = pageToken => {
+    const q = new URLSearchParams(applied);
     q.set('page_size', '50');
     if (pageToken) {
       q.set('page_token', pageToken);
@@ -317,7 +322,9 @@ function historySection(channel) {
   };
 
   let rows = [];
+  let paged = false;
   const load = async pageToken => {
+    paged = Boolean(pageToken);
     try {
       const page = await get(`channels/${seg(channel)}/history?${query(pageToken)}`);
       rows = pageToken ? rows.concat(page.messages || []) : (page.messages || []);
@@ -337,11 +344,16 @@ function historySection(channel) {
   };
   form.addEventListener('submit', event => {
     event.preventDefault();
+    applied = filters();
     load();
   });
-  form.addEventListener('reset', () => setTimeout(() => load(), 0));
+  form.addEventListener('reset', () => {
+    applied = new URLSearchParams();
+    load();
+  });
   load();
-  return { section };
+  // The first page follows new messages with the channel's refresh; once "Load more" was used it stays put.
+  return { section, refresh: () => (paged ? undefined : load()) };
 }
 
 // ------------------------------------------------------------------------------------------------
