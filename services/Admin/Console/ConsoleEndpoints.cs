@@ -76,13 +76,18 @@ public static class ConsoleEndpoints
         if (token.Length == 0 || tokens.Find(token) is null)
         {
             audit.Refused(token.Length == 0 ? "none" : "invalid", "ConsoleSignIn", "", new Status(StatusCode.Unauthenticated, "the admin token is not valid"));
-            return Results.Redirect(Prefix + "/?signin=failed", permanent: false, preserveMethod: false);
+            return SeeOther(http, Prefix + "/?signin=failed");
         }
 
         sessions.Start(http, token);
-        // 303: the browser follows with a GET, so reloading the console never posts the form again.
+        return SeeOther(http, Prefix + "/");
+    }
+
+    /// <summary>303: the browser follows with a GET, so reloading the console never posts the form again.</summary>
+    private static IResult SeeOther(HttpContext http, string location)
+    {
         http.Response.StatusCode = StatusCodes.Status303SeeOther;
-        http.Response.Headers.Location = Prefix + "/";
+        http.Response.Headers.Location = location;
         return Results.Empty;
     }
 
