@@ -28,6 +28,7 @@ public sealed partial class ValuesUsageTests : IDisposable
     private static readonly (string Prefix, string Profile)[] PreferredProfile =
     [
         ("exposure.webhooks.httpRoute", "exposure-gateway.yaml"), ("exposure.connectors.grpcRoute", "exposure-gateway.yaml"),
+        ("exposure.connectors.httpRoute", "exposure-gateway.yaml"),
         ("exposure.", "exposure-ingress-nginx.yaml"), ("metrics.", "exposure-ingress-nginx.yaml"),
         ("externalRedis.", "ha-external-redis.yaml"), ("admin.autoscaling", "ha-external-redis.yaml"),
         ("ingress.autoscaling", "ha-external-redis.yaml"), ("queueManager.autoscaling", "ha-external-redis.yaml"),

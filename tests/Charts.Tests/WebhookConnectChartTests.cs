@@ -317,6 +317,99 @@ public sealed class WebhookConnectChartTests : IDisposable
     }
 
     [Fact]
+    public async Task TheConnectorsHttp1IngressRoutesConnectPathsToTheHttp1PortWithoutBufferingAndWithLongTimeouts()
+    {
+        var manifest = await RenderAsync("exposure-ingress-nginx.yaml");
+
+        var http1 = manifest.Get("Ingress", $"{Prefix}-connectors-http1");
+        Assert.Equal("HTTP", http1.Annotations["nginx.ingress.kubernetes.io/backend-protocol"]);
+        Assert.Equal("off", http1.Annotations["nginx.ingress.kubernetes.io/proxy-buffering"]);
+        Assert.Equal("3600", http1.Annotations["nginx.ingress.kubernetes.io/proxy-send-timeout"]);
+        // The profile's own annotation wins over the chart's default.
+        Assert.Equal("7200", http1.Annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]);
+        Assert.Equal("nginx", (string?)http1.At("spec", "ingressClassName"));
+        Assert.Equal("connect-tls", (string?)http1.At("spec", "tls", 0, "secretName"));
+        var rule = http1.At("spec", "rules", 0)!;
+        Assert.Equal("connect.example.com", (string?)rule["host"]);
+        var path = Assert.Single(rule["http"]!["paths"]!.AsArray())!;
+        Assert.Equal(("/connect/", "Prefix"), ((string?)path["path"], (string?)path["pathType"]));
+        Assert.Equal(($"{Prefix}-queue-manager", "http1"), ((string?)path["backend"]!["service"]!["name"], (string?)path["backend"]!["service"]!["port"]!["name"]));
+        var service = manifest.Get("Service", $"{Prefix}-queue-manager");
+        Assert.Equal(5003L, (long)service.At("spec", "ports")!.AsArray().Single(p => (string?)p!["name"] == "http1")!["port"]!);
+
+        // The gRPC Ingress keeps only the Connect service's path.
+        var grpc = manifest.Get("Ingress", $"{Prefix}-connectors");
+        Assert.Equal(["/webhookconnect.v1.ConnectService/"], grpc.At("spec", "rules", 0, "http", "paths")!.AsArray().Select(p => (string?)p!["path"]));
+    }
+
+    [Fact]
+    public async Task TheConnectorsHttp1IngressCanBeTurnedOffAndIsNeverRenderedWithoutTheConnectorsIngress()
+    {
+        var off = RenderedManifest.Parse(await _helm.TemplateAsync(Chart, Release, [Profiles.GoodPath(ChartName, "exposure-ingress-nginx.yaml")],
+            setValues: new Dictionary<string, string> { ["exposure.connectors.ingress.http1.enabled"] = "false" }));
+        var byDefault = await RenderAsync("default.yaml");
+
+        Assert.NotNull(off.Find("Ingress", $"{Prefix}-connectors"));
+        Assert.Null(off.Find("Ingress", $"{Prefix}-connectors-http1"));
+        Assert.Null(byDefault.Find("Ingress", $"{Prefix}-connectors-http1"));
+        Assert.Null(byDefault.Find("HTTPRoute", $"{Prefix}-connectors-http1"));
+    }
+
+    [Fact]
+    public async Task TheConnectorsHttpRouteSendsOnlyTheConnectPathsToTheHttp1Port()
+    {
+        var manifest = await RenderAsync("exposure-gateway.yaml");
+
+        var route = manifest.Get("HTTPRoute", $"{Prefix}-connectors-http1");
+        Assert.Equal("connectors", route.Annotations["example.com/owner"]);
+        Assert.Equal("connect.example.com", (string?)route.At("spec", "hostnames", 0));
+        Assert.Equal(("public", "https"), ((string?)route.At("spec", "parentRefs", 0, "name"), (string?)route.At("spec", "parentRefs", 0, "sectionName")));
+        var rule = Assert.Single(route.At("spec", "rules")!.AsArray())!;
+        var match = Assert.Single(rule["matches"]!.AsArray())!;
+        Assert.Equal(("PathPrefix", "/connect/"), ((string?)match["path"]!["type"], (string?)match["path"]!["value"]));
+        var backend = Assert.Single(rule["backendRefs"]!.AsArray())!;
+        Assert.Equal(($"{Prefix}-queue-manager", 5003L), ((string?)backend["name"], (long)backend["port"]!));
+    }
+
+    [Fact]
+    public async Task TheNetworkPolicyLetsConnectorsFromConnectorsFromReachTheHttp1PortLikeTheConnectPort()
+    {
+        var open = await RenderAsync("default.yaml");
+        var narrowed = RenderedManifest.Parse(await _helm.TemplateAsync(Chart, Release,
+            setValues: new Dictionary<string, string> { ["networkPolicy.connectorsFrom[0].ipBlock.cidr"] = "10.1.0.0/16" }));
+
+        foreach (var (manifest, from) in new[] { (open, (string?)null), (narrowed, "10.1.0.0/16") })
+        {
+            var rules = manifest.Get("NetworkPolicy", $"{Prefix}-queue-manager").At("spec", "ingress")!.AsArray();
+            var connectors = rules.Single(r => r!["ports"]!.AsArray().Any(p => (string?)p!["port"] == "http1"))!;
+            Assert.Equal(["grpc", "http1"], connectors["ports"]!.AsArray().Select(p => (string?)p!["port"]));
+            Assert.Equal(from, (string?)connectors["from"]?[0]?["ipBlock"]?["cidr"]);
+        }
+    }
+
+    [Fact]
+    public async Task AnHttp1PortSharedWithAnotherQueueManagerPortIsRefusedWithTheSettingsAtFault()
+    {
+        var result = await _helm.TryTemplateAsync(Chart, Release, setValues: new Dictionary<string, string> { ["queueManager.ports.http1"] = "5001" });
+
+        Assert.False(result.Succeeded, result.ToString());
+        Assert.Contains("queueManager.ports: http1 (5001) must differ from grpc (5001), internal (5004) and management (9091)", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheNotesSayWhichAddressAnHttp1OnlyConnectorDials()
+    {
+        var inCluster = await _helm.NotesAsync(Chart, Release, [Profiles.GoodPath(ChartName, "default.yaml")]);
+        var throughIngress = await _helm.NotesAsync(Chart, Release, [Profiles.GoodPath(ChartName, "exposure-ingress-nginx.yaml")]);
+        var throughGateway = await _helm.NotesAsync(Chart, Release, [Profiles.GoodPath(ChartName, "exposure-gateway.yaml")]);
+
+        Assert.Contains($"http://{Prefix}-queue-manager.{Helm.Namespace}.svc:5003 from inside the cluster", inCluster, StringComparison.Ordinal);
+        Assert.Contains($"https://connect.example.com (paths /connect/, through the Ingress {Prefix}-connectors-http1)", throughIngress, StringComparison.Ordinal);
+        Assert.Contains($"the hostnames of the HTTPRoute {Prefix}-connectors-http1 on your Gateway (paths /connect/)", throughGateway, StringComparison.Ordinal);
+        Assert.All([inCluster, throughIngress, throughGateway], notes => Assert.Contains("--queue-manager-http", notes, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task TheGrpcRouteSendsOnlyTheConnectServiceToQueueManager()
     {
         var manifest = await RenderAsync("exposure-gateway.yaml");

@@ -16,7 +16,7 @@ public sealed class LifecycleScenarios
     /// <summary>Connector YAML (top level) turning local retries off, so every failed call is one cloud attempt.</summary>
     private const string NoLocalRetries = "retry:\n  attempts: 0\n";
 
-    private static ChannelSettings ShortBackoff(uint? maxAttempts = null, TimeSpan? ackTimeout = null)
+    internal static ChannelSettings ShortBackoff(uint? maxAttempts = null, TimeSpan? ackTimeout = null)
     {
         var settings = new ChannelSettings
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using WebhookConnect.Ingress.Tests.Support;
+using WebhookConnect.TestKit;
 
 namespace WebhookConnect.Ingress.Tests;
 

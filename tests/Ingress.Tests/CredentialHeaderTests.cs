@@ -2,6 +2,7 @@ using System.Text;
 using Google.Protobuf;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.Ingress.Tests.Support;
+using WebhookConnect.TestKit;
 using SenderVerification = WebhookConnect.Contracts.V1.Verification;
 
 namespace WebhookConnect.Ingress.Tests;

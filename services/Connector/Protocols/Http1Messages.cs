@@ -17,7 +17,8 @@ namespace WebhookConnect.Connector.Protocols;
 /// <remarks>
 /// A webhook is read leniently, so that queue-manager's JSON can grow: <c>message_id</c> (required),
 /// <c>webhook_id</c> or <c>endpoint_id</c>, <c>channel</c>, <c>attempt</c> (default 1), <c>timestamp</c> or
-/// <c>received_at</c>, <c>traceparent</c>, <c>tracestate</c>, <c>content_type</c>, <c>header_list</c> or <c>headers</c> (an object of name →
+/// <c>received_at</c>, <c>traceparent</c>, <c>tracestate</c>, <c>content_type</c>, <c>header_list_base64</c> (the exact
+/// bytes, base64), else <c>header_list</c> or <c>headers</c> (an object of name →
 /// value or list of values, or a list of <c>{name, value}</c> or <c>[name, value]</c>, values as text, or as base64
 /// when <c>headers_encoding</c> is <c>base64</c>), and the body: <c>body_base64</c> when present (the bytes exactly),
 /// else <c>payload</c> with <c>payload_encoding</c>: <c>base64</c> (the bytes), else the payload as text when it is a
@@ -119,14 +120,16 @@ public static class Http1Messages
 
     private static void ReadHeaders(JsonElement webhook, Message message)
     {
-        // header_list ([name, value] pairs in order, repeated names kept) is queue-manager's exact list; headers (an
-        // object, repeated names joined) is what older servers send.
-        if (!webhook.TryGetProperty("header_list", out var headers) && !webhook.TryGetProperty("headers", out headers))
+        // header_list_base64 (queue-manager sends it when a value is not UTF-8) holds the exact bytes; header_list
+        // ([name, value] pairs in order, repeated names kept) is queue-manager's list as text, exact for UTF-8 values;
+        // headers (an object, repeated names joined) is what older servers send.
+        var base64 = webhook.TryGetProperty("header_list_base64", out var headers) && headers.ValueKind == JsonValueKind.Array;
+        if (!base64 && !webhook.TryGetProperty("header_list", out headers) && !webhook.TryGetProperty("headers", out headers))
         {
             return;
         }
 
-        var base64 = string.Equals(Text(webhook, "headers_encoding"), "base64", StringComparison.OrdinalIgnoreCase);
+        base64 |= string.Equals(Text(webhook, "headers_encoding"), "base64", StringComparison.OrdinalIgnoreCase);
         ByteString Value(JsonElement value) => base64 ? ByteString.FromBase64(value.GetString() ?? "") : ByteString.CopyFromUtf8(value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText());
 
         if (headers.ValueKind == JsonValueKind.Object)

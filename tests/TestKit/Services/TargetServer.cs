@@ -33,6 +33,7 @@ public sealed class TargetServer : IAsyncDisposable
     private readonly ConcurrentQueue<ReceivedRequest> _requests = new();
     private int _active;
     private int _maxActive;
+    private int _disposed;
 
     private TargetServer(WebApplication app) => _app = app;
 
@@ -120,8 +121,14 @@ public sealed class TargetServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the target; a second call does nothing (a test may stop what its stack also tracks).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _app.StopAsync();
         await _app.DisposeAsync();
     }

@@ -94,6 +94,23 @@ public static class WireFormat
         }
 
         json.WriteEndArray();
+        // header_list's text gives the bytes back only when they are UTF-8 (its Latin-1 reading of other bytes comes
+        // back as their UTF-8, two bytes for one): then the exact list follows, each value base64, as body_base64 does
+        // for the body. Only then, so the usual webhook costs nothing more.
+        if (!AllUtf8(message.Headers))
+        {
+            json.WriteStartArray("header_list_base64");
+            foreach (var header in message.Headers)
+            {
+                json.WriteStartArray();
+                json.WriteStringValue(header.Name);
+                json.WriteBase64StringValue(header.Value.Span);
+                json.WriteEndArray();
+            }
+
+            json.WriteEndArray();
+        }
+
         var body = message.Body.Span;
         json.WritePropertyName("payload");
         if (IsJsonContentType(message.ContentType) && IsJson(body))
@@ -197,6 +214,19 @@ public static class WireFormat
     /// byte, HTTP's historical reading), so no value is dropped.</summary>
     private static string HeaderText(ReadOnlySpan<byte> value) =>
         TryUtf8(value, out var text) ? text : Encoding.Latin1.GetString(value);
+
+    private static bool AllUtf8(IEnumerable<Header> headers)
+    {
+        foreach (var header in headers)
+        {
+            if (!System.Text.Unicode.Utf8.IsValid(header.Value.Span))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private static bool TryUtf8(ReadOnlySpan<byte> bytes, out string text)
     {
