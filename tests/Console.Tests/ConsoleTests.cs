@@ -196,6 +196,26 @@ public sealed partial class ConsoleTests(ConsoleStack console)
     }
 
     [Fact]
+    public async Task ReplayingADeadLetterWithItsButtonDeliversItAgainAndEmptiesItsRow()
+    {
+        var deadLetter = await DeadLetterAsync("{\"console\":\"replay me\"}");
+        console.Target.Answer = _ => new TargetAnswer(200);
+
+        await using var page = await console.OpenAsync();
+        await page.SignInAsync(ScenarioStack.AdminToken);
+        await page.GoAsync("#/channels/demo");
+        var replay = $"button[aria-label='Replay dead letter {deadLetter}']";
+        await page.VisibleAsync(replay, "the dead letter's replay button");
+        await page.Page.ClickAsync(replay);
+
+        await page.UntilAsync("id => document.querySelector('#status').innerText === `Dead letter ${id} queued again.`", "the replay's confirmation", deadLetter);
+        await Eventually.UntilAsync(() => console.Target.For(deadLetter).Count == 2, ConsoleStack.Patience, "the replayed dead letter delivered a second time");
+        await page.UntilAsync("id => ![...document.querySelectorAll('#dead-letters a')].some(a => a.innerText === id)", "the dead letter's row gone", deadLetter);
+        // A replayed dead letter starts its attempts again at 1 (message.proto, Message.attempt).
+        Assert.Equal([1, 1], console.Target.For(deadLetter).Select(r => r.Attempt));
+    }
+
+    [Fact]
     public async Task TheKeyboardReachesTheSignInFormTheChannelLinkAndThePauseButtonWithAVisibleFocus()
     {
         await using var page = await console.OpenAsync();
