@@ -75,6 +75,14 @@ public sealed class GrpcurlTests(AdminStack stack) : IClassFixture<AdminStack>
             ("ReplayDeadLetters", "{" + channel + ",\"message_ids\":[\"m\"]}", "\"replayed\": 0"),
             ("PurgeDeadLetters", "{" + channel + ",\"all\":true}", "\"purged\": 0"),
             ("PeekMessages", "{" + channel + ",\"include_body\":true}", "\"messages\": []"),
+            // The stand-in's verify takes enum numbers only (3: MESSAGE_STATE_ACKED); grpcurl takes either.
+            ("ListMessages", "{" + channel + ",\"states\":[3],\"include_body\":true}", "\"messages\": []"),
+            ("GetMessage", "{" + channel + ",\"message_id\":\"m\"}", "Code: NotFound"),
+            ("ResendMessage", "{" + channel + ",\"message_id\":\"m\"}", "Code: NotFound"),
+            // grpcurl takes "2026-01-01T00:00:00Z"; the protobufjs stand-in takes a Timestamp as its fields.
+            ("ReplayRange", "{" + channel + ",\"received_after\":{\"seconds\":1767225600},\"received_before\":{\"seconds\":1767312000}}", "\"resent\": 0"),
+            // A server stream: on a channel that does not exist it ends at once with its status.
+            ("TailChannel", "{\"channel\":\"no-such-" + name + "\"}", "Code: NotFound"),
             ("DeleteChannel", "{" + channel + "}", "{"),
         };
         var token = $"authorization: Bearer {AdminStack.Token}";

@@ -158,6 +158,35 @@ public sealed class HistoryTests(HistoryReplicas replicas) : IClassFixture<Histo
     }
 
     [Fact]
+    public async Task DeletingAChannelDeletesItsHistory()
+    {
+        var (channel, token) = await replicas.NewChannelAsync("hist-delete");
+        await replicas.A.Internal.PublishManyAsync(channel, 2);
+        await using (var connector = await TestConnector.ConnectAsync(replicas.B.Channel, channel, token))
+        {
+            var deliveries = await connector.TakeAsync(2);
+            await connector.AckAsync(deliveries[0].Message.MessageId);
+            await Eventually.UntilAsync(async () => await replicas.StatAsync(channel, "history_bytes") > 0, Patience, "a settled entry");
+        }
+
+        string[] keys = ["hist", "hist-rec", "hist-env", "hist-settled"];
+        foreach (var key in keys)
+        {
+            Assert.Equal("1", await replicas.Redis.ExecuteAsync("EXISTS", $"wc:{{{channel}}}:{key}"));
+        }
+
+        await replicas.AdminB.DeleteChannelAsync(new DeleteChannelRequest { Channel = channel });
+
+        foreach (var key in keys)
+        {
+            Assert.Equal("0", await replicas.Redis.ExecuteAsync("EXISTS", $"wc:{{{channel}}}:{key}"));
+        }
+
+        var gone = await Assert.ThrowsAsync<RpcException>(() => replicas.AdminA.ListMessagesAsync(new ListMessagesRequest { Channel = channel }).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, gone.StatusCode);
+    }
+
+    [Fact]
     public async Task HistoryForgetsMessagesOlderThanItsRetentionButNotTheQueue()
     {
         var (channel, token) = await replicas.NewChannelAsync("hist-time", new Dictionary<string, string> { ["history_retention_ms"] = "1500" });

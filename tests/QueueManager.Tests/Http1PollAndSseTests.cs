@@ -229,6 +229,33 @@ public sealed class Http1PollAndSseTests(SharedQueueManager shared) : IClassFixt
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
     }
 
+    [Fact]
+    public async Task PostAckRecordsTheTargetsStatusAndDurationAndRefusesBadValuesWith422NamingTheField()
+    {
+        var (channel, token) = await shared.NewChannelAsync("ack-report");
+        var message = TestMessages.NewMessage(channel, "x");
+        await shared.Replica.Internal.PublishAsync(message);
+        using var polled = await PollAsync(channel, token, "?timeout=5");
+        using var body = JsonDocument.Parse(await polled.Content.ReadAsStringAsync());
+        var connectionId = body.RootElement.GetProperty("connection_id").GetString()!;
+        Assert.Equal(0, body.RootElement.GetProperty("messages")[0].GetProperty("resend").GetInt32());
+
+        foreach (var (extra, field) in new[] { ("&status_code=abc", "status_code"), ("&status_code=1000", "status_code"), ("&duration_ms=-1", "duration_ms"), ("&duration_ms=NaN", "duration_ms") })
+        {
+            using var refused = await AckAsync(token, connectionId, message.MessageId, extra);
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+            Assert.StartsWith($"{{\"detail\":\"{field}: must be", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var acked = await AckAsync(token, connectionId, message.MessageId, "&status_code=204&duration_ms=12.5"))
+        {
+            Assert.Equal(HttpStatusCode.OK, acked.StatusCode);
+        }
+
+        var attempt = (await shared.Admin.GetMessageAsync(new GetMessageRequest { Channel = channel, MessageId = message.MessageId })).Record.Attempts.Single();
+        Assert.Equal((AttemptOutcome.Acked, 204u, TimeSpan.FromMilliseconds(12.5), "long-poll"), (attempt.Outcome, attempt.TargetStatusCode, attempt.TargetDuration.ToTimeSpan(), attempt.Protocol));
+    }
+
     private async Task<HttpResponseMessage> PollAsync(string channel, string token, string query)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/connect/stream/{channel}/poll{query}");

@@ -173,6 +173,29 @@ public sealed class Http1WebSocketTests(SharedQueueManager shared) : IClassFixtu
     }
 
     [Fact]
+    public async Task AckFramesCarryTheTargetsAnswerIntoTheHistoryAndBadValuesGetAnErrorFrameNamingTheField()
+    {
+        var (channel, token) = await shared.NewChannelAsync("ws-report");
+        await using var connector = await WebSocketTestConnector.ConnectAsync(Http, channel, token);
+        var message = TestMessages.NewMessage(channel, "x");
+        await shared.Replica.Internal.PublishAsync(message);
+        var webhook = await connector.NextAsync();
+        Assert.Equal(0, webhook.GetProperty("resend").GetInt32());
+
+        await connector.SendJsonAsync(new { type = "ack", message_id = message.MessageId, status_code = "200" });
+        var badStatus = await connector.NextAsync("error");
+        Assert.Equal(("invalid_frame", "status_code: must be a whole number between 0 and 999"), (badStatus.GetProperty("error").GetString(), badStatus.GetProperty("message").GetString()));
+        await connector.SendJsonAsync(new { type = "ack", message_id = message.MessageId, duration_ms = -3 });
+        var badDuration = await connector.NextAsync("error");
+        Assert.StartsWith("duration_ms: must be", badDuration.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        await connector.SendJsonAsync(new { type = "ack", message_id = message.MessageId, status_code = 200, duration_ms = 12.5 });
+        await Eventually.UntilAsync(async () => await shared.StatAsync(channel, "acked_total") == 1, Patience, "the ack");
+        var attempt = (await shared.Admin.GetMessageAsync(new GetMessageRequest { Channel = channel, MessageId = message.MessageId })).Record.Attempts.Single();
+        Assert.Equal((AttemptOutcome.Acked, 200u, TimeSpan.FromMilliseconds(12.5), "websocket", "ws-test"), (attempt.Outcome, attempt.TargetStatusCode, attempt.TargetDuration.ToTimeSpan(), attempt.Protocol, attempt.ConnectorId));
+    }
+
+    [Fact]
     public async Task GarbageFramesGetClearErrorsWhileTheConnectionKeepsDeliveringAndNothingIsLost()
     {
         var (channel, token) = await shared.NewChannelAsync("ws-garbage");

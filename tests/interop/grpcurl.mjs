@@ -65,6 +65,25 @@ async function call(fullMethod) {
     metadata.add(header.slice(0, colon).trim().toLowerCase(), header.slice(colon + 1).trim());
   }
   const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  const print = (message) =>
+    console.log(JSON.stringify(responseType.toObject(message, { longs: String, enums: String, bytes: String, defaults: true }), null, 2));
+  if (method.responseStream) {
+    // A server stream (TailChannel): each message as it comes, as grpcurl prints them, until the status.
+    await new Promise((resolve, reject) => {
+      const stream = client.makeServerStreamRequest(
+        `/${serviceName}/${methodName}`,
+        (message) => Buffer.from(requestType.encode(requestType.fromObject(message)).finish()),
+        (bytes) => responseType.decode(bytes),
+        object,
+        metadata,
+        { deadline: Date.now() + 30000 });
+      stream.on('data', print);
+      stream.on('error', reject);
+      stream.on('end', resolve);
+    });
+    client.close();
+    return;
+  }
   const response = await new Promise((resolve, reject) => {
     client.makeUnaryRequest(
       `/${serviceName}/${methodName}`,
@@ -75,7 +94,7 @@ async function call(fullMethod) {
       { deadline: Date.now() + 30000 },
       (error, value) => (error ? reject(error) : resolve(value)));
   });
-  console.log(JSON.stringify(responseType.toObject(response, { longs: String, enums: String, bytes: String, defaults: true }), null, 2));
+  print(response);
   client.close();
 }
 

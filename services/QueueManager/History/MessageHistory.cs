@@ -24,6 +24,10 @@ public sealed class MessageHistory(MessageQueue queue, IConnectionMultiplexer re
     /// work per call; the caller follows next_page_token).</summary>
     public const int ScanPerPage = 500;
     private const int ReplayChunk = 200;
+    private const int ReadChunk = 50;
+
+    /// <summary>Envelope bytes after which a ListMessages page stops examining entries.</summary>
+    private const long ReadBytesPerPage = 16L * 1024 * 1024;
 
     private IDatabase Db => redis.GetDatabase();
 
@@ -61,10 +65,27 @@ public sealed class MessageHistory(MessageQueue queue, IConnectionMultiplexer re
         }
 
         var response = new ListMessagesResponse();
-        var read = await ReadAsync(keys, [.. candidates.Select(c => c.Element)]);
+        Found?[] read = [];
+        var readFrom = 0;
+        long bytesRead = 0;
         for (var i = 0; i < candidates.Count; i++)
         {
-            if (read[i] is not { } found || !filter.Matches(found.Record, found.Envelope))
+            if (i == readFrom + read.Length)
+            {
+                // Envelopes are read in chunks, so a page that fills early reads little, and a page stops once it has
+                // read ReadBytesPerPage of envelopes (large bodies): the caller continues from next_page_token.
+                if (bytesRead >= ReadBytesPerPage)
+                {
+                    response.NextPageToken = Token(candidates[i - 1]);
+                    return response;
+                }
+
+                readFrom = i;
+                read = await ReadAsync(keys, [.. candidates.Skip(i).Take(ReadChunk).Select(c => c.Element)]);
+                bytesRead += read.Sum(f => (long)(f?.Envelope?.Length ?? 0));
+            }
+
+            if (read[i - readFrom] is not { } found || !filter.Matches(found.Record, found.Envelope))
             {
                 continue;
             }

@@ -25,6 +25,8 @@ public sealed record BenchOptions
           --max-in-flight K     max_in_flight the connector asks for    (default 100, 1..10000)
           --backlog-memory M    backlog for c.                          (default 1000000, 1000..5000000)
           --skip-memory         skip c.
+          --history-retention-ms R  the channels' history_retention (default: the channel default, 24 h;
+                                0 turns the message history off, to measure its cost)
           --timeout SECONDS     limit for each phase                    (default 600)
           --help                this text
 
@@ -41,6 +43,9 @@ public sealed record BenchOptions
 
     public bool SkipMemory { get; init; }
 
+    /// <summary>history_retention of the benchmark's channels in ms; null: the channel default (history on).</summary>
+    public int? HistoryRetentionMs { get; init; }
+
     public TimeSpan PhaseTimeout { get; init; } = TimeSpan.FromSeconds(600);
 
     public bool Help { get; init; }
@@ -55,6 +60,7 @@ public sealed record BenchOptions
             {
                 "--help" or "-h" => options with { Help = true },
                 "--skip-memory" => options with { SkipMemory = true },
+                "--history-retention-ms" => options with { HistoryRetentionMs = Number(args, ref i, 0, 86_400_000) },
                 "--messages" => options with { Messages = Number(args, ref i, 1_000, 1_000_000) },
                 "--concurrency" => options with { Concurrency = Number(args, ref i, 1, 1024) },
                 "--max-in-flight" => options with { MaxInFlight = Number(args, ref i, 1, 10_000) },

@@ -59,14 +59,22 @@ public sealed class BenchStack : IAsyncDisposable
     }
 
     /// <summary>Creates a channel through the internal admin API and returns its token.</summary>
-    public Task<string> CreateChannelAsync(string name, int maxQueueSize, int maxInFlight) =>
-        TestChannels.CreateAsync(QueueManager.Internal, name, new Dictionary<string, string>
+    public Task<string> CreateChannelAsync(string name, int maxQueueSize, int maxInFlight, int? historyRetentionMs = null)
+    {
+        var settings = new Dictionary<string, string>
         {
             ["max_queue_size"] = maxQueueSize.ToString(CultureInfo.InvariantCulture),
             ["max_in_flight"] = maxInFlight.ToString(CultureInfo.InvariantCulture),
             // Backlogs of up to 5 million messages measure the queue, not the 256 MiB default byte budget.
             ["max_queue_bytes"] = (1L << 40).ToString(CultureInfo.InvariantCulture),
-        });
+        };
+        if (historyRetentionMs is { } retention)
+        {
+            settings["history_retention_ms"] = retention.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return TestChannels.CreateAsync(QueueManager.Internal, name, settings);
+    }
 
     public static string Key(string channel, string suffix) => $"wc:{{{channel}}}:{suffix}";
 

@@ -28,8 +28,8 @@ public static class QueueBenchmark
         var report = new Report();
         var idle = BenchStack.Memory(pid);
 
-        var token = await stack.CreateChannelAsync(Channel, ChannelMaxQueueSize, ChannelMaxInFlight);
-        await stack.CreateChannelAsync(RawChannel, ChannelMaxQueueSize, ChannelMaxInFlight);
+        var token = await stack.CreateChannelAsync(Channel, ChannelMaxQueueSize, ChannelMaxInFlight, options.HistoryRetentionMs);
+        await stack.CreateChannelAsync(RawChannel, ChannelMaxQueueSize, ChannelMaxInFlight, options.HistoryRetentionMs);
         var envelopeBytes = PublishLoad.NewMessage(Channel, "a-00000000", ByteString.CopyFrom(PublishLoad.Body(BodyBytes))).CalculateSize();
 
         // a. Publish rate.

@@ -103,8 +103,9 @@ local function hist_split(rec)
 end
 
 -- Sets the state of a listed message and appends to its attempts; returns the new record (nil when not listed).
-local function hist_update(id, state, now, reason, suffix)
-  local rec = redis.call('HGET', K_HIST_REC, id)
+-- `current`: the record when the caller has just read it.
+local function hist_update(id, state, now, reason, suffix, current)
+  local rec = current or redis.call('HGET', K_HIST_REC, id)
   if not rec then return nil end
   local _, settled, old_reason, series, attempts = hist_split(rec)
   if state == 'W' or state == 'F' then settled = '0' else settled = tostring(now) end
@@ -154,8 +155,8 @@ local function hist_close(id, state, now, suffix)
   if envelope then
     redis.call('HSET', K_HIST_ENV, id, envelope)
     redis.call('ZADD', K_HIST_SETTLED, redis.call('ZSCORE', K_HIST, id), id)
-    redis.call('HINCRBY', K_STATS, HISTORY_BYTES, #envelope + #rec)
-    hist_trim(16)
+    local held = redis.call('HINCRBY', K_STATS, HISTORY_BYTES, #envelope + #rec)
+    if held > cfg_number('history_max_bytes', 67108864) then hist_trim(16) end
   end
   return rec
 end

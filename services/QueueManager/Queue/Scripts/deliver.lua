@@ -46,7 +46,7 @@ while delivered < wanted and rounds < 8 and not full do
       local series = '0'
       if rec then series = string.match(rec, '^[^\31]*\31[^\31]*\31[^\31]*\31(%d+)') or '0' end
       local attempt = table.concat({ series, attempts, now, connection, connector, protocol }, US)
-      if rec then hist_update(id, 'F', now, nil, RS .. attempt) end
+      if rec then hist_update(id, 'F', now, nil, RS .. attempt, rec) end
       tail('D', now, id, attempt)
       out[#out + 1] = id
       out[#out + 1] = tostring(attempts)

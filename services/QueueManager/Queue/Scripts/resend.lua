@@ -27,7 +27,6 @@ redis.call('ZADD', K_READY, redis.call('INCR', K_SEQ), id)
 redis.call('ZADD', K_EXPIRY, now + cfg_number('ttl_ms', 86400000), id)
 series = series + 1
 redis.call('HSET', K_HIST_REC, id, table.concat({ 'W', '0', '', series }, US) .. attempts)
-redis.call('HINCRBY', K_STATS, 'resent_total', 1)
 wake(ARGV[1], ARGV[2])
 tail('R', now, id, envelope)
 return { 'ok', series }
