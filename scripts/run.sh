@@ -32,7 +32,7 @@ Environment:
   QUEUE_MANAGER_INTERNAL_PORT      5004   queue-manager internal gRPC (Publish, internal admin; loopback, no token here)
   INGRESS_PORT                     8080   ingress: POST /webhook/{endpoint}
   ADMIN_GRPC_PORT                  5002   admin gRPC (grpcurl)
-  ADMIN_HTTP_PORT                  8082   admin HTTP/JSON twin (curl)
+  ADMIN_HTTP_PORT                  8082   admin HTTP/JSON twin (curl) and operator console
   ECHO_PORT                        8099   the echo target the demo connector delivers to
   INGRESS_MANAGEMENT_PORT          9090   ingress /healthz /readyz /metrics
   QUEUE_MANAGER_MANAGEMENT_PORT    9091   queue-manager /healthz /readyz /metrics

@@ -15,7 +15,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 # promtool (Debian package prometheus) checks that /metrics parses the way Prometheus parses it
 # (tests/ServiceDefaults.Tests/MetricsTests.cs).
 command -v promtool >/dev/null || missing+=(prometheus)
-# A real browser for pages (tests/AppHost.Tests opens the Aspire dashboard), driven by PuppeteerSharp; never downloaded.
+# A real browser for pages (tests/AppHost.Tests opens the Aspire dashboard, tests/Console.Tests the operator console),
+# driven by PuppeteerSharp; never downloaded.
 command -v chromium >/dev/null || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)

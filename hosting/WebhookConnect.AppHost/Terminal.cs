@@ -119,6 +119,9 @@ public sealed partial class Terminal(
         screen.AppendLine(CultureInfo.InvariantCulture, $"  grpcurl -plaintext -H \"authorization: Bearer $ADMIN_TOKEN\" -d '{{\"channel\":\"demo\"}}' 127.0.0.1:{adminGrpc} webhookconnect.admin.v1.AdminService/GetChannelStats");
         screen.AppendLine(CultureInfo.InvariantCulture, $"  curl -s -H \"Authorization: Bearer $ADMIN_TOKEN\" {settings.Loopback("ADMIN_HTTP_PORT")}/admin/webhook-connect/channels/demo/stats");
         screen.AppendLine();
+        screen.AppendLine("  # the operator console in a browser: channels, live tail, history, resend (sign in with $ADMIN_TOKEN)");
+        screen.AppendLine(CultureInfo.InvariantCulture, $"  {settings.Loopback("ADMIN_HTTP_PORT")}/console/");
+        screen.AppendLine();
         screen.AppendLine("  # watch what arrives on demo, one line per event (docs/cli.md; then: ... -- resend demo <message-id>)");
         screen.AppendLine(CultureInfo.InvariantCulture, $"  WEBHOOKCONNECT_TOKEN=$ADMIN_TOKEN dotnet run --project tools/WebhookConnect.Cli -- tail demo --admin http://127.0.0.1:{adminGrpc}");
         screen.AppendLine();

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using WebhookConnect.Admin.Api;
 using WebhookConnect.Admin.Authentication;
 using WebhookConnect.Admin.Declarative;
+using WebhookConnect.Admin.OperatorConsole;
 using WebhookConnect.Admin.Telemetry;
 using WebhookConnect.ServiceDefaults;
 using WebhookConnect.ServiceDefaults.Grpc;
@@ -28,6 +29,7 @@ public static class AdminExtensions
         services.AddSingleton<AdminTokens>();
         services.AddSingleton<AdminAudit>();
         services.AddHostedService(sp => sp.GetRequiredService<AdminAudit>());
+        services.AddSingleton<ConsoleSessions>();
         services.AddSingleton<AdminAuthentication>();
         services.AddSingleton<ChannelsFileApplier>();
         services.AddHostedService(sp => sp.GetRequiredService<ChannelsFileApplier>());
@@ -53,6 +55,7 @@ public static class AdminExtensions
         app.UseListenerScope();
         app.MapGrpcService<AdminService>().OnlyOnPort(options.GrpcPort);
         app.MapGrpcStandardServices(reflectionPort: options.GrpcPort);
+        app.MapConsole(options.HttpPort);
         app.MapJsonTwin(options.HttpPort);
         return app;
     }

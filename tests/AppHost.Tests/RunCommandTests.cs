@@ -31,6 +31,7 @@ public sealed partial class RunCommandTests
         Assert.Contains($"grpcurl -plaintext 127.0.0.1:{stack.Ports["ADMIN_GRPC_PORT"]} list", screen, StringComparison.Ordinal);
         Assert.Contains($"dotnet run --project tools/WebhookConnect.Cli -- tail demo --admin http://127.0.0.1:{stack.Ports["ADMIN_GRPC_PORT"]}", screen, StringComparison.Ordinal);
         Assert.Contains(login, screen, StringComparison.Ordinal);
+        Assert.Contains(stack.Url("ADMIN_HTTP_PORT", "/console/").ToString(), screen, StringComparison.Ordinal);
 
         // The screen's curl, by HttpClient, as a sender that traces: the whole relay joins the sender's trace.
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };

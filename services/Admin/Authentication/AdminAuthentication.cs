@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using WebhookConnect.Admin.OperatorConsole;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.ServiceDefaults.Grpc;
 
@@ -12,9 +13,11 @@ namespace WebhookConnect.Admin.Authentication;
 /// naming the permission otherwise). Health and reflection need no token. gRPC calls are checked by
 /// <see cref="AdminAuthorizationInterceptor"/>, attached to the service itself, and the JSON twin calls
 /// <see cref="Authenticate"/> and <see cref="Authorize"/> per route, so no handler can forget the check. Every
-/// refusal is audited.
+/// refusal is audited. On the JSON twin's port a request without an <c>authorization</c> header may instead carry the
+/// console's session cookie (<see cref="ConsoleSessions"/>, docs/console.md); a change through it also needs the CSRF
+/// header.
 /// </summary>
-public sealed class AdminAuthentication(AdminTokens tokens, AdminAudit audit)
+public sealed class AdminAuthentication(AdminTokens tokens, AdminAudit audit, ConsoleSessions sessions)
 {
     /// <summary>The caller (<see cref="AdminCaller"/>), set for authenticated calls.</summary>
     public const string CallerItem = "webhookconnect.admin.caller";
@@ -25,7 +28,13 @@ public sealed class AdminAuthentication(AdminTokens tokens, AdminAudit audit)
     /// </summary>
     public AdminCaller? Authenticate(HttpContext http, string method, string channel, out Status refusal)
     {
-        var presented = BearerToken.From(http.Request.Headers.Authorization.ToString());
+        var header = http.Request.Headers.Authorization.ToString();
+        if (header.Length == 0 && sessions.Offered(http))
+        {
+            return FromSession(http, method, channel, out refusal);
+        }
+
+        var presented = BearerToken.From(header);
         var caller = presented is null ? null : tokens.Find(presented);
         if (caller is null)
         {
@@ -33,6 +42,27 @@ public sealed class AdminAuthentication(AdminTokens tokens, AdminAudit audit)
                 ? new Status(StatusCode.Unauthenticated, "missing admin token: send 'authorization: Bearer <admin token>'")
                 : new Status(StatusCode.Unauthenticated, "the admin token is not valid");
             audit.Refused(presented is null ? "none" : "invalid", method, channel, refusal);
+            return null;
+        }
+
+        http.Items[CallerItem] = caller;
+        refusal = Status.DefaultSuccess;
+        return caller;
+    }
+
+    private AdminCaller? FromSession(HttpContext http, string method, string channel, out Status refusal)
+    {
+        if (sessions.Read(http) is not var (caller, csrf))
+        {
+            refusal = new Status(StatusCode.Unauthenticated, "the console session is not valid (expired, signed out, or its token was removed): sign in again");
+            audit.Refused("session", method, channel, refusal);
+            return null;
+        }
+
+        if (!ConsoleSessions.CsrfSatisfied(http, csrf))
+        {
+            refusal = new Status(StatusCode.PermissionDenied, $"a change through the console session needs the {ConsoleSessions.CsrfHeader} header with the value of the {ConsoleSessions.CsrfCookie} cookie");
+            audit.Refused(caller.Id, method, channel, refusal);
             return null;
         }
 

@@ -90,6 +90,26 @@ public sealed partial class AdminTokens
         return found;
     }
 
+    /// <summary>
+    /// The caller whose console session key makes <paramref name="signedBy"/> true, or null (docs/console.md,
+    /// "Session"). Every token's key is tried, so the time taken does not tell which one matched; a token removed
+    /// from the configuration takes its sessions with it.
+    /// </summary>
+    public AdminCaller? FindBySessionKey(Func<byte[], bool> signedBy)
+    {
+        ReloadWhenDue();
+        AdminCaller? found = null;
+        foreach (var token in _all)
+        {
+            if (signedBy(token.SessionKey) && found is null)
+            {
+                found = token.Caller;
+            }
+        }
+
+        return found;
+    }
+
     private void ReloadWhenDue()
     {
         var now = _time.GetTimestamp();
@@ -156,10 +176,16 @@ public sealed partial class AdminTokens
     {
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(token));
         var prefix = kind switch { AdminTokenKind.Admin => "rw-", AdminTokenKind.Contents => "rc-", _ => "ro-" };
-        return new Token(hash, new AdminCaller(kind, prefix + Convert.ToHexStringLower(hash)[..8]));
+        return new Token(hash, new AdminCaller(kind, prefix + Convert.ToHexStringLower(hash)[..8]), SessionKey(token));
     });
 
-    private sealed record Token(byte[] Hash, AdminCaller Caller);
+    /// <summary>The key console sessions signed in with <paramref name="token"/> are signed with: derived from the
+    /// token, so every replica with the same configuration derives the same key and no key ring is shared
+    /// (docs/console.md, "Session").</summary>
+    public static byte[] SessionKey(string token) =>
+        HMACSHA256.HashData(Encoding.UTF8.GetBytes(token), "webhookconnect console session v1"u8);
+
+    private sealed record Token(byte[] Hash, AdminCaller Caller, byte[] SessionKey);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Admin token file {Path} reloaded: {Count} tokens")]
     private static partial void LogReloaded(ILogger logger, string path, int count);
