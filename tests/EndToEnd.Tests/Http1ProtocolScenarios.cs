@@ -46,7 +46,9 @@ public sealed class Http1ProtocolScenarios
             var target = targets[protocol];
             Assert.All(sent[protocol], r => Assert.Equal(HttpStatusCode.OK, r.Status));
             DeliveryScenarios.AssertDeliveredExactly(target, sent[protocol]);
-            Assert.Equal(sent[protocol].Select(r => r.MessageId), target.Requests.Select(r => r.MessageId));
+            Assert.True(
+                sent[protocol].Select(r => r.MessageId).SequenceEqual(target.Requests.Select(r => r.MessageId)),
+                $"over {protocol} the target got {string.Join(", ", target.Requests.Select(r => $"#{sent[protocol].FindIndex(s => s.MessageId == r.MessageId) + 1} attempt {r.Attempt}"))} (delivered_total {stats.DeliveredTotal}), not #1 to #5 in order");
             Assert.All(target.Requests, r => Assert.Equal($"{protocol}-{r.Header("X-Scenario-Sequence")}", r.Header("X-Sender-Header")));
             Assert.All(target.Requests, r => Assert.Equal("application/json", r.Header("Content-Type")));
             Assert.Equal((0u, 0u, 5ul, 5ul, 0ul), (stats.MessagesQueued, stats.MessagesInFlight, stats.DeliveredTotal, stats.AckedTotal, stats.NackedTotal));
