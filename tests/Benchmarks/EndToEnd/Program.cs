@@ -145,6 +145,7 @@ try
     rows.Add(($"3. latency at {rate}/s for {seconds} s, POST → target", steady.Phase.Describe()));
     rows.Add(("   sent / answered 200 / arrived", $"{steady.Count} / {steady.Count - steady.NotOk} / {steady.Phase.Unique}"));
     Check(steady, "steady rate");
+    Volatile.Write(ref phase, null);
 
     // 4. The cost of history and of a live tail: the same throughput run with history off, on, and on with a tail.
     if (historyRounds > 0)
@@ -247,6 +248,11 @@ async Task<Throughput> ThroughputAsync(Uri webhook, string what)
     Volatile.Write(ref arrivals, counted);
     var started = Stopwatch.GetTimestamp();
     var posted = await LoadAsync(webhook, messages);
+    if (posted.Ok != messages)
+    {
+        throw new InvalidOperationException($"{what}: {posted.Ok} of {messages} POSTs answered 200 ({posted.RequestsPerSecond:N0}/s, mean {posted.MeanLatency})");
+    }
+
     await WaitArrivedAsync(() => counted.Unique, messages, acked += messages, what);
     var untilAcked = Stopwatch.GetElapsedTime(started, Stopwatch.GetTimestamp());
     Volatile.Write(ref arrivals, null);
