@@ -50,6 +50,7 @@ public static class QueueManagerExtensions
         services.AddSingleton<ConnectService>();
         services.AddSingleton<StreamEndpoints>();
         services.AddSingleton<LongPoll>();
+        services.AddSingleton<PollConnections>();
         services.AddSingleton<HttpSettlement>();
         services.AddSingleton<QueueAdminService>();
         services.AddSingleton<InternalTokenInterceptor>();

@@ -22,6 +22,7 @@ namespace WebhookConnect.QueueManager.Streams.Http1;
 /// </summary>
 public sealed class HttpSettlement(
     ConnectionRegistry registry,
+    PollConnections polls,
     MessageQueue queue,
     QueueQueries queries,
     IConnectionMultiplexer redis,
@@ -82,11 +83,12 @@ public sealed class HttpSettlement(
         var channel = await ChannelOfAsync(connectionId)
             ?? throw new RpcException(new Status(StatusCode.NotFound, "Connection not found"));
         registry.TryGet(connectionId, out var live);
-        // A connection open on this replica: a token that matches the settings its stream is held to (cached, kept
-        // current by change events; a token that stops matching them closes the stream too) needs no Redis read, as
-        // SSE settles every message here, one request each. Any other token is checked against Redis, so a token
-        // rotated a moment ago is not refused while the cache catches up.
-        if (live is null || !registry.TryGetCachedConfig(channel, out var cached) || !ChannelTokens.Matches(cached, token, DateTimeOffset.UtcNow, out _))
+        // A token that matches the channel's settings as this replica caches them (read when a stream or a poll of the
+        // channel opened here, kept current by change events; a token that stops matching closes the streams too)
+        // needs no Redis read, as SSE and long-poll settle every message here, one request each. Any other token is
+        // checked against Redis, so a token rotated a moment ago is not refused while the cache catches up. The ack
+        // settles only what is leased to the connection id, which was authenticated when its stream or poll opened.
+        if (!registry.TryGetCachedConfig(channel, out var cached) || !ChannelTokens.Matches(cached, token, DateTimeOffset.UtcNow, out _))
         {
             await AuthenticateAsync(channel, token);
         }
@@ -149,12 +151,18 @@ public sealed class HttpSettlement(
         });
     }
 
-    /// <summary>The channel of a connection: live here, a poll whose request ended, or live on another replica.</summary>
+    /// <summary>The channel of a connection: live here, a poll whose request ended (answered here, or on any replica as
+    /// Redis knows), or live on another replica.</summary>
     private async Task<string?> ChannelOfAsync(string connectionId)
     {
         if (registry.TryGet(connectionId, out var live))
         {
             return live.Channel;
+        }
+
+        if (polls.TryGetChannel(connectionId, out var polled))
+        {
+            return polled;
         }
 
         var db = redis.GetDatabase();

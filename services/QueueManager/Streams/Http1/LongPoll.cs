@@ -23,6 +23,7 @@ namespace WebhookConnect.QueueManager.Streams.Http1;
 public sealed partial class LongPoll(
     ConnectionOpener opener,
     ConnectionRegistry registry,
+    PollConnections polls,
     MessageQueue queue,
     IConnectionMultiplexer redis,
     QueueMetrics metrics,
@@ -92,6 +93,7 @@ public sealed partial class LongPoll(
             // Before the answer: an ack may follow it at once.
             await Errors.GuardAsync(() => redis.GetDatabase().StringSetAsync(
                 GlobalKeys.PollConnection(connection.Id), channel, config.AckTimeout + TimeSpan.FromMinutes(1)));
+            polls.Remember(connection.Id, channel, config.AckTimeout + TimeSpan.FromMinutes(1));
             await WriteMessagesAsync(http, connection, batch);
             batch = default;
         }
