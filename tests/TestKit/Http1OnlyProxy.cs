@@ -19,11 +19,8 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
     private static readonly byte[] Refusal = Encoding.ASCII.GetBytes(
         "HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\nContent-Length: 32\r\nConnection: close\r\n\r\nthis proxy only speaks HTTP/1.1\n");
 
-    private readonly TcpListener _listener;
+    private readonly LoopbackAcceptor _acceptor;
     private readonly int _backend;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
-    private readonly List<Task> _pipes = [];
     private readonly Lock _gate = new();
     private readonly HashSet<Socket> _clients = [];
     private int _refused;
@@ -33,13 +30,10 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
     private Http1OnlyProxy(int backendPort)
     {
         _backend = backendPort;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _accepting = AcceptAsync();
+        _acceptor = new LoopbackAcceptor(ServeAsync);
     }
 
-    public int Port { get; }
+    public int Port => _acceptor.Port;
 
     /// <summary>Connections refused because they opened with the HTTP/2 preface.</summary>
     public int RefusedHttp2 => Volatile.Read(ref _refused);
@@ -72,28 +66,6 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
     /// <summary>Listens on a free loopback port and forwards HTTP/1.x connections to <paramref name="backendPort"/>.</summary>
     public static Http1OnlyProxy Start(int backendPort) => new(backendPort);
 
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptSocketAsync(_stop.Token);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            lock (_gate)
-            {
-                _pipes.RemoveAll(t => t.IsCompleted);
-                _pipes.Add(ServeAsync(client));
-            }
-        }
-    }
-
     private async Task ServeAsync(Socket client)
     {
         lock (_gate)
@@ -125,7 +97,7 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
             {
                 while (read < first.Length)
                 {
-                    var n = await client.ReceiveAsync(first.AsMemory(read), SocketFlags.None, _stop.Token);
+                    var n = await client.ReceiveAsync(first.AsMemory(read), SocketFlags.None, _acceptor.Stopping);
                     if (n == 0)
                     {
                         return;
@@ -143,12 +115,12 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
                 if (http2 && http2Backend == 0)
                 {
                     Interlocked.Increment(ref _refused);
-                    await client.SendAsync(Refusal, SocketFlags.None, _stop.Token);
+                    await client.SendAsync(Refusal, SocketFlags.None, _acceptor.Stopping);
                     client.Shutdown(SocketShutdown.Send);
 
                     // Read what the client sent after the preface before closing, as a proxy that read the whole
                     // request does: closing with unread bytes would reset the connection before the answer is read.
-                    using var drain = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                    using var drain = CancellationTokenSource.CreateLinkedTokenSource(_acceptor.Stopping);
                     drain.CancelAfter(TimeSpan.FromSeconds(2));
                     var sink = new byte[4096];
                     while (await client.ReceiveAsync(sink, SocketFlags.None, drain.Token) > 0)
@@ -159,15 +131,10 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
                 }
 
                 using var backend = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                await backend.ConnectAsync(new IPEndPoint(IPAddress.Loopback, http2 ? http2Backend : _backend), _stop.Token);
+                await backend.ConnectAsync(new IPEndPoint(IPAddress.Loopback, http2 ? http2Backend : _backend), _acceptor.Stopping);
                 Interlocked.Increment(ref _forwarded);
-                await backend.SendAsync(first.AsMemory(0, read), SocketFlags.None, _stop.Token);
-                using var either = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                var up = TcpForwarder.CopyAsync(client, backend, either);
-                var down = TcpForwarder.CopyAsync(backend, client, either);
-                await Task.WhenAny(up, down);
-                await either.CancelAsync();
-                await Task.WhenAll(up, down);
+                await backend.SendAsync(first.AsMemory(0, read), SocketFlags.None, _acceptor.Stopping);
+                await _acceptor.PipeAsync(client, backend);
             }
             catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
             {
@@ -176,18 +143,5 @@ public sealed class Http1OnlyProxy : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _accepting;
-        Task[] pipes;
-        lock (_gate)
-        {
-            pipes = [.. _pipes];
-        }
-
-        await Task.WhenAll(pipes);
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _acceptor.DisposeAsync();
 }

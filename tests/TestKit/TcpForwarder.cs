@@ -11,11 +11,8 @@ namespace WebhookConnect.TestKit;
 /// </summary>
 public sealed class TcpForwarder : IAsyncDisposable
 {
-    private readonly TcpListener _listener;
+    private readonly LoopbackAcceptor _acceptor;
     private readonly IReadOnlyList<int> _backends;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _accepting;
-    private readonly List<Task> _pipes = [];
     private readonly Lock _gate = new();
     private readonly int[] _connections;
 
@@ -23,13 +20,10 @@ public sealed class TcpForwarder : IAsyncDisposable
     {
         _backends = backends;
         _connections = new int[backends.Count];
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
-        _accepting = AcceptAsync();
+        _acceptor = new LoopbackAcceptor(ForwardAsync);
     }
 
-    public int Port { get; }
+    public int Port => _acceptor.Port;
 
     /// <summary>How many connections were forwarded to each backend so far, in the order given.</summary>
     public IReadOnlyList<int> Connections
@@ -46,28 +40,6 @@ public sealed class TcpForwarder : IAsyncDisposable
     /// <summary>Listens on a free loopback port and forwards to <paramref name="backendPorts"/> on 127.0.0.1.</summary>
     public static TcpForwarder Start(params int[] backendPorts) => new(backendPorts);
 
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptSocketAsync(_stop.Token);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-
-            lock (_gate)
-            {
-                _pipes.RemoveAll(t => t.IsCompleted);
-                _pipes.Add(ForwardAsync(client));
-            }
-        }
-    }
-
     private async Task ForwardAsync(Socket client)
     {
         using (client)
@@ -80,12 +52,7 @@ public sealed class TcpForwarder : IAsyncDisposable
 
             using (backend)
             {
-                using var either = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                var up = CopyAsync(client, backend, either);
-                var down = CopyAsync(backend, client, either);
-                await Task.WhenAny(up, down);
-                await either.CancelAsync();
-                await Task.WhenAll(up, down);
+                await _acceptor.PipeAsync(client, backend);
             }
         }
     }
@@ -97,7 +64,7 @@ public sealed class TcpForwarder : IAsyncDisposable
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _backends[i]), _stop.Token);
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _backends[i]), _acceptor.Stopping);
                 lock (_gate)
                 {
                     _connections[i]++;
@@ -149,18 +116,5 @@ public sealed class TcpForwarder : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _accepting;
-        Task[] pipes;
-        lock (_gate)
-        {
-            pipes = [.. _pipes];
-        }
-
-        await Task.WhenAll(pipes);
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _acceptor.DisposeAsync();
 }
