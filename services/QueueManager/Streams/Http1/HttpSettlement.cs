@@ -61,23 +61,25 @@ public sealed class HttpSettlement(
         uint statusCode = 0;
         if (http.Request.Query["status_code"].ToString() is { Length: > 0 } sc)
         {
-            if (!double.TryParse(sc, NumberStyles.Float, CultureInfo.InvariantCulture, out var code) || TargetAnswer.CheckStatus(code) is not null)
+            double? code = double.TryParse(sc, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
+            if (TargetAnswer.CheckStatus(code) is { } error)
             {
-                throw Invalid(TargetAnswer.CheckStatus(-1)!);
+                throw Invalid(error);
             }
 
-            statusCode = (uint)code;
+            statusCode = (uint)code!.Value;
         }
 
         Duration? took = null;
         if (http.Request.Query["duration_ms"].ToString() is { Length: > 0 } dm)
         {
-            if (!double.TryParse(dm, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) || TargetAnswer.CheckDuration(ms) is not null)
+            double? ms = double.TryParse(dm, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
+            if (TargetAnswer.CheckDuration(ms) is { } error)
             {
-                throw Invalid(TargetAnswer.CheckDuration(-1)!);
+                throw Invalid(error);
             }
 
-            took = TargetAnswer.ToDuration(ms);
+            took = TargetAnswer.ToDuration(ms!.Value);
         }
 
         var channel = await ChannelOfAsync(connectionId)

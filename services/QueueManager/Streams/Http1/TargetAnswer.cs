@@ -13,15 +13,17 @@ public static class TargetAnswer
     public const uint MaxStatusCode = 999;
     public const double MaxDurationMs = 86_400_000;
 
-    /// <summary>Checks a reported status code; returns the error naming the field, or null.</summary>
-    public static string? CheckStatus(double value) =>
-        value is >= 0 and <= MaxStatusCode && Math.Floor(value) == value
+    /// <summary>Checks a reported status code (null: the field was not a number); returns the error naming the
+    /// field, or null.</summary>
+    public static string? CheckStatus(double? value) =>
+        value is >= 0 and <= MaxStatusCode && Math.Floor(value.Value) == value
             ? null
             : $"status_code: must be a whole number between 0 and {MaxStatusCode}";
 
-    /// <summary>Checks a reported duration in milliseconds; returns the error naming the field, or null.</summary>
-    public static string? CheckDuration(double value) =>
-        double.IsFinite(value) && value is >= 0 and <= MaxDurationMs
+    /// <summary>Checks a reported duration in milliseconds (null: the field was not a number); returns the error
+    /// naming the field, or null.</summary>
+    public static string? CheckDuration(double? value) =>
+        value is { } ms && double.IsFinite(ms) && ms is >= 0 and <= MaxDurationMs
             ? null
             : $"duration_ms: must be a number of milliseconds between 0 and {MaxDurationMs.ToString(CultureInfo.InvariantCulture)}";
 

@@ -298,7 +298,7 @@ public static class ClientFrames
             // target_status_code: what connectors before issue 17 wrote on nack frames (ignored by then).
             if (root.TryGetProperty("status_code", out var code) || root.TryGetProperty("target_status_code", out code))
             {
-                if ((code.ValueKind == JsonValueKind.Number ? TargetAnswer.CheckStatus(code.GetDouble()) : TargetAnswer.CheckStatus(-1)) is { } error)
+                if (TargetAnswer.CheckStatus(code.ValueKind == JsonValueKind.Number ? code.GetDouble() : null) is { } error)
                 {
                     return Fail(connection, "invalid_frame", error, messageId);
                 }
@@ -308,7 +308,7 @@ public static class ClientFrames
 
             if (root.TryGetProperty("duration_ms", out var took))
             {
-                if ((took.ValueKind == JsonValueKind.Number ? TargetAnswer.CheckDuration(took.GetDouble()) : TargetAnswer.CheckDuration(-1)) is { } error)
+                if (TargetAnswer.CheckDuration(took.ValueKind == JsonValueKind.Number ? took.GetDouble() : null) is { } error)
                 {
                     return Fail(connection, "invalid_frame", error, messageId);
                 }
