@@ -153,9 +153,7 @@ public sealed class AdminForwarder(IOptions<AdminOptions> options, AdminMetrics 
     {
         if (message is Message envelope)
         {
-            envelope.Body = ByteString.Empty;
-            envelope.Headers.Clear();
-            envelope.QueryString = "";
+            envelope.LeaveOutContents();
             return;
         }
 

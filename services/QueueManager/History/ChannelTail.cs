@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
-using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
@@ -147,9 +146,7 @@ public sealed partial class ChannelTail(MessageQueue queue, IConnectionMultiplex
                 result.BodySize = (uint)message.Body.Length;
                 if (!includeBody)
                 {
-                    message.Body = ByteString.Empty;
-                    message.Headers.Clear();
-                    message.QueryString = "";
+                    message.LeaveOutContents();
                 }
 
                 result.Message = message;

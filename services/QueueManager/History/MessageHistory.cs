@@ -91,11 +91,9 @@ public sealed class MessageHistory(MessageQueue queue, IConnectionMultiplexer re
             }
 
             var record = HistoryRecords.ToRecord(found.Record, found.Envelope);
-            if (!request.IncludeBody && record.Message is { } message)
+            if (!request.IncludeBody)
             {
-                message.Body = ByteString.Empty;
-                message.Headers.Clear();
-                message.QueryString = "";
+                record.Message?.LeaveOutContents();
             }
 
             response.Messages.Add(record);
