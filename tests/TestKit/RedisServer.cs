@@ -42,6 +42,9 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>What the server printed, for failure messages.</summary>
     public string Output => _process?.Output ?? "";
 
+    /// <summary>The operating-system id of the running redis-server (for benchmarks that meter its CPU), or null while it is stopped.</summary>
+    public int? ProcessId => _process?.Id;
+
     /// <summary>Starts a server; fails with <see cref="InstallHint"/> when <c>redis-server</c> is missing.</summary>
     public static Task<RedisServer> StartAsync(bool appendOnly = false) => StartAsync(appendOnly, FreePort.Next(), []);
 

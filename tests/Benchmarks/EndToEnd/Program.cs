@@ -1,13 +1,19 @@
 // End-to-end benchmark (not a test; issue 7, SPEC §13). Usage:
 //   dotnet run -c Release --project tests/Benchmarks/EndToEnd -- [--messages 50000] [--clients 16] [--streams 16]
-//       [--rate 1000] [--seconds 10] [--body-bytes 1024] [--history-rounds 0]
+//       [--rate 1000] [--rate-high 5000] [--seconds 10] [--body-bytes 1024] [--history-rounds 0] [--phase-file PATH]
 // Starts a private redis-server, the queue-manager, ingress and connector binaries (Release) and a Kestrel target in
 // this process, all on 127.0.0.1, and measures:
 //   1. an empty Kestrel endpoint in this process, driven by h2load (h2c, --clients × --streams): the baseline;
 //   2. throughput: --messages webhooks POSTed by the same h2load command, timed from its start until the last one is
 //      acked; every webhook must reach the target once (counted by X-Webhook-Message-Id) and acked_total must match;
-//   3. latency: an open-loop sender in this process at --rate webhooks/s for --seconds; each webhook carries its
-//      scheduled send time and the target takes (arrival − scheduled), so a stalled sender cannot hide delays.
+//      Issue 19: the CPU each process spent on it (µs per webhook, /proc/<pid>/stat) and the Redis commands per
+//      webhook (INFO commandstats deltas).
+//   3. latency: an open-loop sender in this process at --rate webhooks/s for --seconds, then at --rate-high (0: not
+//      run); each webhook carries its scheduled send time and the target takes (arrival − scheduled), so a stalled
+//      sender cannot hide delays.
+//   At the end, SPEC §13's goals beside what this run measured and its same-run baseline.
+// --phase-file PATH: the benchmark appends "throughput start" and "throughput end" lines around phase 2, so that
+// scripts/profile.sh records a profile of that phase only; it also prints every process id as soon as all run.
 //   4. with --history-rounds N > 0 (issue 17): the throughput of 2. again, N rounds of three runs each: the channel's
 //      history off (history_retention 0), on (24 h), and on with a live tail attached (TailChannel on queue-manager,
 //      counting every event), so the cost of history and of a tail is measured beside its own baseline, in one run.
@@ -32,7 +38,7 @@ using WebhookConnect.TestKit;
 
 if (args.Contains("--help"))
 {
-    Console.WriteLine("usage: dotnet run -c Release --project tests/Benchmarks/EndToEnd -- [--messages 50000] [--clients 16] [--streams 16] [--rate 1000] [--seconds 10] [--body-bytes 1024] [--history-rounds 0]");
+    Console.WriteLine("usage: dotnet run -c Release --project tests/Benchmarks/EndToEnd -- [--messages 50000] [--clients 16] [--streams 16] [--rate 1000] [--rate-high 5000] [--seconds 10] [--body-bytes 1024] [--history-rounds 0] [--phase-file PATH]");
     return 0;
 }
 
@@ -41,6 +47,9 @@ var clients = Arg("--clients", 16);
 var streams = Arg("--streams", 16);
 var concurrency = 64;
 var rate = Arg("--rate", 1000);
+var rateHigh = Arg("--rate-high", 5000);
+var phaseFileAt = Array.IndexOf(args, "--phase-file");
+var phaseFile = phaseFileAt >= 0 && phaseFileAt + 1 < args.Length ? Path.GetFullPath(args[phaseFileAt + 1]) : null;
 var seconds = Arg("--seconds", 10);
 var bodyBytes = Arg("--body-bytes", 1024);
 var historyRounds = Arg("--history-rounds", 0);
@@ -97,6 +106,9 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
     Timeout = TimeSpan.FromSeconds(60),
 };
 long acked = 0;
+CostMeter? meter = null;
+string[] ours = ["queue-manager", "ingress", "connector"];
+var goals = new List<(string Goal, string Measured, bool Met)>();
 try
 {
     var token = await stack.CreateChannelAsync(channel, 10_000_000, 1000);
@@ -116,6 +128,15 @@ try
           log_level:
             Default: Warning
         """, files: new Dictionary<string, string> { ["token"] = token });
+    var processes = new List<(string Name, int Pid)>
+    {
+        ("queue-manager", stack.QueueManager.Process.Id),
+        ("ingress", ingress.Process.Id),
+        ("connector", connector.Process.Id),
+        ("redis-server", stack.Redis.ProcessId ?? throw new InvalidOperationException("redis-server is not running")),
+    };
+    Console.WriteLine("processes: " + string.Join(", ", processes.Select(p => $"{p.Name} {p.Pid}")) + $", benchmark (load + target) {Environment.ProcessId}");
+    meter = new CostMeter(stack.Server, processes);
     var webhook = new Uri($"http://127.0.0.1:{ingress.Port}/webhook/{channel}");
     var empty = new Uri($"http://127.0.0.1:{emptyPort}/empty");
 
@@ -133,19 +154,36 @@ try
     var baseline = await LoadAsync(empty, messages);
     rows.Add(("1. empty Kestrel endpoint (h2load, same run)", $"{baseline.RequestsPerSecond,8:N0} req/s  ({baseline.Ok} 200, {messages - baseline.Ok} errors)"));
 
-    // 2. Throughput: POST → ingress → queue-manager → Redis → connector → target → ack.
+    // 2. Throughput: POST → ingress → queue-manager → Redis → connector → target → ack, and what it cost.
+    await MarkPhaseAsync("throughput start");
+    await meter.StartAsync();
     var throughput = await ThroughputAsync(webhook, "throughput");
-    rows.Add(("2. webhooks/s, first POST → last ack", $"{throughput.Rate,8:N0} /s    ({messages} webhooks in {throughput.Seconds:0.00} s; {throughput.Rate / baseline.RequestsPerSecond:P0} of the empty endpoint)"));
+    var cost = await meter.StopAsync(messages);
+    await MarkPhaseAsync("throughput end");
+    var ratio = throughput.Rate / baseline.RequestsPerSecond;
+    rows.Add(("2. webhooks/s, first POST → last ack", $"{throughput.Rate,8:N0} /s    ({messages} webhooks in {throughput.Seconds:0.00} s; {ratio:P0} of the empty endpoint)"));
     rows.Add(("   POSTs answered (h2load's rate)", $"{throughput.Posted.RequestsPerSecond,8:N0} /s    ({throughput.Posted.Ok} 200, {messages - throughput.Posted.Ok} errors, mean {throughput.Posted.MeanLatency})"));
     rows.Add(("   arrivals at the target / duplicates", $"{throughput.Arrived} / {throughput.Duplicates}"));
+    rows.Add(("   CPU µs per webhook, each process", cost.DescribeCpu()));
+    rows.Add(("   CPU µs per webhook, our three services", $"{cost.MicrosOf(ours),8:0.0} µs"));
+    rows.Add(("   Redis commands per webhook", cost.DescribeCommands()));
+    goals.Add(($"end to end ≥ 10 000 webhooks/s and ≥ 30 % of the empty endpoint ({baseline.RequestsPerSecond:N0} req/s, same run)",
+        $"{throughput.Rate:N0} /s, {ratio:P0}", throughput.Rate >= 10_000 && ratio >= 0.30));
 
-    // 3. Latency at a steady rate, open loop.
-    var steady = await OpenLoopAsync(webhook, rate, seconds, cancel.Token);
-    await WaitArrivedAsync(() => steady.Phase.Unique, steady.Count, acked += steady.Count, "steady rate");
-    rows.Add(($"3. latency at {rate}/s for {seconds} s, POST → target", steady.Phase.Describe()));
-    rows.Add(("   sent / answered 200 / arrived", $"{steady.Count} / {steady.Count - steady.NotOk} / {steady.Phase.Unique}"));
-    Check(steady, "steady rate");
-    Volatile.Write(ref phase, null);
+    // 3. Latency at a steady rate, open loop: --rate (goal p99 < 10 ms at 1 000/s), then --rate-high (< 50 ms at 5 000/s).
+    foreach (var (perSecond, goalMs) in new[] { (rate, rate <= 1000 ? 10.0 : 50.0), (rateHigh, 50.0) }.Where(r => r.Item1 > 0))
+    {
+        var steady = await OpenLoopAsync(webhook, perSecond, seconds, cancel.Token);
+        await WaitArrivedAsync(() => steady.Phase.Unique, steady.Count, acked += steady.Count, $"steady rate {perSecond}/s");
+        rows.Add(($"3. latency at {perSecond}/s for {seconds} s, POST → target", steady.Phase.Describe()));
+        rows.Add(("   sent / answered 200 / arrived", $"{steady.Count} / {steady.Count - steady.NotOk} / {steady.Phase.Unique}"));
+        Check(steady, $"steady rate {perSecond}/s");
+        Volatile.Write(ref phase, null);
+        var p99 = steady.Phase.QuantileMilliseconds(0.99);
+        goals.Add(($"latency p99 < {goalMs:0} ms at {perSecond:N0}/s (open loop)", $"p99 {p99:0.0} ms", p99 < goalMs));
+    }
+
+    goals.Add(("CPU per delivered webhook, our three services (SPEC §13: printed; about 400 µs when it was written)", $"{cost.MicrosOf(ours):0.0} µs; every process {cost.TotalMicros:0.0} µs", true));
 
     // 4. The cost of history and of a live tail: the same throughput run with history off, on, and on with a tail.
     if (historyRounds > 0)
@@ -211,6 +249,13 @@ finally
 
     await target.StopAsync();
     Directory.Delete(spool, recursive: true);
+}
+
+Console.WriteLine();
+Console.WriteLine("SPEC §13 goals, this run (ingest alone: tests/Benchmarks/Ingress; connector drain: tests/Benchmarks/Connector; memory: tests/Benchmarks/Queue)");
+foreach (var (goal, measured, met) in goals)
+{
+    Console.WriteLine($"  {(met ? "met    " : "NOT met")}  {goal}: {measured}");
 }
 
 Console.WriteLine();
@@ -346,6 +391,14 @@ async Task<Load> OpenLoopAsync(Uri uri, int perSecond, int duration, Cancellatio
     return new Load(count, notOk, recorder);
 }
 
+async Task MarkPhaseAsync(string line)
+{
+    if (phaseFile is not null)
+    {
+        await File.AppendAllTextAsync(phaseFile, line + "\n");
+    }
+}
+
 int Arg(string name, int fallback)
 {
     var at = Array.IndexOf(args, name);
@@ -447,14 +500,24 @@ internal sealed class Phase(int count)
 
     public string Describe()
     {
-        var arrived = _latency.Where((_, i) => Volatile.Read(ref _seen[i]) == 1).Order().ToArray();
+        var arrived = Sorted();
         if (arrived.Length == 0)
         {
             return "nothing arrived";
         }
 
         string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
-        long At(double quantile) => arrived[Math.Min(arrived.Length - 1, (int)Math.Ceiling(quantile * arrived.Length) - 1)];
-        return $"p50 {Ms(At(0.50))}  p99 {Ms(At(0.99))}  max {Ms(arrived[^1])}";
+        return $"p50 {Ms(At(arrived, 0.50))}  p99 {Ms(At(arrived, 0.99))}  max {Ms(arrived[^1])}";
     }
+
+    /// <summary>A latency quantile in milliseconds; infinity when nothing arrived.</summary>
+    public double QuantileMilliseconds(double quantile)
+    {
+        var arrived = Sorted();
+        return arrived.Length == 0 ? double.PositiveInfinity : At(arrived, quantile) * 1000.0 / Stopwatch.Frequency;
+    }
+
+    private long[] Sorted() => _latency.Where((_, i) => Volatile.Read(ref _seen[i]) == 1).Order().ToArray();
+
+    private static long At(long[] sorted, double quantile) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(quantile * sorted.Length) - 1)];
 }

@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text;
+using StackExchange.Redis;
+
+namespace WebhookConnect.Benchmarks;
+
+/// <summary>
+/// What one measured phase of a benchmark cost (issue 19): CPU time of every process of the stack (user + system,
+/// from <c>/proc/&lt;pid&gt;/stat</c>, so it counts only that process whatever else runs on the machine) and the Redis
+/// commands it ran (the deltas of <c>INFO commandstats</c>; commands a Lua script runs through <c>redis.call</c> are
+/// counted there too, under their own names). Compiled into each benchmark that prints costs (a linked file).
+/// </summary>
+internal sealed class CostMeter
+{
+    private readonly IServer _redis;
+    private readonly IReadOnlyList<(string Name, int Pid)> _processes;
+    private readonly Dictionary<string, TimeSpan> _cpuBefore = new(StringComparer.Ordinal);
+    private Dictionary<string, long> _commandsBefore = new(StringComparer.Ordinal);
+    private TimeSpan _childrenBefore;
+
+    /// <param name="redis">The benchmark's Redis, for its command counts.</param>
+    /// <param name="processes">The processes to meter by name; "this process" (the benchmark: load generator and target
+    /// in-process) and "reaped children" (h2load runs that exited during the phase) are added.</param>
+    public CostMeter(IServer redis, IReadOnlyList<(string Name, int Pid)> processes)
+    {
+        _redis = redis;
+        _processes = processes;
+    }
+
+    /// <summary>Takes the starting point of a phase.</summary>
+    public async Task StartAsync()
+    {
+        foreach (var (name, pid) in _processes)
+        {
+            _cpuBefore[name] = CpuTime(pid);
+        }
+
+        _cpuBefore["this process (load + target)"] = CpuTime(Environment.ProcessId);
+        _childrenBefore = ReapedChildrenCpuTime();
+        _commandsBefore = await CommandCallsAsync();
+    }
+
+    /// <summary>Ends a phase of <paramref name="webhooks"/> webhooks: CPU µs per webhook for each process and in all,
+    /// and Redis commands per webhook, each command and in all.</summary>
+    public async Task<Cost> StopAsync(long webhooks)
+    {
+        var perProcess = new List<(string Name, double MicrosPerWebhook)>();
+        foreach (var (name, pid) in _processes)
+        {
+            perProcess.Add((name, Per(CpuTime(pid) - _cpuBefore[name])));
+        }
+
+        perProcess.Add(("this process (load + target)", Per(CpuTime(Environment.ProcessId) - _cpuBefore["this process (load + target)"])));
+        perProcess.Add(("reaped children (h2load)", Per(ReapedChildrenCpuTime() - _childrenBefore)));
+        var after = await CommandCallsAsync();
+        var commands = after
+            .Select(pair => (Command: pair.Key, PerWebhook: (pair.Value - _commandsBefore.GetValueOrDefault(pair.Key)) / (double)webhooks))
+            .Where(c => c.PerWebhook > 0)
+            .OrderByDescending(c => c.PerWebhook)
+            .ToList();
+        return new Cost(perProcess, commands);
+
+        double Per(TimeSpan cpu) => cpu.TotalMilliseconds * 1000 / webhooks;
+    }
+
+    /// <summary>utime + stime of a live process (clock ticks of 10 ms; zero once it is gone).</summary>
+    public static TimeSpan CpuTime(int pid)
+    {
+        var fields = StatFields(pid);
+        return fields is null ? TimeSpan.Zero : Ticks(fields[11]) + Ticks(fields[12]);
+    }
+
+    /// <summary>cutime + cstime of this process: the CPU of every child it has waited for (h2load runs).</summary>
+    private static TimeSpan ReapedChildrenCpuTime()
+    {
+        var fields = StatFields(Environment.ProcessId)!;
+        return Ticks(fields[13]) + Ticks(fields[14]);
+    }
+
+    private static TimeSpan Ticks(string value) => TimeSpan.FromMilliseconds(long.Parse(value, CultureInfo.InvariantCulture) * 10);
+
+    // The fields after "(comm)" of /proc/<pid>/stat, so index 11 is utime (field 14 of proc(5)).
+    private static string[]? StatFields(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<Dictionary<string, long>> CommandCallsAsync()
+    {
+        var calls = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var group in await _redis.InfoAsync("commandstats"))
+        {
+            foreach (var (key, value) in group)
+            {
+                // cmdstat_evalsha:calls=123,usec=...
+                var field = value.Split(',')[0];
+                if (key.StartsWith("cmdstat_", StringComparison.Ordinal) && field.StartsWith("calls=", StringComparison.Ordinal))
+                {
+                    calls[key["cmdstat_".Length..]] = long.Parse(field["calls=".Length..], CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return calls;
+    }
+}
+
+/// <summary>One phase's cost per webhook.</summary>
+internal sealed record Cost(IReadOnlyList<(string Name, double MicrosPerWebhook)> Cpu, IReadOnlyList<(string Command, double PerWebhook)> Commands)
+{
+    /// <summary>CPU µs per webhook summed over every metered process, load generator and target included.</summary>
+    public double TotalMicros => Cpu.Sum(c => c.MicrosPerWebhook);
+
+    /// <summary>CPU µs per webhook of the named processes only (SPEC §13's "summed over all our processes").</summary>
+    public double MicrosOf(IEnumerable<string> names) => Cpu.Where(c => names.Contains(c.Name)).Sum(c => c.MicrosPerWebhook);
+
+    public double CommandsPerWebhook => Commands.Sum(c => c.PerWebhook);
+
+    public string DescribeCpu() =>
+        string.Join(", ", Cpu.Select(c => $"{c.Name} {c.MicrosPerWebhook.ToString("0.0", CultureInfo.InvariantCulture)}"))
+        + $"; all {TotalMicros.ToString("0.0", CultureInfo.InvariantCulture)} µs";
+
+    public string DescribeCommands()
+    {
+        var text = new StringBuilder(CommandsPerWebhook.ToString("0.00", CultureInfo.InvariantCulture)).Append(" (");
+        text.AppendJoin(", ", Commands.Take(12).Select(c => $"{c.Command} {c.PerWebhook.ToString("0.00", CultureInfo.InvariantCulture)}"));
+        return text.Append(')').ToString();
+    }
+}
