@@ -136,7 +136,10 @@ try
         ("redis-server", stack.Redis.ProcessId ?? throw new InvalidOperationException("redis-server is not running")),
     };
     Console.WriteLine("processes: " + string.Join(", ", processes.Select(p => $"{p.Name} {p.Pid}")) + $", benchmark (load + target) {Environment.ProcessId}");
-    meter = new CostMeter(stack.Server, processes);
+    meter = new CostMeter(stack.Server, processes)
+        .WithAllocations("queue-manager", Metrics(stack.QueueManager.ManagementPort))
+        .WithAllocations("ingress", Metrics(ingress.ManagementPort))
+        .WithAllocations("connector", Metrics(connector.ManagementPort));
     var webhook = new Uri($"http://127.0.0.1:{ingress.Port}/webhook/{channel}");
     var empty = new Uri($"http://127.0.0.1:{emptyPort}/empty");
 
@@ -166,6 +169,7 @@ try
     rows.Add(("   arrivals at the target / duplicates", $"{throughput.Arrived} / {throughput.Duplicates}"));
     rows.Add(("   CPU µs per webhook, each process", cost.DescribeCpu()));
     rows.Add(("   CPU µs per webhook, our three services", $"{cost.MicrosOf(ours),8:0.0} µs"));
+    rows.Add(("   managed bytes allocated per webhook", cost.DescribeAllocations()));
     rows.Add(("   Redis commands per webhook", cost.DescribeCommands()));
     goals.Add(($"end to end ≥ 10 000 webhooks/s and ≥ 30 % of the empty endpoint ({baseline.RequestsPerSecond:N0} req/s, same run)",
         $"{throughput.Rate:N0} /s, {ratio:P0}", throughput.Rate >= 10_000 && ratio >= 0.30));
@@ -390,6 +394,8 @@ async Task<Load> OpenLoopAsync(Uri uri, int perSecond, int duration, Cancellatio
     await Task.WhenAll(inFlight);
     return new Load(count, notOk, recorder);
 }
+
+static Uri Metrics(int managementPort) => new($"http://127.0.0.1:{managementPort}/metrics");
 
 async Task MarkPhaseAsync(string line)
 {

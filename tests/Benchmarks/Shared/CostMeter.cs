@@ -8,13 +8,18 @@ namespace WebhookConnect.Benchmarks;
 /// What one measured phase of a benchmark cost (issue 19): CPU time of every process of the stack (user + system,
 /// from <c>/proc/&lt;pid&gt;/stat</c>, so it counts only that process whatever else runs on the machine) and the Redis
 /// commands it ran (the deltas of <c>INFO commandstats</c>; commands a Lua script runs through <c>redis.call</c> are
-/// counted there too, under their own names). Compiled into each benchmark that prints costs (a linked file).
+/// counted there too, under their own names), and, for a service whose <c>/metrics</c> it is given, the bytes it
+/// allocated on the managed heap (the runtime's <c>dotnet_gc_heap_total_allocated_bytes_total</c>, System.Runtime
+/// meter). Compiled into each benchmark that prints costs (a linked file).
 /// </summary>
 internal sealed class CostMeter
 {
     private readonly IServer _redis;
     private readonly IReadOnlyList<(string Name, int Pid)> _processes;
     private readonly Dictionary<string, TimeSpan> _cpuBefore = new(StringComparer.Ordinal);
+    private readonly List<(string Name, Uri Metrics)> _allocations = [];
+    private readonly Dictionary<string, long> _allocatedBefore = new(StringComparer.Ordinal);
+    private static readonly HttpClient Scraper = new() { Timeout = TimeSpan.FromSeconds(10) };
     private Dictionary<string, long> _commandsBefore = new(StringComparer.Ordinal);
     private TimeSpan _childrenBefore;
 
@@ -27,9 +32,21 @@ internal sealed class CostMeter
         _processes = processes;
     }
 
+    /// <summary>Also reports the managed bytes a service allocated per webhook, read from its <c>/metrics</c>.</summary>
+    public CostMeter WithAllocations(string name, Uri metrics)
+    {
+        _allocations.Add((name, metrics));
+        return this;
+    }
+
     /// <summary>Takes the starting point of a phase.</summary>
     public async Task StartAsync()
     {
+        foreach (var (name, metrics) in _allocations)
+        {
+            _allocatedBefore[name] = await AllocatedBytesAsync(metrics);
+        }
+
         foreach (var (name, pid) in _processes)
         {
             _cpuBefore[name] = CpuTime(pid);
@@ -52,13 +69,19 @@ internal sealed class CostMeter
 
         perProcess.Add(("this process (load + target)", Per(CpuTime(Environment.ProcessId) - _cpuBefore["this process (load + target)"])));
         perProcess.Add(("reaped children (h2load)", Per(ReapedChildrenCpuTime() - _childrenBefore)));
+        var allocated = new List<(string Name, double BytesPerWebhook)>();
+        foreach (var (name, metrics) in _allocations)
+        {
+            allocated.Add((name, (await AllocatedBytesAsync(metrics) - _allocatedBefore[name]) / (double)webhooks));
+        }
+
         var after = await CommandCallsAsync();
         var commands = after
             .Select(pair => (Command: pair.Key, PerWebhook: (pair.Value - _commandsBefore.GetValueOrDefault(pair.Key)) / (double)webhooks))
             .Where(c => c.PerWebhook > 0)
             .OrderByDescending(c => c.PerWebhook)
             .ToList();
-        return new Cost(perProcess, commands);
+        return new Cost(perProcess, commands, allocated);
 
         double Per(TimeSpan cpu) => cpu.TotalMilliseconds * 1000 / webhooks;
     }
@@ -93,6 +116,22 @@ internal sealed class CostMeter
         }
     }
 
+    // The runtime's counter of managed bytes allocated since the process started (collected afresh on every scrape).
+    private static async Task<long> AllocatedBytesAsync(Uri metrics)
+    {
+        const string Name = "dotnet_gc_heap_total_allocated_bytes_total";
+        var text = await Scraper.GetStringAsync(metrics);
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(Name, StringComparison.Ordinal) && line.Length > Name.Length && line[Name.Length] is ' ' or '{')
+            {
+                return (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new InvalidOperationException($"{metrics} has no {Name} (the System.Runtime meter is off?)");
+    }
+
     private async Task<Dictionary<string, long>> CommandCallsAsync()
     {
         var calls = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -114,7 +153,10 @@ internal sealed class CostMeter
 }
 
 /// <summary>One phase's cost per webhook.</summary>
-internal sealed record Cost(IReadOnlyList<(string Name, double MicrosPerWebhook)> Cpu, IReadOnlyList<(string Command, double PerWebhook)> Commands)
+internal sealed record Cost(
+    IReadOnlyList<(string Name, double MicrosPerWebhook)> Cpu,
+    IReadOnlyList<(string Command, double PerWebhook)> Commands,
+    IReadOnlyList<(string Name, double BytesPerWebhook)> Allocated)
 {
     /// <summary>CPU µs per webhook summed over every metered process, load generator and target included.</summary>
     public double TotalMicros => Cpu.Sum(c => c.MicrosPerWebhook);
@@ -127,6 +169,9 @@ internal sealed record Cost(IReadOnlyList<(string Name, double MicrosPerWebhook)
     public string DescribeCpu() =>
         string.Join(", ", Cpu.Select(c => $"{c.Name} {c.MicrosPerWebhook.ToString("0.0", CultureInfo.InvariantCulture)}"))
         + $"; all {TotalMicros.ToString("0.0", CultureInfo.InvariantCulture)} µs";
+
+    public string DescribeAllocations() =>
+        string.Join(", ", Allocated.Select(a => $"{a.Name} {(a.BytesPerWebhook / 1024).ToString("0.0", CultureInfo.InvariantCulture)} KiB"));
 
     public string DescribeCommands()
     {
