@@ -153,9 +153,13 @@ try
     await WaitArrivedAsync(() => warming.Unique, warmUp, acked += warmUp, "warm-up");
     await LoadAsync(empty, warmUp);
 
-    // 1. The empty endpoint, same h2load command.
+    // 1. The empty endpoint, same h2load command, and what one request costs the server (this process) and h2load:
+    //    the floor under each HTTP hop of a webhook.
+    await meter.StartAsync();
     var baseline = await LoadAsync(empty, messages);
+    var baselineCost = await meter.StopAsync(messages);
     rows.Add(("1. empty Kestrel endpoint (h2load, same run)", $"{baseline.RequestsPerSecond,8:N0} req/s  ({baseline.Ok} 200, {messages - baseline.Ok} errors)"));
+    rows.Add(("   CPU µs per request: server / h2load", string.Join(" / ", baselineCost.Cpu.Where(c => !ours.Contains(c.Name) && c.Name != "redis-server").Select(c => $"{c.MicrosPerWebhook:0.0}"))));
 
     // 2. Throughput: POST → ingress → queue-manager → Redis → connector → target → ack, and what it cost.
     await MarkPhaseAsync("throughput start");

@@ -177,6 +177,8 @@ internal sealed record Cost(
     {
         var text = new StringBuilder(CommandsPerWebhook.ToString("0.00", CultureInfo.InvariantCulture)).Append(" (");
         text.AppendJoin(", ", Commands.Take(12).Select(c => $"{c.Command} {c.PerWebhook.ToString("0.00", CultureInfo.InvariantCulture)}"));
-        return text.Append(')').ToString();
+        // Script calls (each runs the commands above): how well publishes, deliveries and acks are batched.
+        var scripts = Commands.Where(c => c.Command is "evalsha" or "eval").Sum(c => c.PerWebhook);
+        return text.Append($"; script calls {scripts.ToString("0.000", CultureInfo.InvariantCulture)}, one per {(scripts > 0 ? 1 / scripts : 0).ToString("0.0", CultureInfo.InvariantCulture)} webhooks)").ToString();
     }
 }
