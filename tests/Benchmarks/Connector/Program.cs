@@ -1,4 +1,6 @@
-// Connector benchmark (not a test; SPEC §13 "a connector draining a 100 000-message backlog at ≥ 10 000 messages/s").
+// Connector benchmark (not a test; SPEC §13 "a connector draining a 100 000-message backlog into a local Kestrel target
+// at ≥ 25 000 messages/s", "the HTTP/1.1 connector protocols drain at ≥ 50 % of the gRPC rate", "reconnect after a
+// queue-manager restart < 2 s").
 // Usage: dotnet run -c Release --project tests/Benchmarks/Connector -- [--messages 100000]
 //        [--protocols grpc,websocket,sse,long-poll] [--max-in-flight 1000] [--body-bytes 1024] [--h2load-requests 200000]
 //        [--target-connections 0] [--restarts 5]
@@ -6,7 +8,11 @@
 // target's raw request rate with h2load (HTTP/1.1, 64 connections) in the same run; then, once per protocol (SPEC §13:
 // the HTTP/1.1 protocols should drain at ≥ 50 % of the gRPC rate), publishes the same backlog to a fresh channel,
 // starts the connector binary with --protocol and times the drain from its first request to the last ack; prints each
-// protocol's rate and its ratio to gRPC's. Exits 1 if the counts are not exact.
+// protocol's rate and its ratio to gRPC's. Issue 19: each drain's cost, CPU µs per message of the connector (from its
+// first target request; its start-up is printed apart), queue-manager, redis-server and this process (the target),
+// from /proc/<pid>/stat, and Redis commands per message (INFO commandstats); the same for the queue-manager ceiling.
+// At the end, SPEC §13's goals beside this run's figures and same-run limits. Exits 1 if the counts are not exact
+// (a goal not met is printed, not a failure).
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -17,6 +23,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using WebhookConnect.Benchmarks;
 using WebhookConnect.Benchmarks.Queue;
 using WebhookConnect.TestKit;
 
@@ -50,9 +57,12 @@ using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
     cancel.Cancel();
 });
 
-// The target: answers 200 at once, counts requests per path, remembers when /hook saw its first and last request.
+// The target: answers 200 at once, counts requests per path, remembers when /hook saw its first and last request and
+// the CPU time the connector (connectorPid) had spent by its first request: its start-up, kept out of the drain's cost.
 var port = FreePort.Next();
 long hooks = 0, baseline = 0, firstHook = 0, lastHook = 0;
+var connectorPid = 0;
+var connectorStartupCpu = TimeSpan.Zero;
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
@@ -66,6 +76,7 @@ target.Run(async context =>
         if (Interlocked.Increment(ref hooks) == 1)
         {
             Interlocked.Exchange(ref firstHook, now);
+            connectorStartupCpu = CostMeter.CpuTime(Volatile.Read(ref connectorPid));
         }
 
         Interlocked.Exchange(ref lastHook, now);
@@ -81,7 +92,9 @@ await target.StartAsync();
 
 var rows = new List<(string What, string Value)>();
 var failures = new List<string>();
+var goals = new List<(string Goal, string Measured, bool Met)>();
 await using var stack = await BenchStack.StartAsync();
+double? targetRate = null;
 ChildProcess? connector = null;
 var directory = Directory.CreateTempSubdirectory("wc-connector-bench-").FullName;
 try
@@ -102,7 +115,8 @@ try
         var output = await RunAsync(h2load, ["--h1", "-n", h2loadRequests.ToString(CultureInfo.InvariantCulture), "-c", "64", "-t", "1", "-d", bodyFile,
             "-H", "content-type: application/json", $"http://127.0.0.1:{port}/baseline"]);
         var match = Regex.Match(output, @"finished in [^,]+, (?<rate>[\d.]+) req/s");
-        rows.Add(("target raw rate (h2load --h1, 64 connections, POST)", match.Success ? $"{double.Parse(match.Groups["rate"].Value, CultureInfo.InvariantCulture):0} req/s" : "unparsed: " + output));
+        targetRate = match.Success ? double.Parse(match.Groups["rate"].Value, CultureInfo.InvariantCulture) : null;
+        rows.Add(("target raw rate (h2load --h1, 64 connections, POST)", targetRate is { } r ? $"{r:0} req/s" : "unparsed: " + output));
         var succeeded = Regex.Match(output, @"(?<ok>\d+) succeeded");
         if (!succeeded.Success || succeeded.Groups["ok"].Value != h2loadRequests.ToString(CultureInfo.InvariantCulture))
         {
@@ -114,9 +128,21 @@ try
     const string rawChannel = "bench-raw";
     var rawToken = await stack.CreateChannelAsync(rawChannel, messages + 1000, maxInFlight);
     await PublishLoad.RunAsync(stack.QueueManager.Internal.Channel, rawChannel, "r", messages, bodyBytes, 64, null, cancel.Token);
+    (string, int)[] stackProcesses =
+    [
+        ("queue-manager", stack.QueueManager.Process.Id),
+        ("redis-server", stack.Redis.ProcessId ?? throw new InvalidOperationException("redis-server is not running")),
+    ];
+    var rawMeter = new CostMeter(stack.Server, stackProcesses, "this process (stream client)");
+    await rawMeter.StartAsync();
     var raw = await DrainConnector.RunAsync(stack.QueueManager.Channel, rawChannel, rawToken, (uint)maxInFlight, messages, cancel.Token);
+    var rawCost = await rawMeter.StopAsync(raw.Unique);
     var rawSeconds = Stopwatch.GetElapsedTime(raw.FirstDeliveryTimestamp, raw.LastAckTimestamp).TotalSeconds;
-    rows.Add(("queue-manager ceiling (stream client, no target)", $"{raw.Unique / rawSeconds:0} msg/s ({rawSeconds:0.00} s)"));
+    var ceiling = raw.Unique / rawSeconds;
+    rows.Add(("queue-manager ceiling (stream client, no target)", $"{ceiling:0} msg/s ({rawSeconds:0.00} s)"));
+    rows.Add(("  CPU µs per message, each process", rawCost.DescribeCpu()));
+    rows.Add(("  Redis commands per message", rawCost.DescribeCommands()));
+    var meter = new CostMeter(stack.Server, stackProcesses, "this process (target)");
 
     // 4. The connector drains the same backlog once per protocol: a fresh channel and backlog each, the same target and
     //    settings, one connector process at a time (the previous one is stopped before the next backlog is published).
@@ -158,8 +184,10 @@ try
         Interlocked.Exchange(ref firstHook, 0);
         var started = Stopwatch.GetTimestamp();
         // Queue-manager's share too: the HTTP/1.1 protocols move work (JSON frames, one settlement per message) to it.
-        var queueManagerCpuBefore = CpuTime(stack.QueueManager.Process.Id);
+        await meter.StartAsync();
+        connectorStartupCpu = TimeSpan.Zero;
         (connector, _) = StartConnector(protocol, protocolChannel, protocolToken);
+        Volatile.Write(ref connectorPid, connector.Id);
         await Eventually.UntilAsync(async () =>
         {
             if (connector.HasExited)
@@ -170,8 +198,10 @@ try
             return await stack.StatAsync(protocolChannel, "acked_total") >= messages;
         }, TimeSpan.FromMinutes(10), $"the backlog to be acked over {protocol}", TimeSpan.FromMilliseconds(20));
         var acked = Stopwatch.GetTimestamp();
-        var cpu = CpuTime(connector.Id);
-        var queueManagerCpu = CpuTime(stack.QueueManager.Process.Id) - queueManagerCpuBefore;
+        // The connector's CPU from its first target request on: its start-up (runtime, JIT, subscribe) is not drain work.
+        var startupCpu = connectorStartupCpu;
+        meter.StartedDuringPhase("connector", connector.Id, startupCpu);
+        var cost = await meter.StopAsync(messages);
         var drain = Stopwatch.GetElapsedTime(Interlocked.Read(ref firstHook), acked);
         var withStartup = Stopwatch.GetElapsedTime(started, acked);
         var (rss, peak) = BenchStack.Memory(connector.Id);
@@ -185,8 +215,9 @@ try
         var ackedTotal = await stack.StatAsync(protocolChannel, "acked_total");
         rows.Add(("  target requests / acked / delivered", $"{requests} / {ackedTotal} / {await stack.StatAsync(protocolChannel, "delivered_total")}"));
         rows.Add(("  connector memory (RSS / peak)", $"{rss / 1048576} MiB / {peak / 1048576} MiB"));
-        rows.Add(("  connector CPU per message (user+system, incl. start)", $"{cpu.TotalMilliseconds * 1000 / messages:0.0} µs ({cpu.TotalSeconds:0.00} s CPU)"));
-        rows.Add(("  queue-manager CPU per message (during the drain)", $"{queueManagerCpu.TotalMilliseconds * 1000 / messages:0.0} µs ({queueManagerCpu.TotalSeconds:0.00} s CPU)"));
+        rows.Add(("  CPU µs per message, each process", cost.DescribeCpu()));
+        rows.Add(("  connector start-up until its first target request (not above)", $"{startupCpu.TotalSeconds:0.00} s CPU"));
+        rows.Add(("  Redis commands per message", cost.DescribeCommands()));
         if (requests != messages || ackedTotal != messages)
         {
             failures.Add($"{protocol}: expected exactly {messages} target requests and acks, got {requests} and {ackedTotal}");
@@ -198,6 +229,16 @@ try
     foreach (var (protocol, rate, seconds) in drains)
     {
         rows.Add(($"drain rate over {protocol}", $"{rate:0} msg/s ({seconds:0.00} s), {(grpcRate is { } g ? $"{rate / g * 100:0} % of gRPC's rate" : "no gRPC run to compare")}"));
+    }
+
+    if (grpcRate is { } grpc)
+    {
+        var limits = $"queue-manager ceiling {ceiling:N0} msg/s, target raw rate {(targetRate is { } t ? $"{t:N0} req/s" : "not measured")}, same run";
+        goals.Add(($"connector drain over gRPC ≥ 25 000 msg/s ({limits})", $"{grpc:N0} msg/s, {grpc / ceiling:P0} of the ceiling", grpc >= 25_000));
+        foreach (var (protocol, rate, _) in drains.Where(d => d.Protocol != "grpc"))
+        {
+            goals.Add(($"drain over {protocol} (HTTP/1.1) ≥ 50 % of gRPC's {grpc:N0} msg/s", $"{rate:N0} msg/s, {rate / grpc:P0}", rate >= 0.5 * grpc));
+        }
     }
 
     // 5. Reconnect after a queue-manager restart (SPEC §13: < 2 s), with the default backoff (full jitter, 1 s → 60 s):
@@ -251,6 +292,7 @@ try
         resumeTimes.Sort();
         rows.Add(($"reconnect after kill -9 + restart ({restarts}×, default backoff)",
             $"resumed {resumeTimes[0]:0.00} / {resumeTimes[resumeTimes.Count / 2]:0.00} / {resumeTimes[^1]:0.00} s (min / median / max) after the new replica served"));
+        goals.Add(($"reconnect after a queue-manager restart < 2 s (slowest of {restarts})", $"{resumeTimes[^1]:0.00} s", resumeTimes[^1] < 2));
         await current.DisposeAsync();
     }
 }
@@ -259,6 +301,13 @@ finally
     await StopConnectorAsync();
     await target.StopAsync();
     Directory.Delete(directory, recursive: true);
+}
+
+Console.WriteLine();
+Console.WriteLine("SPEC §13 goals, this run (no gRPC drain: --protocols without grpc; reconnect: --restarts 0 skips it)");
+foreach (var (goal, measured, met) in goals)
+{
+    Console.WriteLine($"  {(met ? "met    " : "NOT met")}  {goal}: {measured}");
 }
 
 Console.WriteLine();
@@ -290,15 +339,6 @@ int Arg(string name, int fallback)
 {
     var at = Array.IndexOf(args, name);
     return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
-}
-
-// utime + stime of a process from /proc/<pid>/stat (clock ticks of 10 ms): CPU spent, whatever else runs on the machine.
-static TimeSpan CpuTime(int pid)
-{
-    var stat = File.ReadAllText($"/proc/{pid}/stat");
-    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-    var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-    return TimeSpan.FromMilliseconds(ticks * 10);
 }
 
 static string? FindOnPath(string name) =>

@@ -1,4 +1,5 @@
-// Ingress benchmark (SPEC §13: ingest ≥ 10 000 requests/s on 2 cores). Not a test: it prints figures.
+// Ingress benchmark (SPEC §13: ingest alone, POST → durably queued 200, ≥ 25 000 requests/s on 2 cores). Not a test:
+// it prints figures.
 //
 //   dotnet run -c Release --project tests/Benchmarks/Ingress -- [--seconds 10] [--clients 16] [--streams 16] [--h1]
 //
@@ -9,6 +10,10 @@
 //   c. the same coalescing concurrent requests into PublishBatch calls (the default);
 //   d. ingress with Redis stopped (202: every request appended to the spool and fsynced, in groups).
 // Every run checks its status codes: a row whose answers are not all the expected code says so.
+// Issue 19: each row's cost, CPU µs per request of ingress, queue-manager and redis-server (and of this process and
+// h2load; row a: of this process, the empty endpoint), from /proc/<pid>/stat over the measured run only, and Redis
+// commands per request (INFO commandstats deltas; not counted in row d, Redis is stopped). At the end, SPEC §13's
+// ingest goal beside row a of the same run (printed, not an exit code).
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -16,6 +21,7 @@ using System.Text;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using StackExchange.Redis;
 using WebhookConnect.Benchmarks;
 using WebhookConnect.Contracts.Admin.V1;
 using WebhookConnect.Contracts.Queue.V1;
@@ -51,13 +57,19 @@ emptyApp.MapPost("/webhook/{id}", async context =>
     context.Response.StatusCode = 200;
 });
 await emptyApp.StartAsync();
-var baseline = await LoadAsync($"http://127.0.0.1:{emptyPort}/webhook/bench");
+var (baseline, emptyCost) = await LoadAsync($"http://127.0.0.1:{emptyPort}/webhook/bench", new CostMeter(null, [], "this process (the endpoint)"));
 rows.Add(("a. empty Kestrel endpoint (reads the body, 200)", baseline.Describe()));
+rows.Add(("   CPU µs per request, each process", emptyCost.DescribeCpu()));
 await emptyApp.StopAsync();
 
 // The stack: redis-server, queue-manager, a channel that never fills within the run.
 await using var redis = await RedisServer.StartAsync();
 await using var queueManager = await QueueManagerProcess.StartAsync(redis.Endpoint);
+await using var multiplexer = await ConnectionMultiplexer.ConnectAsync($"{redis.Endpoint},allowAdmin=true");
+var redisPid = redis.ProcessId ?? throw new InvalidOperationException("redis-server is not running");
+var redisInfo = multiplexer.GetServer(redis.Endpoint);
+const string self = "this process (waits for h2load)";
+var goals = new List<(string Goal, string Measured, bool Met)>();
 var admin = new QueueAdminService.QueueAdminServiceClient(queueManager.Internal.Channel);
 await admin.CreateChannelAsync(new CreateChannelRequest
 {
@@ -73,30 +85,43 @@ try
     // b. Queue up, one unary Publish per request.
     await using (var ingress = await IngressProcess.StartAsync(queueManager.InternalPort, spool, new Dictionary<string, string> { ["Ingress:PublishBatching"] = "false" }))
     {
-        var unary = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
+        var (unary, cost) = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench", new CostMeter(redisInfo, Processes(ingress, redisPid), self));
         rows.Add(("b. ingress, queue up (200), unary Publish", unary.Describe(baseline)));
+        AddCost(cost);
     }
 
     // c. Queue up, coalesced PublishBatch.
     await using (var ingress = await IngressProcess.StartAsync(queueManager.InternalPort, spool))
     {
-        var batched = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
+        var (batched, cost) = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench", new CostMeter(redisInfo, Processes(ingress, redisPid), self));
         rows.Add(("c. ingress, queue up (200), PublishBatch coalescing", batched.Describe(baseline)));
+        AddCost(cost);
+        var ratio = batched.RequestsPerSecond / baseline.RequestsPerSecond;
+        goals.Add(($"ingest alone (row c: POST → queued, 200) ≥ 25 000 req/s, every answer 200 (empty Kestrel endpoint {baseline.RequestsPerSecond:N0} req/s, same run)",
+            $"{batched.RequestsPerSecond:N0} req/s, {ratio:P0} of the empty endpoint, {batched.Errors} not 2xx", batched.RequestsPerSecond >= 25_000 && batched.Errors == 0));
     }
 
     // d. Redis down: every request goes to the spool (202).
     await using (var ingress = await IngressProcess.StartAsync(queueManager.InternalPort, spool))
     {
         await redis.StopAsync();
-        var spooled = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
+        var (spooled, cost) = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench", new CostMeter(null, Processes(ingress, null), self));
         var depth = await ingress.MetricAsync("webhookconnect_ingress_spool_messages");
         rows.Add(("d. ingress, Redis stopped (202, spooled + fsync)", spooled.Describe(baseline) + $"; spool depth after: {depth}"));
+        AddCost(cost);
     }
 }
 finally
 {
     Directory.Delete(spool, recursive: true);
     File.Delete(bodyFile);
+}
+
+Console.WriteLine();
+Console.WriteLine("SPEC §13 goals, this run (end to end: tests/Benchmarks/EndToEnd; connector drain: tests/Benchmarks/Connector; memory: tests/Benchmarks/Queue)");
+foreach (var (goal, measured, met) in goals)
+{
+    Console.WriteLine($"  {(met ? "met    " : "NOT met")}  {goal}: {measured}");
 }
 
 Console.WriteLine();
@@ -108,7 +133,20 @@ foreach (var (what, result) in rows)
 
 return 0;
 
-async Task<H2LoadOutput> LoadAsync(string url)
+void AddCost(Cost cost)
+{
+    rows.Add(("   CPU µs per request, each process", cost.DescribeCpu()));
+    rows.Add(("   CPU µs per request, ingress + queue-manager + redis", $"{cost.MicrosOf(["ingress", "queue-manager", "redis-server"]),9:0.0} µs"));
+    rows.Add(("   Redis commands per request", cost.DescribeCommands()));
+}
+
+(string Name, int Pid)[] Processes(IngressProcess ingress, int? redisServer) =>
+    redisServer is { } pid
+        ? [("ingress", ingress.Process.Id), ("queue-manager", queueManager.Process.Id), ("redis-server", pid)]
+        : [("ingress", ingress.Process.Id), ("queue-manager", queueManager.Process.Id)];
+
+// h2load against url after a warm-up; the meter covers the measured run only, per request h2load completed.
+async Task<(H2LoadOutput Result, Cost Cost)> LoadAsync(string url, CostMeter meter)
 {
     var arguments = new List<string> { "-D", seconds.ToString(CultureInfo.InvariantCulture), "-c", clients.ToString(CultureInfo.InvariantCulture), "-d", bodyFile, "-H", "content-type: application/json" };
     if (http1)
@@ -125,7 +163,9 @@ async Task<H2LoadOutput> LoadAsync(string url)
     warmUp[1] = Math.Min(5, seconds).ToString(CultureInfo.InvariantCulture);
     await RunAsync(h2load, warmUp);
     arguments.Add(url);
-    return H2LoadOutput.Parse(await RunAsync(h2load, arguments));
+    await meter.StartAsync();
+    var result = H2LoadOutput.Parse(await RunAsync(h2load, arguments));
+    return (result, await meter.StopAsync(Math.Max(1, result.Ok + result.Errors)));
 }
 
 static async Task<string> RunAsync(string file, IEnumerable<string> arguments)

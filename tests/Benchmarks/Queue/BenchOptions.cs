@@ -15,8 +15,12 @@ public sealed record BenchOptions
           b. delivery rate  one Connect stream drains the N-message backlog, acking in batches as deliveries arrive;
                             the count is verified exact (== N, no duplicates, nothing left in Redis)
                             baseline: the real deliver.lua + ack.lua called directly (100 per call) on an equal backlog
-          c. memory         queue-manager RSS (/proc/<pid>/status) and Redis used_memory before and with M small
-                            messages waiting (SPEC §13: service memory flat within ±50 MiB)
+          c. memory         M webhooks of 1 KiB POSTed through the ingress binary (h2load) to a paused channel, a
+                            connector binary subscribed to it, the admin binary asked for its stats: the RSS of every
+                            service (queue-manager, ingress, connector, admin) settled before, at its peak during and
+                            settled with all M waiting, each "flat" or "NOT flat" (SPEC §13: ± 50 MiB; not flat fails
+                            the run like any other check); Redis used_memory per waiting message and per envelope byte.
+                            Lines "verdict <name> pass|FAIL key=value …" after the table are the machine-readable verdicts.
 
         Usage: dotnet run -c Release --project tests/Benchmarks/Queue -- [options]
 
@@ -30,7 +34,8 @@ public sealed record BenchOptions
           --timeout SECONDS     limit for each phase                    (default 600)
           --help                this text
 
-        Needs redis-server and redis-benchmark: sudo apt-get install -y redis-server redis-tools
+        Needs redis-server and redis-benchmark: sudo apt-get install -y redis-server redis-tools; for c. also h2load:
+        sudo apt-get install -y nghttp2-client
         """;
 
     public int Messages { get; init; } = 100_000;

@@ -58,8 +58,9 @@ public sealed class BenchStack : IAsyncDisposable
         }
     }
 
-    /// <summary>Creates a channel through the internal admin API and returns its token.</summary>
-    public Task<string> CreateChannelAsync(string name, int maxQueueSize, int maxInFlight, int? historyRetentionMs = null)
+    /// <summary>Creates a channel through the internal admin API and returns its token. A <paramref name="paused"/>
+    /// channel accepts webhooks and delivers nothing: a backlog that waits while a connector stays subscribed.</summary>
+    public Task<string> CreateChannelAsync(string name, int maxQueueSize, int maxInFlight, int? historyRetentionMs = null, bool paused = false)
     {
         var settings = new Dictionary<string, string>
         {
@@ -68,6 +69,11 @@ public sealed class BenchStack : IAsyncDisposable
             // Backlogs of up to 5 million messages measure the queue, not the 256 MiB default byte budget.
             ["max_queue_bytes"] = (1L << 40).ToString(CultureInfo.InvariantCulture),
         };
+        if (paused)
+        {
+            settings["paused"] = "1";
+        }
+
         if (historyRetentionMs is { } retention)
         {
             settings["history_retention_ms"] = retention.ToString(CultureInfo.InvariantCulture);

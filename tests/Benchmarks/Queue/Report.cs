@@ -7,6 +7,7 @@ public sealed class Report
 {
     private readonly List<string[]> _rows = [];
     private readonly List<string> _notes = [];
+    private readonly List<string> _verdicts = [];
 
     public List<string> Failures { get; } = [];
 
@@ -24,6 +25,10 @@ public sealed class Report
             baseline is { Rate: > 0 } c ? (rate / c.Rate).ToString("P0", CultureInfo.InvariantCulture) : "");
 
     public void Note(string note) => _notes.Add(note);
+
+    /// <summary>A machine-readable verdict, printed as one line <c>verdict &lt;name&gt; pass|FAIL key=value …</c>
+    /// after the table, for scripts to grep.</summary>
+    public void Verdict(string name, bool pass, string details) => _verdicts.Add($"verdict {name} {(pass ? "pass" : "FAIL")} {details}");
 
     /// <summary>Records a failed check; the run still prints everything and then exits with 1.</summary>
     public void Check(bool condition, string what)
@@ -58,6 +63,11 @@ public sealed class Report
         foreach (var note in _notes)
         {
             output.WriteLine("note: " + note);
+        }
+
+        foreach (var verdict in _verdicts)
+        {
+            output.WriteLine(verdict);
         }
 
         output.WriteLine(Failures.Count == 0 ? "all checks passed" : "FAILED CHECKS:\n  " + string.Join("\n  ", Failures));

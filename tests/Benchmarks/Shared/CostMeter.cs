@@ -11,25 +11,32 @@ namespace WebhookConnect.Benchmarks;
 /// counted there too, under their own names), and, for a service whose <c>/metrics</c> it is given, the bytes it
 /// allocated on the managed heap (the runtime's <c>dotnet_gc_heap_total_allocated_bytes_total</c>, System.Runtime
 /// meter). Compiled into each benchmark that prints costs (a linked file).
+/// One meter can measure several phases one after the other (StartAsync … StopAsync, again).
 /// </summary>
 internal sealed class CostMeter
 {
-    private readonly IServer _redis;
-    private readonly IReadOnlyList<(string Name, int Pid)> _processes;
+    private readonly IServer? _redis;
+    private readonly List<(string Name, int Pid)> _processes;
+    private readonly string _self;
     private readonly Dictionary<string, TimeSpan> _cpuBefore = new(StringComparer.Ordinal);
     private readonly List<(string Name, Uri Metrics)> _allocations = [];
     private readonly Dictionary<string, long> _allocatedBefore = new(StringComparer.Ordinal);
     private static readonly HttpClient Scraper = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly List<(string Name, int Pid)> _startedDuringPhase = [];
     private Dictionary<string, long> _commandsBefore = new(StringComparer.Ordinal);
     private TimeSpan _childrenBefore;
 
-    /// <param name="redis">The benchmark's Redis, for its command counts.</param>
-    /// <param name="processes">The processes to meter by name; "this process" (the benchmark: load generator and target
-    /// in-process) and "reaped children" (h2load runs that exited during the phase) are added.</param>
-    public CostMeter(IServer redis, IReadOnlyList<(string Name, int Pid)> processes)
+    /// <param name="redis">The benchmark's Redis, for its command counts; null when Redis is not running during the
+    /// phase (the commands are then not counted).</param>
+    /// <param name="processes">The processes to meter by name; "this process" (the benchmark itself, named by
+    /// <paramref name="self"/>) and "reaped children" (h2load runs that exited during the phase, when there were any)
+    /// are added.</param>
+    /// <param name="self">What this process does during the phase, as printed.</param>
+    public CostMeter(IServer? redis, IReadOnlyList<(string Name, int Pid)> processes, string self = "this process (load + target)")
     {
         _redis = redis;
-        _processes = processes;
+        _processes = [.. processes];
+        _self = self;
     }
 
     /// <summary>Also reports the managed bytes a service allocated per webhook, read from its <c>/metrics</c>.</summary>
@@ -42,6 +49,7 @@ internal sealed class CostMeter
     /// <summary>Takes the starting point of a phase.</summary>
     public async Task StartAsync()
     {
+        _startedDuringPhase.Clear();
         foreach (var (name, metrics) in _allocations)
         {
             _allocatedBefore[name] = await AllocatedBytesAsync(metrics);
@@ -52,9 +60,18 @@ internal sealed class CostMeter
             _cpuBefore[name] = CpuTime(pid);
         }
 
-        _cpuBefore["this process (load + target)"] = CpuTime(Environment.ProcessId);
+        _cpuBefore[_self] = CpuTime(Environment.ProcessId);
         _childrenBefore = ReapedChildrenCpuTime();
-        _commandsBefore = await CommandCallsAsync();
+        _commandsBefore = _redis is null ? [] : await CommandCallsAsync();
+    }
+
+    /// <summary>Meters a process that started during the phase (a connector started to drain a backlog) from
+    /// <paramref name="cpuAtStart"/> of its CPU time: zero counts all of it, its start-up included. For this phase
+    /// only; call it before <see cref="StopAsync"/>, while the process still runs.</summary>
+    public void StartedDuringPhase(string name, int pid, TimeSpan cpuAtStart = default)
+    {
+        _startedDuringPhase.Add((name, pid));
+        _cpuBefore[name] = cpuAtStart;
     }
 
     /// <summary>Ends a phase of <paramref name="webhooks"/> webhooks: CPU µs per webhook for each process and in all,
@@ -62,17 +79,27 @@ internal sealed class CostMeter
     public async Task<Cost> StopAsync(long webhooks)
     {
         var perProcess = new List<(string Name, double MicrosPerWebhook)>();
-        foreach (var (name, pid) in _processes)
+        foreach (var (name, pid) in _processes.Concat(_startedDuringPhase))
         {
             perProcess.Add((name, Per(CpuTime(pid) - _cpuBefore[name])));
         }
 
-        perProcess.Add(("this process (load + target)", Per(CpuTime(Environment.ProcessId) - _cpuBefore["this process (load + target)"])));
-        perProcess.Add(("reaped children (h2load)", Per(ReapedChildrenCpuTime() - _childrenBefore)));
+        perProcess.Add((_self, Per(CpuTime(Environment.ProcessId) - _cpuBefore[_self])));
+        var reaped = ReapedChildrenCpuTime() - _childrenBefore;
+        if (reaped > TimeSpan.Zero)
+        {
+            perProcess.Add(("reaped children (h2load)", Per(reaped)));
+        }
+
         var allocated = new List<(string Name, double BytesPerWebhook)>();
         foreach (var (name, metrics) in _allocations)
         {
             allocated.Add((name, (await AllocatedBytesAsync(metrics) - _allocatedBefore[name]) / (double)webhooks));
+        }
+
+        if (_redis is null)
+        {
+            return new Cost(perProcess, null, allocated);
         }
 
         var after = await CommandCallsAsync();
@@ -135,7 +162,7 @@ internal sealed class CostMeter
     private async Task<Dictionary<string, long>> CommandCallsAsync()
     {
         var calls = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var group in await _redis.InfoAsync("commandstats"))
+        foreach (var group in await _redis!.InfoAsync("commandstats"))
         {
             foreach (var (key, value) in group)
             {
@@ -152,10 +179,11 @@ internal sealed class CostMeter
     }
 }
 
-/// <summary>One phase's cost per webhook.</summary>
+/// <summary>One phase's cost per webhook (or per message, per request: whatever the phase counted).
+/// <see cref="Commands"/> is null when Redis was not metered (not running during the phase).</summary>
 internal sealed record Cost(
     IReadOnlyList<(string Name, double MicrosPerWebhook)> Cpu,
-    IReadOnlyList<(string Command, double PerWebhook)> Commands,
+    IReadOnlyList<(string Command, double PerWebhook)>? Commands,
     IReadOnlyList<(string Name, double BytesPerWebhook)> Allocated)
 {
     /// <summary>CPU µs per webhook summed over every metered process, load generator and target included.</summary>
@@ -164,7 +192,7 @@ internal sealed record Cost(
     /// <summary>CPU µs per webhook of the named processes only (SPEC §13's "summed over all our processes").</summary>
     public double MicrosOf(IEnumerable<string> names) => Cpu.Where(c => names.Contains(c.Name)).Sum(c => c.MicrosPerWebhook);
 
-    public double CommandsPerWebhook => Commands.Sum(c => c.PerWebhook);
+    public double CommandsPerWebhook => Commands?.Sum(c => c.PerWebhook) ?? 0;
 
     public string DescribeCpu() =>
         string.Join(", ", Cpu.Select(c => $"{c.Name} {c.MicrosPerWebhook.ToString("0.0", CultureInfo.InvariantCulture)}"))
@@ -175,6 +203,11 @@ internal sealed record Cost(
 
     public string DescribeCommands()
     {
+        if (Commands is null)
+        {
+            return "not counted (Redis was not running)";
+        }
+
         var text = new StringBuilder(CommandsPerWebhook.ToString("0.00", CultureInfo.InvariantCulture)).Append(" (");
         text.AppendJoin(", ", Commands.Take(12).Select(c => $"{c.Command} {c.PerWebhook.ToString("0.00", CultureInfo.InvariantCulture)}"));
         // Script calls (each runs the commands above): how well publishes, deliveries and acks are batched.
