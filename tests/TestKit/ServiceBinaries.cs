@@ -10,10 +10,18 @@ public static class ServiceBinaries
     public static string Configuration { get; } =
         AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
 
+    /// <summary>
+    /// Set to another checkout's root, the benchmarks run that checkout's built services (same configuration) instead
+    /// of this one's: a before/after comparison then runs one benchmark program, which prints the same figures, against
+    /// both builds (docs/performance.md).
+    /// </summary>
+    public const string RootVariable = "WEBHOOKCONNECT_SERVICES_FROM";
+
     /// <summary>The path of a service's main assembly, e.g. <c>("QueueManager", "WebhookConnect.QueueManager")</c>.</summary>
     public static string Assembly(string serviceFolder, string assemblyName)
     {
-        var path = Path.Combine(RepoPaths.Root, "services", serviceFolder, "bin", Configuration, "net10.0", assemblyName + ".dll");
+        var root = Environment.GetEnvironmentVariable(RootVariable) is { Length: > 0 } other ? other : RepoPaths.Root;
+        var path = Path.Combine(root, "services", serviceFolder, "bin", Configuration, "net10.0", assemblyName + ".dll");
         return File.Exists(path)
             ? path
             : throw new InvalidOperationException($"The {serviceFolder} service is not built at {path}; run: dotnet build -c {Configuration} services/{serviceFolder}");
