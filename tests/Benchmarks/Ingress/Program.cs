@@ -32,6 +32,7 @@ var h2load = Prerequisites.RequireExecutable("h2load", "sudo apt-get install -y 
 var bodyFile = Path.Combine(Path.GetTempPath(), $"wc-bench-{Environment.ProcessId}.json");
 await File.WriteAllTextAsync(bodyFile, OneKiBJson());
 var rows = new List<(string What, string Result)>();
+var cpuPerRequest = ""; // the last measured run's CPU µs per request of each metered process (issue 19)
 
 // a. The empty endpoint.
 var emptyPort = FreePort.Next();
@@ -73,24 +74,24 @@ try
     // b. Queue up, one unary Publish per request.
     await using (var ingress = await IngressProcess.StartAsync(queueManager.InternalPort, spool, new Dictionary<string, string> { ["Ingress:PublishBatching"] = "false" }))
     {
-        var unary = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
-        rows.Add(("b. ingress, queue up (200), unary Publish", unary.Describe(baseline)));
+        var unary = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench", ("ingress", ingress.Process.Id), ("queue-manager", queueManager.Process.Id));
+        rows.Add(("b. ingress, queue up (200), unary Publish", unary.Describe(baseline) + cpuPerRequest));
     }
 
     // c. Queue up, coalesced PublishBatch.
     await using (var ingress = await IngressProcess.StartAsync(queueManager.InternalPort, spool))
     {
-        var batched = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
-        rows.Add(("c. ingress, queue up (200), PublishBatch coalescing", batched.Describe(baseline)));
+        var batched = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench", ("ingress", ingress.Process.Id), ("queue-manager", queueManager.Process.Id));
+        rows.Add(("c. ingress, queue up (200), PublishBatch coalescing", batched.Describe(baseline) + cpuPerRequest));
     }
 
     // d. Redis down: every request goes to the spool (202).
     await using (var ingress = await IngressProcess.StartAsync(queueManager.InternalPort, spool))
     {
         await redis.StopAsync();
-        var spooled = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench");
+        var spooled = await LoadAsync($"http://127.0.0.1:{ingress.Port}/webhook/bench", ("ingress", ingress.Process.Id), ("queue-manager", queueManager.Process.Id));
         var depth = await ingress.MetricAsync("webhookconnect_ingress_spool_messages");
-        rows.Add(("d. ingress, Redis stopped (202, spooled + fsync)", spooled.Describe(baseline) + $"; spool depth after: {depth}"));
+        rows.Add(("d. ingress, Redis stopped (202, spooled + fsync)", spooled.Describe(baseline) + cpuPerRequest + $"; spool depth after: {depth}"));
     }
 }
 finally
@@ -108,7 +109,8 @@ foreach (var (what, result) in rows)
 
 return 0;
 
-async Task<H2LoadOutput> LoadAsync(string url)
+// CPU per request (from /proc/<pid>/stat) is the figure to compare on a shared machine, where the rate swings.
+async Task<H2LoadOutput> LoadAsync(string url, params (string Name, int Pid)[] metered)
 {
     var arguments = new List<string> { "-D", seconds.ToString(CultureInfo.InvariantCulture), "-c", clients.ToString(CultureInfo.InvariantCulture), "-d", bodyFile, "-H", "content-type: application/json" };
     if (http1)
@@ -125,7 +127,12 @@ async Task<H2LoadOutput> LoadAsync(string url)
     warmUp[1] = Math.Min(5, seconds).ToString(CultureInfo.InvariantCulture);
     await RunAsync(h2load, warmUp);
     arguments.Add(url);
-    return H2LoadOutput.Parse(await RunAsync(h2load, arguments));
+    var before = metered.Select(p => CpuTime(p.Pid)).ToArray();
+    var result = H2LoadOutput.Parse(await RunAsync(h2load, arguments));
+    var requests = Math.Max(1, result.Ok + result.Errors);
+    cpuPerRequest = metered.Length == 0 ? "" : "  CPU µs/req: " + string.Join(", ", metered.Select((p, i) =>
+        $"{p.Name} {((CpuTime(p.Pid) - before[i]).TotalMicroseconds / requests).ToString("0.0", CultureInfo.InvariantCulture)}"));
+    return result;
 }
 
 static async Task<string> RunAsync(string file, IEnumerable<string> arguments)
@@ -141,6 +148,15 @@ static async Task<string> RunAsync(string file, IEnumerable<string> arguments)
     var stderr = process.StandardError.ReadToEndAsync();
     await process.WaitForExitAsync();
     return await stdout + await stderr;
+}
+
+// utime + stime of a live process (proc(5): fields 14 and 15, in clock ticks of 10 ms). CostMeter has the same, but
+// it brings StackExchange.Redis with it.
+static TimeSpan CpuTime(int pid)
+{
+    var stat = File.ReadAllText($"/proc/{pid}/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    return TimeSpan.FromMilliseconds((long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10);
 }
 
 int Option(string name, int fallback)
