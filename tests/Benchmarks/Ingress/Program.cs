@@ -1,6 +1,6 @@
 // Ingress benchmark (SPEC §13: ingest ≥ 10 000 requests/s on 2 cores). Not a test: it prints figures.
 //
-//   dotnet run -c Release --project tests/Benchmarks/Ingress -- [--seconds 10] [--clients 16] [--streams 16] [--h1]
+//   dotnet run -c Release --project tests/Benchmarks/Ingress -- [--seconds 10] [--clients 16] [--streams 16] [--h1] [--rps N]
 //
 // It starts a private redis-server, the queue-manager and ingress binaries (Release), creates a channel, and drives
 // 1 KiB JSON webhooks with h2load (nghttp2-client) at:
@@ -8,7 +8,9 @@
 //   b. ingress with the queue up (200), one unary Publish per request (Ingress:PublishBatching=false);
 //   c. the same coalescing concurrent requests into PublishBatch calls (the default);
 //   d. ingress with Redis stopped (202: every request appended to the spool and fsynced, in groups).
-// Every run checks its status codes: a row whose answers are not all the expected code says so.
+// Every run checks its status codes: a row whose answers are not all the expected code says so. --rps N holds every
+// connection to N requests/s (h2load --rps), so that CPU per request is compared at one rate, not at whatever rate the
+// machine allowed that run (a faster run amortises more per PublishBatch call).
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -27,6 +29,7 @@ var seconds = Option("--seconds", 10);
 var clients = Option("--clients", 16);
 var streams = Option("--streams", 16);
 var http1 = args.Contains("--h1");
+var rps = Option("--rps", 0);
 var h2load = Prerequisites.RequireExecutable("h2load", "sudo apt-get install -y nghttp2-client");
 
 var bodyFile = Path.Combine(Path.GetTempPath(), $"wc-bench-{Environment.ProcessId}.json");
@@ -101,7 +104,7 @@ finally
 }
 
 Console.WriteLine();
-Console.WriteLine($"Ingress benchmark: 1 KiB JSON POSTs, h2load {(http1 ? "HTTP/1.1" : "h2c")}, {clients} connections{(http1 ? "" : $" × {streams} streams")}, {seconds} s per row, {Environment.ProcessorCount} cores");
+Console.WriteLine($"Ingress benchmark: 1 KiB JSON POSTs, h2load {(http1 ? "HTTP/1.1" : "h2c")}, {clients} connections{(http1 ? "" : $" × {streams} streams")}{(rps > 0 ? $" at {rps} req/s each" : "")}, {seconds} s per row, {Environment.ProcessorCount} cores");
 foreach (var (what, result) in rows)
 {
     Console.WriteLine($"  {what,-52} {result}");
@@ -120,6 +123,11 @@ async Task<H2LoadOutput> LoadAsync(string url, params (string Name, int Pid)[] m
     else
     {
         arguments.AddRange(["-m", streams.ToString(CultureInfo.InvariantCulture)]);
+    }
+
+    if (rps > 0)
+    {
+        arguments.Add("--rps=" + rps.ToString(CultureInfo.InvariantCulture));
     }
 
     // Warm-up at the same concurrency (JIT tiering, connection pools), not counted.
