@@ -1,7 +1,7 @@
 // Ingress benchmark (SPEC §13: ingest alone, POST → durably queued 200, ≥ 25 000 requests/s on 2 cores). Not a test:
 // it prints figures.
 //
-//   dotnet run -c Release --project tests/Benchmarks/Ingress -- [--seconds 10] [--clients 16] [--streams 16] [--h1]
+//   dotnet run -c Release --project tests/Benchmarks/Ingress -- [--seconds 10] [--clients 16] [--streams 16] [--h1] [--rps N]
 //
 // It starts a private redis-server, the queue-manager and ingress binaries (Release), creates a channel, and drives
 // 1 KiB JSON webhooks with h2load (nghttp2-client) at:
@@ -13,7 +13,9 @@
 // Issue 19: each row's cost, CPU µs per request of ingress, queue-manager and redis-server (and of this process and
 // h2load; row a: of this process, the empty endpoint), from /proc/<pid>/stat over the measured run only, and Redis
 // commands per request (INFO commandstats deltas; not counted in row d, Redis is stopped). At the end, SPEC §13's
-// ingest goal beside row a of the same run (printed, not an exit code).
+// ingest goal beside row a of the same run (printed, not an exit code). --rps N holds every connection to N
+// requests/s (h2load --rps), so that CPU per request is compared at one rate, not at whatever rate the machine allowed
+// that run (a faster run amortises more per PublishBatch call).
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -33,6 +35,7 @@ var seconds = Option("--seconds", 10);
 var clients = Option("--clients", 16);
 var streams = Option("--streams", 16);
 var http1 = args.Contains("--h1");
+var rps = Option("--rps", 0);
 var h2load = Prerequisites.RequireExecutable("h2load", "sudo apt-get install -y nghttp2-client");
 
 var bodyFile = Path.Combine(Path.GetTempPath(), $"wc-bench-{Environment.ProcessId}.json");
@@ -125,7 +128,7 @@ foreach (var (goal, measured, met) in goals)
 }
 
 Console.WriteLine();
-Console.WriteLine($"Ingress benchmark: 1 KiB JSON POSTs, h2load {(http1 ? "HTTP/1.1" : "h2c")}, {clients} connections{(http1 ? "" : $" × {streams} streams")}, {seconds} s per row, {Environment.ProcessorCount} cores");
+Console.WriteLine($"Ingress benchmark: 1 KiB JSON POSTs, h2load {(http1 ? "HTTP/1.1" : "h2c")}, {clients} connections{(http1 ? "" : $" × {streams} streams")}{(rps > 0 ? $" at {rps} req/s each" : "")}, {seconds} s per row, {Environment.ProcessorCount} cores");
 foreach (var (what, result) in rows)
 {
     Console.WriteLine($"  {what,-52} {result}");
@@ -156,6 +159,11 @@ async Task<(H2LoadOutput Result, Cost Cost)> LoadAsync(string url, CostMeter met
     else
     {
         arguments.AddRange(["-m", streams.ToString(CultureInfo.InvariantCulture)]);
+    }
+
+    if (rps > 0)
+    {
+        arguments.Add("--rps=" + rps.ToString(CultureInfo.InvariantCulture));
     }
 
     // Warm-up at the same concurrency (JIT tiering, connection pools), not counted.
