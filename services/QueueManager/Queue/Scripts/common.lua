@@ -190,8 +190,10 @@ local function hist_record(rec, state, now, reason, suffix)
 end
 
 -- Sets the state of a listed message and appends to its attempts; returns the new record (nil when not listed).
-local function hist_update(id, state, now, reason, suffix)
-  local rec = redis.call('HGET', K_HIST_REC, id)
+-- `current`: the record (false: not listed) when the caller has read it already.
+local function hist_update(id, state, now, reason, suffix, current)
+  local rec = current
+  if rec == nil then rec = redis.call('HGET', K_HIST_REC, id) end
   if not rec then return nil end
   rec = hist_record(rec, state, now, reason, suffix)
   redis.call('HSET', K_HIST_REC, id, rec)
@@ -233,13 +235,14 @@ end
 -- A listed message leaves the queue for good (A acked, E expired, P purged): its envelope moves to hist-env (read
 -- before forget_message deletes it) and the entry starts counting against history_max_bytes. Returns the record and
 -- the envelope (nil when the message is not listed: ack.lua, which forgets many at once, then reads the size itself).
-local function hist_close(id, state, now, suffix)
-  local rec = hist_update(id, state, now, nil, suffix)
+-- `current` and `score`: its record (as for hist_update) and its score in hist when the caller has read them already.
+local function hist_close(id, state, now, suffix, current, score)
+  local rec = hist_update(id, state, now, nil, suffix, current)
   if not rec then return nil, nil end
   local envelope = redis.call('HGET', K_MESSAGES, id)
   if envelope then
     redis.call('HSET', K_HIST_ENV, id, envelope)
-    redis.call('ZADD', K_HIST_SETTLED, redis.call('ZSCORE', K_HIST, id), id)
+    redis.call('ZADD', K_HIST_SETTLED, score or redis.call('ZSCORE', K_HIST, id), id)
     local held = redis.call('HINCRBY', K_STATS, HISTORY_BYTES, #envelope + #rec)
     if held > cfg_number('history_max_bytes', 67108864) then hist_trim(16) end
   end
