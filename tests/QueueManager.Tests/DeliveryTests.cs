@@ -1,3 +1,4 @@
+using System.Globalization;
 using Grpc.Core;
 using WebhookConnect.Contracts.V1;
 using WebhookConnect.QueueManager.Tests.Support;
@@ -319,5 +320,66 @@ public sealed class DeliveryTests(SharedQueueManager shared) : IClassFixture<Sha
         Assert.EndsWith("|0|ttl expired", info, StringComparison.Ordinal);
         Assert.Equal(1, await shared.StatAsync(channel, "expired_total"));
         Assert.True(await connector.NothingWithinAsync(TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task MoreThanAThousandMessagesAreLeasedAndAckedWholeInFewScriptCalls()
+    {
+        // deliver.lua and ack.lua read and write a call's ids in slices of 1024 commands' worth (common.lua read_many,
+        // write_many): 2 500 waiting messages and one max_in_flight of 3 000 make a lease call and an ack frame larger
+        // than one slice.
+        const int Count = 2500;
+        var (channel, token) = await shared.NewChannelAsync("slices", new Dictionary<string, string> { ["max_in_flight"] = "3000" });
+        var publisher = new PublishService.PublishServiceClient(shared.Replica.Internal.Channel);
+        var published = new List<string>(Count);
+        for (var start = 0; start < Count; start += 500)
+        {
+            var batch = new PublishBatchRequest();
+            for (var i = start; i < start + 500; i++)
+            {
+                batch.Messages.Add(TestMessages.NewMessage(channel, $"s-{i}"));
+            }
+
+            var response = await publisher.PublishBatchAsync(batch);
+            Assert.All(response.Results, r => Assert.Equal(PublishOutcome.Queued, r.Outcome));
+            published.AddRange(batch.Messages.Select(m => m.MessageId));
+        }
+
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token, maxInFlight: 3000);
+        var deliveries = await connector.TakeAsync(Count);
+
+        Assert.Equal(published, deliveries.Select(d => d.Message.MessageId));
+        Assert.All(deliveries, d => Assert.Equal(1u, d.Message.Attempt));
+        Assert.Equal(Count, await shared.CountAsync(channel, "leases"));
+        Assert.Equal(Count.ToString(CultureInfo.InvariantCulture), await shared.Redis.ExecuteAsync("HLEN", $"wc:{{{channel}}}:owners"));
+
+        await connector.AckAsync([.. deliveries.Select(d => d.Message.MessageId)]);
+
+        await Eventually.UntilAsync(async () => await shared.StatAsync(channel, "acked_total") == Count, Patience, $"{Count} acks counted");
+        Assert.Equal(0, await shared.CountAsync(channel, "leases"));
+        Assert.Equal(0, await shared.CountAsync(channel, "expiry"));
+        Assert.Equal("0", await shared.Redis.ExecuteAsync("HLEN", $"wc:{{{channel}}}:messages"));
+        Assert.Equal("0", await shared.Redis.ExecuteAsync("HLEN", $"wc:{{{channel}}}:owners"));
+        Assert.Equal("0", await shared.Redis.ExecuteAsync("HLEN", $"wc:{{{channel}}}:state"));
+        Assert.Equal(0, await shared.StatAsync(channel, "queue_bytes"));
+        Assert.Equal(Count, await shared.CountAsync(channel, "settled"));
+    }
+
+    [Fact]
+    public async Task AnAckNamingAMessageTwiceSettlesItOnce()
+    {
+        var (channel, token) = await shared.NewChannelAsync("ack-twice");
+        await shared.Replica.Internal.PublishManyAsync(channel, 2);
+        await using var connector = await TestConnector.ConnectAsync(shared.Replica.Channel, channel, token);
+        var deliveries = await connector.TakeAsync(2);
+        var (first, second) = (deliveries[0].Message.MessageId, deliveries[1].Message.MessageId);
+
+        await connector.AckAsync(first, first, second, first);
+
+        await Eventually.UntilAsync(async () => await shared.StatAsync(channel, "acked_total") >= 2, Patience, "the acks counted");
+        Assert.Equal(2, await shared.StatAsync(channel, "acked_total"));
+        Assert.Equal(0, await shared.StatAsync(channel, "queue_bytes"));
+        Assert.Equal(2, await shared.CountAsync(channel, "settled"));
+        Assert.Equal("2", await shared.Redis.ExecuteAsync("HLEN", $"wc:{{{channel}}}:hist-env"));
     }
 }

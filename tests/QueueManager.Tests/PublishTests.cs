@@ -27,6 +27,29 @@ public sealed class PublishTests(SharedQueueManager shared) : IClassFixture<Shar
     }
 
     [Fact]
+    public async Task ABatchNamingTheSameMessageIdTwiceQueuesItOnce()
+    {
+        // The first message of the batch goes to Redis alone (nobody waits for a group to fill); the two copies
+        // queued meanwhile reach publish.lua in one call, which writes its messages after checking them all.
+        var (channel, _) = await shared.NewChannelAsync("batch-replay");
+        var other = TestMessages.NewMessage(channel, "other");
+        var message = TestMessages.NewMessage(channel, "once");
+        var request = new PublishBatchRequest();
+        request.Messages.Add(other);
+        request.Messages.Add(message);
+        request.Messages.Add(message);
+
+        var response = await Client.PublishBatchAsync(request);
+        var peeked = await shared.Admin.PeekMessagesAsync(new Contracts.Admin.V1.PeekMessagesRequest { Channel = channel, Limit = 10 });
+
+        Assert.Equal([PublishOutcome.Queued, PublishOutcome.Queued, PublishOutcome.AlreadyQueued], response.Results.Select(r => r.Outcome));
+        Assert.Equal([other.MessageId, message.MessageId], peeked.Messages.Select(m => m.Message.MessageId));
+        Assert.Equal(2, await shared.StatAsync(channel, "published_total"));
+        Assert.Equal("2", await shared.Redis.ExecuteAsync("HLEN", $"wc:{{{channel}}}:messages"));
+        Assert.Equal(2, await shared.CountAsync(channel, "hist"));
+    }
+
+    [Fact]
     public async Task AReplayAfterTheMessageWasAckedIsNotQueuedAgain()
     {
         var (channel, token) = await shared.NewChannelAsync("late-replay");

@@ -3,17 +3,44 @@
 -- the lease expired and the message moved on). Returns the number settled.
 -- Invariant: an acked message is gone from every structure except settled (kept for publish idempotency) and the
 -- history (which keeps its envelope and delivery record, common.lua).
+-- This is settle() (common.lua) for many messages: the history is closed message by message (hist_close may trim
+-- entries settled a moment earlier, so their records must be written by then), while the owners, the records and
+-- the hist scores are read and the live structures, messages and settled are written with one command each for the
+-- whole call. The records and scores read up front stay true while the loop runs: only a message's own hist_close
+-- changes them, and hist_trim drops settled entries only, which a leased message is not. An id named twice is
+-- settled once (`seen`), as the second HGET owners of one at a time would have found it gone.
 local connection = ARGV[1]
 local now = now_ms()
-local acked = 0
-for i = 2, #ARGV, 3 do
-  local id = ARGV[i]
-  if redis.call('HGET', K_OWNERS, id) == connection then
-    local status, duration = ARGV[i + 1], ARGV[i + 2]
-    local rec = settle(id, now, 'A', attempt_end('ACKED', now, status, duration, ''))
-    tail('S', now, id, 'ACKED', status, duration, '', last_attempt(rec))
-    acked = acked + 1
+local ids = {}
+for i = 2, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+local owners = read_many('HMGET', K_OWNERS, ids)
+local gone, seen = {}, {}
+for n = 1, #ids do
+  local id = ids[n]
+  if owners[n] == connection and not seen[id] then
+    seen[id] = n
+    gone[#gone + 1] = id
   end
 end
-if acked > 0 then redis.call('HINCRBY', K_STATS, 'acked_total', acked) end
-return acked
+if #gone == 0 then return 0 end
+local recs = read_many('HMGET', K_HIST_REC, gone)
+local scores = scores_of(K_HIST, gone)
+local settled = {}
+local bytes = 0
+for k = 1, #gone do
+  local id, n = gone[k], seen[gone[k]]
+  local status, duration = ARGV[3 * n], ARGV[3 * n + 1]
+  local rec, envelope = hist_close(id, 'A', now, attempt_end('ACKED', now, status, duration, ''), recs[k], scores[k] or nil)
+  if rec then
+    bytes = bytes + #(envelope or '')
+  else
+    bytes = bytes + redis.call('HSTRLEN', K_MESSAGES, id)
+  end
+  push(settled, now, id)
+  tail('S', now, id, 'ACKED', status, duration, '', last_attempt(rec))
+end
+unlink_leased(gone)
+forget_messages(gone, bytes)
+write_many('ZADD', K_SETTLED, settled)
+redis.call('HINCRBY', K_STATS, 'acked_total', #gone)
+return #gone

@@ -10,8 +10,15 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- No script writes the config hash, so a field read once holds for the rest of the call (a script runs atomically):
+-- remembered per call instead of one HGET per message that asks (ack asks history_max_bytes for each message).
+local cfg_read = {}
 local function cfg_number(field, fallback)
-  local v = redis.call('HGET', K_CONFIG, field)
+  local v = cfg_read[field]
+  if v == nil then
+    v = redis.call('HGET', K_CONFIG, field) or false
+    cfg_read[field] = v
+  end
   if v then return tonumber(v) end
   return fallback
 end
@@ -19,11 +26,56 @@ end
 -- state: "attempts|first_delivered_ms|last_delivered_ms|sequence" (sequence: the message's place in the channel's
 -- queue, its score in ready when first leased, which publish and replay take from seq; absent in states written by
 -- versions before it, then 0). Only deliver.lua writes state.
-local function read_state(id)
-  local s = redis.call('HGET', K_STATE, id)
+local function parse_state(s)
   if not s then return 0, 0, 0, 0 end
   local a, f, l, q = string.match(s, '^(%d+)|(%d+)|(%d+)|?(%d*)$')
   return tonumber(a), tonumber(f), tonumber(l), tonumber(q) or 0
+end
+
+local function read_state(id)
+  return parse_state(redis.call('HGET', K_STATE, id))
+end
+
+-- One command over many fields (HMGET; HSET, ZADD of pairs) instead of one command per field: a
+-- redis.call costs more than the work it carries. In slices, as Lua's unpack refuses a few thousand values and a
+-- lease batch may hold 10 000 ids (even, so pairs stay whole).
+local SLICE = 1024
+local function read_many(command, key, fields)
+  if #fields <= SLICE then return redis.call(command, key, unpack(fields)) end
+  local all = {}
+  for from = 1, #fields, SLICE do
+    local part = redis.call(command, key, unpack(fields, from, math.min(from + SLICE - 1, #fields)))
+    for i = 1, #part do all[#all + 1] = part[i] end
+  end
+  return all
+end
+
+-- The scores of `ids` in a sorted set (false where absent). ZMSCORE came with Redis 6.2; an older server (Ubuntu
+-- 22.04's apt package is 6.0) answers it with an error, and then gets one ZSCORE per id as before.
+local function scores_of(key, ids)
+  local first = redis.pcall('ZMSCORE', key, unpack(ids, 1, math.min(SLICE, #ids)))
+  if type(first) == 'table' and first.err then
+    local all = {}
+    for i = 1, #ids do all[i] = redis.call('ZSCORE', key, ids[i]) end
+    return all
+  end
+  if #ids <= SLICE then return first end
+  for from = SLICE + 1, #ids, SLICE do
+    local part = redis.call('ZMSCORE', key, unpack(ids, from, math.min(from + SLICE - 1, #ids)))
+    for i = 1, #part do first[#first + 1] = part[i] end
+  end
+  return first
+end
+
+local function write_many(command, key, args)
+  for from = 1, #args, SLICE do
+    redis.call(command, key, unpack(args, from, math.min(from + SLICE - 1, #args)))
+  end
+end
+
+local function push(t, a, b)
+  t[#t + 1] = a
+  t[#t + 1] = b
 end
 
 -- The n-th retry waits min(initial * multiplier^(n-1), max), randomised by ±jitter (r in [-1, 1]).
@@ -51,8 +103,19 @@ local function unlink(id)
   redis.call('HDEL', K_STATE, id)
 end
 
+-- unlink of messages the caller found in owners (ack), one command per structure for all of them. By deliver.lua's
+-- invariant a leased id is in neither ready nor delayed (every script that puts an id back into ready or delayed
+-- takes it out of leases and owners first), so the two ZREMs that could find nothing are left out.
+local function unlink_leased(ids)
+  if #ids == 0 then return end
+  write_many('ZREM', K_LEASES, ids)
+  write_many('HDEL', K_OWNERS, ids)
+  write_many('ZREM', K_EXPIRY, ids)
+  write_many('HDEL', K_STATE, ids)
+end
+
 -- Byte accounting (max_queue_bytes): the stats field queue_bytes is the sum of the stored envelope sizes in
--- messages. Invariant: every HSET and HDEL of messages goes through store_message / forget_message, so the
+-- messages. Invariant: every HSET and HDEL of messages goes through store_message(s) / forget_message(s), so the
 -- counter is exact whatever path a message leaves by (ack, expiry, purge); delete-channel drops the stats hash
 -- with the messages. A message stored by a version without the counter was never added; the floor at 0 keeps
 -- its removal from driving the counter negative.
@@ -61,6 +124,23 @@ local QUEUE_BYTES = 'queue_bytes'
 local function store_message(id, envelope)
   redis.call('HSET', K_MESSAGES, id, envelope)
   redis.call('HINCRBY', K_STATS, QUEUE_BYTES, #envelope)
+end
+
+-- Many at once (ack): `bytes` the sum of the stored sizes of `ids`, which the caller has just read. One decrement
+-- floored at 0 ends where one per message would: they are all decrements.
+local function forget_messages(ids, bytes)
+  if #ids == 0 then return end
+  write_many('HDEL', K_MESSAGES, ids)
+  if bytes > 0 and redis.call('HINCRBY', K_STATS, QUEUE_BYTES, -bytes) < 0 then
+    redis.call('HSET', K_STATS, QUEUE_BYTES, 0)
+  end
+end
+
+-- Many at once (publish): `entries` id, envelope, id, envelope...; `bytes` the sum of their sizes.
+local function store_messages(entries, bytes)
+  if #entries == 0 then return end
+  write_many('HSET', K_MESSAGES, entries)
+  redis.call('HINCRBY', K_STATS, QUEUE_BYTES, bytes)
 end
 
 local function forget_message(id)
@@ -102,14 +182,20 @@ local function hist_split(rec)
   return state, settled, reason, tonumber(series), string.sub(rec, #head + 1)
 end
 
--- Sets the state of a listed message and appends to its attempts; returns the new record (nil when not listed).
--- `current`: the record when the caller has just read it.
-local function hist_update(id, state, now, reason, suffix, current)
-  local rec = current or redis.call('HGET', K_HIST_REC, id)
-  if not rec then return nil end
+-- A record with its state set and `suffix` appended to its attempts.
+local function hist_record(rec, state, now, reason, suffix)
   local _, settled, old_reason, series, attempts = hist_split(rec)
   if state == 'W' or state == 'F' then settled = '0' else settled = tostring(now) end
-  rec = table.concat({ state, settled, reason or old_reason, series }, US) .. attempts .. (suffix or '')
+  return table.concat({ state, settled, reason or old_reason, series }, US) .. attempts .. (suffix or '')
+end
+
+-- Sets the state of a listed message and appends to its attempts; returns the new record (nil when not listed).
+-- `current`: the record (false: not listed) when the caller has read it already.
+local function hist_update(id, state, now, reason, suffix, current)
+  local rec = current
+  if rec == nil then rec = redis.call('HGET', K_HIST_REC, id) end
+  if not rec then return nil end
+  rec = hist_record(rec, state, now, reason, suffix)
   redis.call('HSET', K_HIST_REC, id, rec)
   return rec
 end
@@ -147,18 +233,20 @@ local function hist_trim(limit)
 end
 
 -- A listed message leaves the queue for good (A acked, E expired, P purged): its envelope moves to hist-env (read
--- before forget_message deletes it) and the entry starts counting against history_max_bytes.
-local function hist_close(id, state, now, suffix)
-  local rec = hist_update(id, state, now, nil, suffix)
-  if not rec then return nil end
+-- before forget_message deletes it) and the entry starts counting against history_max_bytes. Returns the record and
+-- the envelope (nil when the message is not listed: ack.lua, which forgets many at once, then reads the size itself).
+-- `current` and `score`: its record (as for hist_update) and its score in hist when the caller has read them already.
+local function hist_close(id, state, now, suffix, current, score)
+  local rec = hist_update(id, state, now, nil, suffix, current)
+  if not rec then return nil, nil end
   local envelope = redis.call('HGET', K_MESSAGES, id)
   if envelope then
     redis.call('HSET', K_HIST_ENV, id, envelope)
-    redis.call('ZADD', K_HIST_SETTLED, redis.call('ZSCORE', K_HIST, id), id)
+    redis.call('ZADD', K_HIST_SETTLED, score or redis.call('ZSCORE', K_HIST, id), id)
     local held = redis.call('HINCRBY', K_STATS, HISTORY_BYTES, #envelope + #rec)
     if held > cfg_number('history_max_bytes', 67108864) then hist_trim(16) end
   end
-  return rec
+  return rec, envelope
 end
 
 -- Takes a settled entry out of the byte count (it becomes live again: resend). Returns its envelope.
@@ -183,7 +271,8 @@ local function attempt_failed(id, outcome, now, status, duration_us, err)
 end
 
 -- Settles a message for good (acked, expired, with the history state A or E): gone everywhere, remembered in settled
--- for publish idempotency, its envelope kept by the history when it is listed.
+-- for publish idempotency, its envelope kept by the history when it is listed. (ack.lua does the same for many
+-- leased messages at once.)
 local function settle(id, now, state, suffix)
   local rec = hist_close(id, state or 'A', now, suffix)
   unlink(id)

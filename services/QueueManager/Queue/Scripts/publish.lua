@@ -33,10 +33,18 @@ local waiting = redis.call('ZCARD', K_READY)
 local was_empty = waiting == 0
 local size = waiting + redis.call('ZCARD', K_DELAYED) + redis.call('ZCARD', K_LEASES)
 local published, duplicates, rejected = 0, 0, 0
+-- The writes of the queued messages are gathered and made with one command per structure after the loop, instead
+-- of one per message and structure; what a later message of the same call checks is answered from `queued` (its id)
+-- and `sequence` (seq), so the outcomes are those of one message at a time. Idempotency and replay keys are still
+-- written at once (a later message may ask for them; they are rare).
+local queued = {}
+local envelopes, ready, expiry, hist, recs = {}, {}, {}, {}, {}
+local sequence = nil
+local added_bytes = 0
 
 local function publish_one(id, envelope, received, idem_key, body_size, replay_key, replay_ms)
   if body_size > max_bytes then return 'too_large', tostring(max_bytes) end
-  if redis.call('HEXISTS', K_MESSAGES, id) == 1 or redis.call('ZSCORE', K_SETTLED, id) then
+  if queued[id] or redis.call('HEXISTS', K_MESSAGES, id) == 1 or redis.call('ZSCORE', K_SETTLED, id) then
     return 'already_queued', ''
   end
   if idem_key ~= '' then
@@ -63,14 +71,16 @@ local function publish_one(id, envelope, received, idem_key, body_size, replay_k
     return 'over_budget', string.format('%d|%d', budget, held)
   end
   local expires = received + ttl
-  store_message(id, envelope)
+  queued[id] = true
+  push(envelopes, id, envelope)
+  added_bytes = added_bytes + #envelope
   held = held + #envelope
-  local sequence = redis.call('INCR', K_SEQ)
-  redis.call('ZADD', K_READY, sequence, id)
-  redis.call('ZADD', K_EXPIRY, expires, id)
+  sequence = (sequence or tonumber(redis.call('GET', K_SEQ) or '0')) + 1
+  push(ready, sequence, id)
+  push(expiry, expires, id)
   if history_on then
-    redis.call('ZADD', K_HIST, string.format('%d', received * 1000 + sequence % 1000), id)
-    redis.call('HSET', K_HIST_REC, id, table.concat({ 'W', '', '', '0' }, US))
+    push(hist, string.format('%d', received * 1000 + sequence % 1000), id)
+    push(recs, id, table.concat({ 'W', '', '', '0' }, US))
   end
   tail('A', now, id, envelope)
   if idem_key ~= '' then
@@ -93,7 +103,15 @@ for i = 0, count - 1 do
   out[#out + 1] = outcome
   out[#out + 1] = detail
 end
-if published > 0 then redis.call('HINCRBY', K_STATS, 'published_total', published) end
+if published > 0 then
+  store_messages(envelopes, added_bytes)
+  redis.call('INCRBY', K_SEQ, published)
+  write_many('ZADD', K_READY, ready)
+  write_many('ZADD', K_EXPIRY, expiry)
+  write_many('ZADD', K_HIST, hist)
+  write_many('HSET', K_HIST_REC, recs)
+  redis.call('HINCRBY', K_STATS, 'published_total', published)
+end
 if duplicates > 0 then redis.call('HINCRBY', K_STATS, 'duplicates_total', duplicates) end
 if rejected > 0 then redis.call('HINCRBY', K_STATS, 'rejected_total', rejected) end
 if was_empty and published > 0 then wake(ARGV[1], ARGV[2]) end
