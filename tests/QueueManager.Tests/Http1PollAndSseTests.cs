@@ -288,6 +288,56 @@ public sealed class Http1PollAndSseTests(SharedQueueManager shared) : IClassFixt
         Assert.Equal((AttemptOutcome.Acked, 204u, TimeSpan.FromMilliseconds(12.5), "long-poll"), (attempt.Outcome, attempt.TargetStatusCode, attempt.TargetDuration.ToTimeSpan(), attempt.Protocol));
     }
 
+    [Fact]
+    public async Task ConcurrentPostAcksOfOneConnectionSettleEachOnceInFewScriptCalls()
+    {
+        // Its own replica and Redis: the script calls are counted, and nothing else may call scripts meanwhile
+        // (one channel: its sweep and gauge refresh run about once a second).
+        await using var redis = await RedisServer.StartAsync();
+        await using var replica = await QueueManagerProcess.StartAsync(redis.Endpoint);
+        using var http = new HttpClient { BaseAddress = replica.HttpAddress, Timeout = Patience };
+        var channel = TestChannels.UniqueName("poll-acks");
+        var token = await TestChannels.CreateAsync(replica.Internal, channel, new Dictionary<string, string> { ["ack_timeout_ms"] = "600000" });
+        var published = await replica.Internal.PublishManyAsync(channel, 100);
+        using var poll = new HttpRequestMessage(HttpMethod.Get, $"/connect/stream/{channel}/poll?timeout=5&max_messages=100");
+        poll.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var polled = await http.SendAsync(poll);
+        using var body = JsonDocument.Parse(await polled.Content.ReadAsStringAsync());
+        var connectionId = body.RootElement.GetProperty("connection_id").GetString()!;
+        var ids = body.RootElement.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("message_id").GetString()!).ToArray();
+        Assert.Equal(published.Select(m => m.MessageId), ids);
+
+        // Every id once, the first one a second time and an id never leased, all at once, as a connector with
+        // max_in_flight 100 sends them.
+        var before = await ScriptCallsAsync(redis);
+        string[] acked = [.. ids, ids[0], "never-leased"];
+        var answers = await Task.WhenAll(acked.Select(async id =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/connect/ack?message_id={Uri.EscapeDataString(id)}");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            request.Headers.Add("X-Connection-ID", connectionId);
+            using var response = await http.SendAsync(request);
+            return (id, response.StatusCode);
+        }));
+        var calls = await ScriptCallsAsync(redis) - before;
+
+        // The first id: one of its two acks settled it, the other found it settled (as when they went one by one).
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.NotFound], answers.Where(a => a.id == ids[0]).Select(a => a.StatusCode).Order());
+        Assert.All(answers.Where(a => a.id != ids[0] && a.id != "never-leased"), a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        Assert.Equal(HttpStatusCode.NotFound, answers.Single(a => a.id == "never-leased").StatusCode);
+        Assert.Equal(100, long.Parse((await redis.ExecuteAsync("HGET", $"wc:{{{channel}}}:stats", "acked_total"))!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("0", await redis.ExecuteAsync("ZCARD", $"wc:{{{channel}}}:leases"));
+        // One ack.lua call per ack would be 102 calls; grouped, they share calls (plus the odd sweep).
+        Assert.True(calls < 40, $"{calls} script calls for 102 concurrent acks");
+    }
+
+    private static async Task<long> ScriptCallsAsync(RedisServer redis)
+    {
+        var stats = await redis.ExecuteAsync("INFO", "commandstats") ?? "";
+        var line = stats.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(',')[0]["cmdstat_evalsha:calls=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private async Task<HttpResponseMessage> PollAsync(string channel, string token, string query)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"/connect/stream/{channel}/poll{query}");

@@ -21,6 +21,7 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
     private static readonly RedisValue EventsChannel = GlobalKeys.EventsName;
     private const int MaxPublishBatch = 64;
     private const int MaxPublishBatchBytes = 4 * 1024 * 1024;
+    private const int MaxAckBatch = 1000;
 
     /// <summary>ARGV entries per message of publish.lua.</summary>
     private const int PublishArgs = 7;
@@ -31,6 +32,10 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
     /// (issue 20, finding 2). A deleted channel leaves it at the next listing.</summary>
     private readonly ConcurrentDictionary<string, ChannelKeys> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ChannelPublisher> _publishers = new(StringComparer.Ordinal);
+
+    /// <summary>Single acks waiting for their connection's ack.lua call in flight (<see cref="AckAsync"/>); a group
+    /// leaves the map when its drain loop finds nothing more to send.</summary>
+    private readonly ConcurrentDictionary<(string Channel, string Connection), AckGroup> _ackGroups = new();
     private readonly QueueManagerOptions _options = options.Value;
 
     private IDatabase Db => redis.GetDatabase();
@@ -158,8 +163,88 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
         return new LeaseBatch(LeaseStatus.Ok, deadline, leased);
     }
 
+    /// <summary>
+    /// Settles what of <paramref name="messageIds"/> is leased to the connection; returns how many. A single ack (SSE
+    /// and long-poll send one <c>POST /connect/ack</c> per message, a connector may send one-id frames) joins the
+    /// other single acks of its connection: while one ack.lua call of the connection is in Redis, the next ones wait
+    /// and go together (group commit, as publishes do), so a thousand acks in flight cost a few script calls instead
+    /// of a thousand. A lone ack goes at once.
+    /// </summary>
     /// <param name="reports">What the target answered (Ack.reports), for the history; any subset of the ids, or none.</param>
     public async Task<int> AckAsync(string channel, string connectionId, IReadOnlyList<string> messageIds, IReadOnlyList<TargetReport>? reports = null)
+    {
+        if (messageIds.Count == 1)
+        {
+            TargetReport? report = null;
+            foreach (var candidate in reports ?? [])
+            {
+                report = candidate.MessageId == messageIds[0] ? candidate : report;
+            }
+
+            return await AckOneAsync(channel, connectionId, new PendingAck(messageIds[0], report)) ? 1 : 0;
+        }
+
+        return (await SettleAsync(channel, connectionId, messageIds, reports)).Count;
+    }
+
+    private Task<bool> AckOneAsync(string channel, string connectionId, PendingAck pending)
+    {
+        var key = (channel, connectionId);
+        while (true)
+        {
+            var group = _ackGroups.GetOrAdd(key, static _ => new AckGroup());
+            switch (group.Enqueue(pending))
+            {
+                case AckGroup.Added.Waiting:
+                    return pending.Done.Task;
+                case AckGroup.Added.StartDrain:
+                    _ = DrainAcksAsync(key, group);
+                    return pending.Done.Task;
+                default:
+                    // Its drain loop ended a moment ago: take it out (if still there) and join or start a new one.
+                    _ackGroups.TryRemove(new KeyValuePair<(string, string), AckGroup>(key, group));
+                    break;
+            }
+        }
+    }
+
+    private async Task DrainAcksAsync((string Channel, string Connection) key, AckGroup group)
+    {
+        while (group.TakeBatch(MaxAckBatch) is { } batch)
+        {
+            try
+            {
+                var ids = new string[batch.Count];
+                List<TargetReport>? reports = null;
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    ids[i] = batch[i].MessageId;
+                    if (batch[i].Report is { } report)
+                    {
+                        (reports ??= []).Add(report);
+                    }
+                }
+
+                var settled = await SettleAsync(key.Channel, key.Connection, ids, reports);
+                foreach (var pending in batch)
+                {
+                    pending.Done.TrySetResult(settled.Contains(pending.MessageId));
+                }
+            }
+            catch (Exception ex)
+            {
+                foreach (var pending in batch)
+                {
+                    pending.Done.TrySetException(ex);
+                }
+            }
+        }
+
+        _ackGroups.TryRemove(new KeyValuePair<(string, string), AckGroup>(key, group));
+    }
+
+    /// <summary>One ack.lua call: the ids it settled.</summary>
+    private async Task<HashSet<string>> SettleAsync(string channel, string connectionId, IReadOnlyList<string> messageIds, IReadOnlyList<TargetReport>? reports)
     {
         Dictionary<string, TargetReport>? byId = null;
         if (reports is { Count: > 0 })
@@ -189,7 +274,14 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
             }
         }
 
-        return (int)await QueueScripts.Ack.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, args);
+        var result = (RedisResult[])(await QueueScripts.Ack.EvaluateAsync(Db, KeysOf(channel).ScriptKeys, args))!;
+        var settled = new HashSet<string>(result.Length, StringComparer.Ordinal);
+        foreach (var id in result)
+        {
+            settled.Add((string)id!);
+        }
+
+        return settled;
     }
 
     public async Task<bool> NackAsync(string channel, string connectionId, Nack nack)
@@ -352,6 +444,82 @@ internal sealed class ChannelPublisher(string channel)
                 batch.Add(next);
             }
 
+            return batch;
+        }
+    }
+}
+
+internal sealed record PendingAck(string MessageId, TargetReport? Report)
+{
+    public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>The single acks of one connection waiting for the ack.lua call in flight; at most one drain loop runs per
+/// group, and a group whose loop ended takes nothing more (the caller then starts a new one).</summary>
+internal sealed class AckGroup
+{
+    private readonly Lock _gate = new();
+    private readonly List<PendingAck> _waiting = [];
+    private bool _draining;
+    private bool _closed;
+
+    public enum Added
+    {
+        Waiting,
+        StartDrain,
+        Closed,
+    }
+
+    public Added Enqueue(PendingAck pending)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return Added.Closed;
+            }
+
+            _waiting.Add(pending);
+            if (_draining)
+            {
+                return Added.Waiting;
+            }
+
+            _draining = true;
+            return Added.StartDrain;
+        }
+    }
+
+    /// <summary>The next call's acks in arrival order, or null (the group closes) when none waits. An id named twice
+    /// goes in the next call, so that, as when they went one by one, the second finds it settled and is refused.</summary>
+    public List<PendingAck>? TakeBatch(int maxCount)
+    {
+        lock (_gate)
+        {
+            if (_waiting.Count == 0)
+            {
+                _draining = false;
+                _closed = true;
+                return null;
+            }
+
+            var batch = new List<PendingAck>(Math.Min(_waiting.Count, maxCount));
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            var kept = 0;
+            for (var i = 0; i < _waiting.Count; i++)
+            {
+                var pending = _waiting[i];
+                if (batch.Count < maxCount && ids.Add(pending.MessageId))
+                {
+                    batch.Add(pending);
+                }
+                else
+                {
+                    _waiting[kept++] = pending;
+                }
+            }
+
+            _waiting.RemoveRange(kept, _waiting.Count - kept);
             return batch;
         }
     }

@@ -1,6 +1,7 @@
 -- Ack: ARGV 1 connection id, then 3 per message: id, target status code (0: unknown), target duration in
 -- microseconds ('' unknown). Only ids leased to this connection are settled; others are ignored (already acked, or
--- the lease expired and the message moved on). Returns the number settled.
+-- the lease expired and the message moved on). Returns the ids settled, each once, in the order named (the queue-manager
+-- sends the single acks of one connection that arrive together in one call, and answers each from this list).
 -- Invariant: an acked message is gone from every structure except settled (kept for publish idempotency) and the
 -- history (which keeps its envelope and delivery record, common.lua).
 -- This is settle() (common.lua) for many messages: the history is closed message by message (hist_close may trim
@@ -22,7 +23,7 @@ for n = 1, #ids do
     gone[#gone + 1] = id
   end
 end
-if #gone == 0 then return 0 end
+if #gone == 0 then return {} end
 local recs = read_many('HMGET', K_HIST_REC, gone)
 local scores = scores_of(K_HIST, gone)
 local settled = {}
@@ -43,4 +44,4 @@ unlink_leased(gone)
 forget_messages(gone, bytes)
 write_many('ZADD', K_SETTLED, settled)
 redis.call('HINCRBY', K_STATS, 'acked_total', #gone)
-return #gone
+return gone
