@@ -77,20 +77,24 @@ public static class RedisBaselines
                 throw new InvalidOperationException($"deliver.lua answered '{(string)leased[0]!}'");
             }
 
-            var n = (leased.Length - 2) / 3;
+            // deliver.lua answers status, deadline, then id, attempt, envelope, sequence per message; ack.lua takes the
+            // connection, then id, target status, target duration per message, and answers the ids it settled.
+            var n = (leased.Length - 2) / 4;
             if (n == 0)
             {
                 break;
             }
 
-            var args = new RedisValue[n + 1];
+            var args = new RedisValue[(3 * n) + 1];
             args[0] = Connection;
             for (var i = 0; i < n; i++)
             {
-                args[i + 1] = (string)leased[2 + (3 * i)]!;
+                args[1 + (3 * i)] = (string)leased[2 + (4 * i)]!;
+                args[2 + (3 * i)] = 0;
+                args[3 + (3 * i)] = RedisValue.EmptyString;
             }
 
-            drained += (int)await db.ScriptEvaluateAsync(ack, keys, args);
+            drained += ((RedisResult[])(await db.ScriptEvaluateAsync(ack, keys, args))!).Length;
         }
 
         stopwatch.Stop();
