@@ -42,7 +42,7 @@ public static class CliApp
         var tailChannel = new Argument<string>("channel") { Description = "the channel to watch." };
         var tailBody = new Option<bool>("--include-body") { Description = "include bodies and headers in --json output (needs a token that may read contents)." };
         var tail = new Command("tail", "print every message the channel accepts and every delivery outcome, one line each, until Ctrl-C.") { tailChannel, tailBody };
-        tail.SetAction((parse, cancel) => WithConnection(parse, admin, tokenFile, environment, error, connection =>
+        tail.SetAction((parse, cancel) => WithConnection(parse, cancel, admin, tokenFile, environment, error, connection =>
             TailAsync(connection, new TailChannelRequest { Channel = parse.GetValue(tailChannel)!, IncludeBody = parse.GetValue(tailBody) }, parse.GetValue(json), output, error, cancel)));
         root.Subcommands.Add(tail);
 
@@ -50,7 +50,7 @@ public static class CliApp
         var resendChannel = new Argument<string>("channel") { Description = "the message's channel." };
         var resendId = new Argument<string>("message-id") { Description = "the message to deliver again (from tail or messages)." };
         var resend = new Command("resend", "queue a message from the history for delivery again (same message id, a new attempt series).") { resendChannel, resendId };
-        resend.SetAction((parse, cancel) => WithConnection(parse, admin, tokenFile, environment, error, async connection =>
+        resend.SetAction((parse, cancel) => WithConnection(parse, cancel, admin, tokenFile, environment, error, async connection =>
         {
             var request = new ResendMessageRequest { Channel = parse.GetValue(resendChannel)!, MessageId = parse.GetValue(resendId)! };
             var response = await connection.Client.ResendMessageAsync(request, connection.Headers, cancellationToken: cancel);
@@ -72,7 +72,7 @@ public static class CliApp
         var limit = new Option<int>("--limit") { Description = "most messages to print, newest first. [default: 50]", DefaultValueFactory = _ => 50 };
         var listBody = new Option<bool>("--include-body") { Description = "include bodies and headers in --json output (needs a token that may read contents)." };
         var messages = new Command("messages", "list the channel's history, newest first, with filters.") { listChannel, states, endpoint, since, until, key, header, limit, listBody };
-        messages.SetAction((parse, cancel) => WithConnection(parse, admin, tokenFile, environment, error, connection =>
+        messages.SetAction((parse, cancel) => WithConnection(parse, cancel, admin, tokenFile, environment, error, connection =>
         {
             var request = new ListMessagesRequest
             {
@@ -109,7 +109,7 @@ public static class CliApp
         var getChannel = new Argument<string>("channel") { Description = "the message's channel." };
         var getId = new Argument<string>("message-id") { Description = "the message to show." };
         var get = new Command("get", "show one message from the history with its delivery record (bodies and headers for a token that may read contents).") { getChannel, getId };
-        get.SetAction((parse, cancel) => WithConnection(parse, admin, tokenFile, environment, error, async connection =>
+        get.SetAction((parse, cancel) => WithConnection(parse, cancel, admin, tokenFile, environment, error, async connection =>
         {
             var response = await connection.Client.GetMessageAsync(
                 new GetMessageRequest { Channel = parse.GetValue(getChannel)!, MessageId = parse.GetValue(getId)! }, connection.Headers, cancellationToken: cancel);
@@ -135,7 +135,7 @@ public static class CliApp
     }
 
     private static async Task<int> WithConnection(
-        ParseResult parse, Option<string> admin, Option<string> tokenFile, IDictionary environment, TextWriter error, Func<AdminConnection, Task<int>> run)
+        ParseResult parse, CancellationToken cancel, Option<string> admin, Option<string> tokenFile, IDictionary environment, TextWriter error, Func<AdminConnection, Task<int>> run)
     {
         AdminConnection connection;
         try
@@ -159,7 +159,9 @@ public static class CliApp
                 await error.WriteLineAsync("webhookconnect: " + ex.Message);
                 return ExitCodes.Usage;
             }
-            catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled)
+            // Once Ctrl-C was pressed, whatever status the call ends with is that Ctrl-C: the client may see the
+            // cancelled HTTP/2 stream as another status (a reset read as UNAVAILABLE) before it sees CANCELLED.
+            catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled && !cancel.IsCancellationRequested)
             {
                 var (message, code) = connection.Explain(ex);
                 await error.WriteLineAsync("webhookconnect: " + message);

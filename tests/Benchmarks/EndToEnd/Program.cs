@@ -184,6 +184,7 @@ try
         var steady = await OpenLoopAsync(webhook, perSecond, seconds, cancel.Token);
         await WaitArrivedAsync(() => steady.Phase.Unique, steady.Count, acked += steady.Count, $"steady rate {perSecond}/s");
         rows.Add(($"3. latency at {perSecond}/s for {seconds} s, POST → target", steady.Phase.Describe()));
+        rows.Add(("   of which POST → 200 (ingress, queued)", steady.Phase.DescribeAnswered()));
         rows.Add(("   sent / answered 200 / arrived", $"{steady.Count} / {steady.Count - steady.NotOk} / {steady.Phase.Unique}"));
         Check(steady, $"steady rate {perSecond}/s");
         Volatile.Write(ref phase, null);
@@ -392,6 +393,9 @@ async Task<Load> OpenLoopAsync(Uri uri, int perSecond, int duration, Cancellatio
             {
                 Interlocked.Increment(ref notOk);
             }
+
+            // When ingress answered (queued in Redis): the first part of the webhook's way, the rest is delivery.
+            recorder.Answered(sequence, Stopwatch.GetTimestamp() - scheduled);
         }, cancellation));
     }
 
@@ -478,6 +482,7 @@ internal sealed class Phase(int count)
 {
     private readonly int[] _seen = new int[count];
     private readonly long[] _latency = new long[count];
+    private readonly long[] _answered = new long[count];
     private int _unique;
     private int _duplicates;
     private int _unparsed;
@@ -518,6 +523,16 @@ internal sealed class Phase(int count)
 
         string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
         return $"p50 {Ms(At(arrived, 0.50))}  p99 {Ms(At(arrived, 0.99))}  max {Ms(arrived[^1])}";
+    }
+
+    /// <summary>The sender's own view: from the scheduled send until ingress answered.</summary>
+    public void Answered(int sequence, long ticks) => _answered[sequence] = ticks;
+
+    public string DescribeAnswered()
+    {
+        var sorted = _answered.Order().ToArray();
+        string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("0.0", CultureInfo.InvariantCulture) + " ms";
+        return $"p50 {Ms(At(sorted, 0.50))}  p99 {Ms(At(sorted, 0.99))}  max {Ms(sorted[^1])}";
     }
 
     /// <summary>A latency quantile in milliseconds; infinity when nothing arrived.</summary>
