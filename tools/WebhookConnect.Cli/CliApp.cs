@@ -1,6 +1,7 @@
 using System.Collections;
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using WebhookConnect.Contracts.Admin.V1;
@@ -16,6 +17,19 @@ public static class CliApp
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, IDictionary environment)
     {
+        // Ctrl-C (SIGINT) and SIGTERM cancel this token, and the running call ends with it (a tail then exits 0).
+        // Our own handlers rather than System.CommandLine's (turned off below): in clean-clone runs a tail sometimes
+        // kept running after SIGINT, or ended with another status, with the library's handling.
+        using var stop = new CancellationTokenSource();
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        var cancel = stop.Token;
         var admin = new Option<string>("--admin")
         {
             Description = $"admin gRPC address (also env {AdminConnection.AddressVariable}). [default: {AdminConnection.DefaultAddress}]",
@@ -42,7 +56,7 @@ public static class CliApp
         var tailChannel = new Argument<string>("channel") { Description = "the channel to watch." };
         var tailBody = new Option<bool>("--include-body") { Description = "include bodies and headers in --json output (needs a token that may read contents)." };
         var tail = new Command("tail", "print every message the channel accepts and every delivery outcome, one line each, until Ctrl-C.") { tailChannel, tailBody };
-        tail.SetAction((parse, cancel) => WithConnection(parse, cancel, admin, tokenFile, environment, error, connection =>
+        tail.SetAction((parse, _) => WithConnection(parse, cancel, admin, tokenFile, environment, error, connection =>
             TailAsync(connection, new TailChannelRequest { Channel = parse.GetValue(tailChannel)!, IncludeBody = parse.GetValue(tailBody) }, parse.GetValue(json), output, error, cancel)));
         root.Subcommands.Add(tail);
 
@@ -50,7 +64,7 @@ public static class CliApp
         var resendChannel = new Argument<string>("channel") { Description = "the message's channel." };
         var resendId = new Argument<string>("message-id") { Description = "the message to deliver again (from tail or messages)." };
         var resend = new Command("resend", "queue a message from the history for delivery again (same message id, a new attempt series).") { resendChannel, resendId };
-        resend.SetAction((parse, cancel) => WithConnection(parse, cancel, admin, tokenFile, environment, error, async connection =>
+        resend.SetAction((parse, _) => WithConnection(parse, cancel, admin, tokenFile, environment, error, async connection =>
         {
             var request = new ResendMessageRequest { Channel = parse.GetValue(resendChannel)!, MessageId = parse.GetValue(resendId)! };
             var response = await connection.Client.ResendMessageAsync(request, connection.Headers, cancellationToken: cancel);
@@ -72,7 +86,7 @@ public static class CliApp
         var limit = new Option<int>("--limit") { Description = "most messages to print, newest first. [default: 50]", DefaultValueFactory = _ => 50 };
         var listBody = new Option<bool>("--include-body") { Description = "include bodies and headers in --json output (needs a token that may read contents)." };
         var messages = new Command("messages", "list the channel's history, newest first, with filters.") { listChannel, states, endpoint, since, until, key, header, limit, listBody };
-        messages.SetAction((parse, cancel) => WithConnection(parse, cancel, admin, tokenFile, environment, error, connection =>
+        messages.SetAction((parse, _) => WithConnection(parse, cancel, admin, tokenFile, environment, error, connection =>
         {
             var request = new ListMessagesRequest
             {
@@ -109,7 +123,7 @@ public static class CliApp
         var getChannel = new Argument<string>("channel") { Description = "the message's channel." };
         var getId = new Argument<string>("message-id") { Description = "the message to show." };
         var get = new Command("get", "show one message from the history with its delivery record (bodies and headers for a token that may read contents).") { getChannel, getId };
-        get.SetAction((parse, cancel) => WithConnection(parse, cancel, admin, tokenFile, environment, error, async connection =>
+        get.SetAction((parse, _) => WithConnection(parse, cancel, admin, tokenFile, environment, error, async connection =>
         {
             var response = await connection.Client.GetMessageAsync(
                 new GetMessageRequest { Channel = parse.GetValue(getChannel)!, MessageId = parse.GetValue(getId)! }, connection.Headers, cancellationToken: cancel);
@@ -130,8 +144,7 @@ public static class CliApp
             return ExitCodes.Usage;
         }
 
-        // Ctrl-C and SIGTERM cancel the action's token; a tail then ends cleanly with 0.
-        return await result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return await result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null }, cancel);
     }
 
     private static async Task<int> WithConnection(
