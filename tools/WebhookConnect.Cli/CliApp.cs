@@ -24,7 +24,8 @@ public static class CliApp
         void Stop(PosixSignalContext context)
         {
             context.Cancel = true;
-            stop.Cancel();
+            // Not on the signal thread: cancelling runs the call's cancellation callbacks synchronously.
+            ThreadPool.QueueUserWorkItem(static source => Cancel(source), stop, preferLocal: false);
         }
 
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
@@ -145,6 +146,18 @@ public static class CliApp
         }
 
         return await result.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null }, cancel);
+    }
+
+    private static void Cancel(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The signal came as the command was ending: nothing is left to cancel.
+        }
     }
 
     private static async Task<int> WithConnection(
