@@ -175,12 +175,7 @@ public sealed class MessageQueue(IConnectionMultiplexer redis, IOptions<QueueMan
     {
         if (messageIds.Count == 1)
         {
-            TargetReport? report = null;
-            foreach (var candidate in reports ?? [])
-            {
-                report = candidate.MessageId == messageIds[0] ? candidate : report;
-            }
-
+            var report = reports?.LastOrDefault(r => r.MessageId == messageIds[0]);
             return await AckOneAsync(channel, connectionId, new PendingAck(messageIds[0], report)) ? 1 : 0;
         }
 
